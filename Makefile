@@ -1,0 +1,39 @@
+# workflowd developer entry points; `make` alone lists them.
+# The logic lives in scripts/; this file only names it.
+
+PORT ?= 8080
+PG_PORT ?= 54329
+TEST_ARGS ?=
+export PORT PG_PORT TEST_ARGS
+
+# swift from PATH, else the toolchain in /opt/swift
+SWIFT := $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+
+.DEFAULT_GOAL := help
+.PHONY: help build release run stop test clean
+
+help:
+	@echo "make build    debug build (.build/debug/workflowd)"
+	@echo "make release  release build (.build/release/workflowd)"
+	@echo "make run      PostgreSQL + workflowd + nginx on http://127.0.0.1:$(PORT) (PORT=, PG_PORT=)"
+	@echo "make stop     stop what make run started"
+	@echo "make test     swift test against a throwaway PostgreSQL (TEST_ARGS='--filter Foo')"
+	@echo "make clean    make stop, then delete .run and .build"
+
+build:
+	$(SWIFT) build
+
+release:
+	$(SWIFT) build -c release
+
+run:
+	scripts/run.sh start
+
+stop:
+	scripts/run.sh stop
+
+test:
+	scripts/test.sh
+
+clean:
+	scripts/run.sh clean

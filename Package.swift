@@ -1,0 +1,107 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One settings list for every target: imports stay internal unless a type really leaks.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "workflowd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "workflowd", targets: ["workflowd"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.0.0"),
+    ],
+    targets: [
+        // C libraries (Debian packages) seen through module maps.
+        .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
+        .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+
+        // Generic edges: know nothing of workflows.
+        .target(
+            name: "FastCGI",
+            dependencies: [
+                "CFastCGI",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "PostgresClient",
+            dependencies: ["CLibPQ", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+
+        // The domain: pure, no I/O.
+        .target(name: "Workflows", swiftSettings: swiftSettings),
+
+        // The PostgreSQL repository and the migrations runner.
+        .target(
+            name: "WorkflowStore",
+            dependencies: [
+                "Workflows", "PostgresClient",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // HTTP: routes, handlers, JSON, auth, problem details, OpenAPI.
+        .target(
+            name: "WorkflowAPI",
+            dependencies: [
+                "Workflows",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The executable: configuration and wiring, thinly.
+        .executableTarget(
+            name: "workflowd",
+            dependencies: [
+                "FastCGI", "PostgresClient", "Workflows", "WorkflowStore", "WorkflowAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(name: "FastCGITests", dependencies: ["FastCGI"], swiftSettings: swiftSettings),
+        .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowStoreTests", dependencies: ["WorkflowStore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WorkflowAPITests",
+            dependencies: ["WorkflowAPI", "Workflows", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "workflowdTests",
+            dependencies: ["workflowd", "PostgresClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PostgresClient"], swiftSettings: swiftSettings),
+
+        // Helpers shared by the tests that need real PostgreSQL, nginx and workflowd processes.
+        .target(
+            name: "TestSupport",
+            dependencies: ["PostgresClient", .product(name: "Crypto", package: "swift-crypto")],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,82 @@
+public import HTTPTypes
+
+/// Turns FastCGI (CGI/1.1) parameters into an `HTTPRequest`, and an `HTTPResponse` into a CGI response head.
+/// Pure functions: the FastCGI plumbing hands them plain strings.
+public enum CGIMapping {
+    public enum MappingError: Error, Equatable, CustomStringConvertible {
+        case missingParameter(String)
+        case invalidMethod(String)
+
+        public var description: String {
+            switch self {
+            case .missingParameter(let name): return "FastCGI parameter \(name) is missing"
+            case .invalidMethod(let method): return "invalid request method \(method)"
+            }
+        }
+    }
+
+    /// Builds the request from CGI parameters: `REQUEST_METHOD`, `REQUEST_URI` (path and query),
+    /// `HTTP_*` headers, `CONTENT_TYPE`, `CONTENT_LENGTH`, `HTTPS`, `HTTP_HOST`.
+    public static func request(from params: [(String, String)]) throws(MappingError) -> HTTPRequest {
+        var methodText: String?
+        var uri: String?
+        var scriptName: String?
+        var query: String?
+        var https = false
+        var host: String?
+        var fields = HTTPFields()
+        for (name, value) in params {
+            switch name {
+            case "REQUEST_METHOD": methodText = value
+            case "REQUEST_URI": uri = value
+            case "SCRIPT_NAME", "DOCUMENT_URI": scriptName = scriptName ?? value
+            case "QUERY_STRING": query = value
+            case "HTTPS": https = !value.isEmpty && value.lowercased() != "off"
+            case "CONTENT_TYPE": if !value.isEmpty { fields.append(HTTPField(name: .contentType, value: value)) }
+            case "CONTENT_LENGTH": if !value.isEmpty { fields.append(HTTPField(name: .contentLength, value: value)) }
+            default:
+                guard name.hasPrefix("HTTP_"), let fieldName = headerName(fromParameter: name) else { continue }
+                if fieldName.canonicalName == "host" {
+                    host = value  // carried as the authority, not as a header field
+                    continue
+                }
+                // Content-Type/Length come from their CGI variables; a duplicate HTTP_ copy is ignored.
+                if fieldName == .contentType || fieldName == .contentLength { continue }
+                fields.append(HTTPField(name: fieldName, value: value))
+            }
+        }
+        guard let methodText else { throw .missingParameter("REQUEST_METHOD") }
+        guard let method = HTTPRequest.Method(methodText) else { throw .invalidMethod(methodText) }
+        let path: String
+        if let uri, !uri.isEmpty {
+            path = uri
+        } else if let scriptName {
+            path = scriptName + ((query?.isEmpty ?? true) ? "" : "?" + query!)
+        } else {
+            throw .missingParameter("REQUEST_URI")
+        }
+        return HTTPRequest(method: method, scheme: https ? "https" : "http", authority: host, path: path, headerFields: fields)
+    }
+
+    /// `HTTP_X_REQUEST_ID` → `x-request-id`.
+    static func headerName(fromParameter parameter: String) -> HTTPField.Name? {
+        let raw = parameter.dropFirst(5).lowercased().replacingUnderscores()
+        return HTTPField.Name(raw)
+    }
+
+    /// The CGI response head: a `Status:` line, the header fields, and the blank line.
+    public static func responseHead(for response: HTTPResponse) -> String {
+        var head = "Status: \(response.status.code) \(response.status.reasonPhrase)\r\n"
+        for field in response.headerFields {
+            head += "\(field.name.rawName): \(field.value)\r\n"
+        }
+        head += "\r\n"
+        return head
+    }
+}
+
+extension String {
+    fileprivate func replacingUnderscores() -> String {
+        String(unicodeScalars.map { $0 == "_" ? "-" : Character($0) })
+    }
+}

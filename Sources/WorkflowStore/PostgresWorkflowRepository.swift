@@ -1,0 +1,235 @@
+public import Foundation
+public import Logging
+public import PostgresClient
+public import Workflows
+
+/// The workflow repository on PostgreSQL. Every write is one statement (data-modifying CTEs), so an
+/// instance change and its events commit together in a single round trip, or not at all.
+public struct PostgresWorkflowRepository: WorkflowRepository {
+    let pool: PostgresPool
+    let logger: Logger
+
+    public init(pool: PostgresPool, logger: Logger) {
+        self.pool = pool
+        self.logger = logger
+    }
+
+    /// The instance columns, in the order `instance(from:)` reads them; `i` is the instance, `total` the step count.
+    static let instanceColumns = """
+        i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, i.context::text, i.step_data::text,
+        i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8
+        """
+
+    public func definitions() throws -> [WorkflowDefinition] {
+        try run { connection in
+            let rows = try connection.query("""
+                SELECT d.id, d.name, d.description, s.step->>'id', s.step->>'name'
+                FROM workflow_definitions d, jsonb_array_elements(d.steps) WITH ORDINALITY AS s(step, ord)
+                ORDER BY d.id, s.ord
+                """)
+            return try Self.definitions(from: rows)
+        }
+    }
+
+    public func definition(id: String) throws -> WorkflowDefinition? {
+        try run { connection in
+            let rows = try connection.query("""
+                SELECT d.id, d.name, d.description, s.step->>'id', s.step->>'name'
+                FROM workflow_definitions d, jsonb_array_elements(d.steps) WITH ORDINALITY AS s(step, ord)
+                WHERE d.id = \(id)
+                ORDER BY s.ord
+                """)
+            return try Self.definitions(from: rows).first
+        }
+    }
+
+    public func createInstance(_ new: NewWorkflowInstance, event: NewWorkflowEvent) throws -> WorkflowInstance {
+        let rows = try run { connection in
+            try connection.query("""
+                WITH def AS (
+                    SELECT id, jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = \(new.definitionId)
+                ), i AS (
+                    INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, context)
+                    SELECT \(new.id)::uuid, def.id, \(new.userId)::uuid, 'Created', 0, \(new.context.text)::jsonb FROM def
+                    RETURNING *
+                ), ev AS (
+                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                    SELECT i.id, \(event.type.rawValue), \(event.fromStatus?.rawValue), \(event.toStatus?.rawValue),
+                           \(event.step)::int, \(event.reason), \(event.data?.text)::jsonb, i.user_id, i.created_at
+                    FROM i
+                )
+                SELECT \(unescaped: Self.instanceColumns) FROM i, def
+                """)
+        }
+        guard let row = rows.first else { throw WorkflowError.unknownDefinition(new.definitionId) }
+        return try Self.instance(from: row)
+    }
+
+    public func instance(id: UUID) throws -> WorkflowInstance? {
+        try run { connection in
+            let rows = try connection.query("""
+                SELECT \(unescaped: Self.instanceColumns)
+                FROM workflow_instances i
+                CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+                WHERE i.id = \(id)
+                """)
+            return try rows.first.map(Self.instance(from:))
+        }
+    }
+
+    public func instances(matching query: InstanceQuery) throws -> [WorkflowInstance] {
+        var conditions: [String] = []
+        var binds: [String?] = []
+        func bind(_ value: String) -> String {
+            binds.append(value)
+            return "$\(binds.count)"
+        }
+        if let owner = query.ownerId { conditions.append("i.user_id = \(bind(owner.uuidString))::uuid") }
+        if let status = query.status { conditions.append("i.status = \(bind(status.rawValue))") }
+        if let definitionId = query.definitionId { conditions.append("i.workflow_definition_id = \(bind(definitionId))") }
+        if let after = query.after {
+            let micros = bind(String(after.createdAt.microsecondsSinceEpoch))
+            let id = bind(after.id.uuidString)
+            conditions.append(
+                "(i.created_at, i.id) < (timestamptz 'epoch' + \(micros)::int8 * interval '1 microsecond', \(id)::uuid)")
+        }
+        let limit = bind(String(query.limit))
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        // Only fixed fragments above become SQL text; every value is a bind parameter.
+        let sql = """
+            SELECT \(Self.instanceColumns)
+            FROM workflow_instances i
+            CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+            \(whereClause)
+            ORDER BY i.created_at DESC, i.id DESC
+            LIMIT \(limit)::int
+            """
+        return try run { connection in
+            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows.map(Self.instance(from:))
+        }
+    }
+
+    public func apply(_ change: InstanceChange) throws -> WorkflowInstance? {
+        let events = "[" + change.events.map(Self.json).joined(separator: ",") + "]"
+        let rows = try run { connection in
+            try connection.query("""
+                WITH i AS (
+                    UPDATE workflow_instances
+                    SET status = \(change.status.rawValue), current_step = \(change.currentStep)::int,
+                        step_data = CASE WHEN \(change.stepOutput?.stepId)::text IS NULL THEN step_data
+                                         ELSE step_data || jsonb_build_object(\(change.stepOutput?.stepId)::text, \(change.stepOutput?.output.text)::jsonb) END,
+                        version = version + 1, updated_at = now()
+                    WHERE id = \(change.instanceId) AND version = \(change.expectedVersion)::int
+                    RETURNING *
+                ), ev AS (
+                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                    SELECT i.id, e.doc->>'type', e.doc->>'fromStatus', e.doc->>'toStatus', (e.doc->>'step')::int,
+                           e.doc->>'reason', NULLIF(e.doc->'data', 'null'::jsonb), \(change.actorId)::uuid, i.updated_at
+                    FROM i, jsonb_array_elements(\(events)::jsonb) WITH ORDINALITY AS e(doc, ord)
+                    ORDER BY e.ord
+                )
+                SELECT \(unescaped: Self.instanceColumns)
+                FROM i CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+                """)
+        }
+        return try rows.first.map(Self.instance(from:))
+    }
+
+    public func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent] {
+        try run { connection in
+            let rows = try connection.query("""
+                SELECT id, workflow_instance_id, type, from_status, to_status, step, reason, data::text, user_id,
+                       (extract(epoch FROM occurred_at) * 1000000)::int8
+                FROM workflow_events
+                WHERE workflow_instance_id = \(instanceId) AND id > \(afterId ?? 0)::int8
+                ORDER BY id
+                LIMIT \(limit)::int
+                """)
+            return try rows.rows.map(Self.event(from:))
+        }
+    }
+
+    // MARK: Plumbing
+
+    /// Runs on a pooled connection; retries a serialization failure or deadlock (rolled back whole) a
+    /// bounded number of times, and turns database errors into domain errors.
+    private func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try pool.withConnection(body)
+            } catch let error as PostgresError {
+                if error.isRetryableConflict && attempt < 3 { continue }
+                throw Self.domainError(for: error, logger: logger)
+            }
+        }
+    }
+
+    static func domainError(for error: PostgresError, logger: Logger) -> any Error {
+        if error.isTransient {
+            logger.warning("database unavailable", metadata: ["error": "\(error)"])
+            switch error.kind {
+            case .poolTimeout: return WorkflowError.unavailable("All database connections are busy; try again shortly.")
+            case .server where error.sqlState == "57014":
+                return WorkflowError.unavailable("The database did not answer in time; try again shortly.")
+            default: return WorkflowError.unavailable("The database is not reachable right now; try again shortly.")
+            }
+        }
+        if error.kind == .server, let state = error.sqlState, state.hasPrefix("22") {
+            return WorkflowError.invalidData("The database rejected a value as invalid (SQLSTATE \(state)).")
+        }
+        return error
+    }
+
+    static func definitions(from rows: PostgresRows) throws -> [WorkflowDefinition] {
+        var result: [WorkflowDefinition] = []
+        var steps: [WorkflowStep] = []
+        var head: (id: String, name: String, description: String)?
+        for row in rows.rows {
+            let id = try row.string(0)
+            if let current = head, current.id != id {
+                result.append(WorkflowDefinition(id: current.id, name: current.name, description: current.description, steps: steps))
+                steps = []
+            }
+            if head?.id != id { head = (id, try row.string(1), try row.string(2)) }
+            steps.append(WorkflowStep(id: try row.string(3), name: try row.string(4)))
+        }
+        if let head { result.append(WorkflowDefinition(id: head.id, name: head.name, description: head.description, steps: steps)) }
+        return result
+    }
+
+    static func instance(from row: PostgresRow) throws -> WorkflowInstance {
+        guard let status = WorkflowStatus(rawValue: try row.string(3)) else {
+            throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
+        }
+        return WorkflowInstance(
+            id: try row.uuid(0), definitionId: try row.string(1), userId: try row.uuid(2), status: status,
+            currentStep: try row.int(4), totalSteps: try row.int(5), context: JSONText(unchecked: try row.string(6)),
+            stepData: JSONText(unchecked: try row.string(7)), version: try row.int(8),
+            createdAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)),
+            updatedAt: Timestamp(microsecondsSinceEpoch: try row.int64(10)))
+    }
+
+    static func event(from row: PostgresRow) throws -> WorkflowEvent {
+        guard let type = WorkflowEventType(rawValue: try row.string(2)) else {
+            throw PostgresError(kind: .decoding, message: "unknown event type in workflow_events")
+        }
+        return WorkflowEvent(
+            id: try row.int64(0), instanceId: try row.uuid(1), type: type,
+            fromStatus: row.optionalString(3).flatMap(WorkflowStatus.init(rawValue:)),
+            toStatus: row.optionalString(4).flatMap(WorkflowStatus.init(rawValue:)), step: try row.int(5),
+            reason: row.optionalString(6), data: row.optionalString(7).map(JSONText.init(unchecked:)),
+            userId: try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
+    }
+
+    /// An event as the JSON object the apply statement unpacks.
+    static func json(_ event: NewWorkflowEvent) -> String {
+        func optional(_ s: String?) -> String { s.map(JSONText.quoted) ?? "null" }
+        return """
+            {"type":\(JSONText.quoted(event.type.rawValue)),"fromStatus":\(optional(event.fromStatus?.rawValue)),\
+            "toStatus":\(optional(event.toStatus?.rawValue)),"step":\(event.step),"reason":\(optional(event.reason)),\
+            "data":\(event.data?.text ?? "null")}
+            """
+    }
+}

@@ -1,0 +1,43 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Opaque cursors: base64url of a small versioned text, so clients cannot depend on their shape.
+enum CursorCoding {
+    static func encode(_ cursor: InstanceCursor) -> String {
+        encodeText("i1:\(cursor.createdAt.microsecondsSinceEpoch):\(cursor.id.uuidString.lowercased())")
+    }
+
+    static func decodeInstanceCursor(_ text: String) throws(WorkflowError) -> InstanceCursor {
+        let parts = try decodeText(text).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "i1", let micros = Int64(parts[1]), let id = UUID(uuidString: String(parts[2]))
+        else { throw .invalidCursor }
+        return InstanceCursor(createdAt: Timestamp(microsecondsSinceEpoch: micros), id: id)
+    }
+
+    static func encode(eventId: Int64) -> String { encodeText("e1:\(eventId)") }
+
+    static func decodeEventCursor(_ text: String) throws(WorkflowError) -> Int64 {
+        let parts = try decodeText(text).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 2, parts[0] == "e1", let id = Int64(parts[1]), id >= 0 else { throw .invalidCursor }
+        return id
+    }
+
+    private static func encodeText(_ text: String) -> String {
+        String(Data(text.utf8).base64EncodedString().compactMap { c -> Character? in
+            c == "+" ? "-" : c == "/" ? "_" : c == "=" ? nil : c
+        })
+    }
+
+    private static func decodeText(_ cursor: String) throws(WorkflowError) -> String {
+        guard cursor.utf8.count <= 200 else { throw .invalidCursor }
+        var base64 = String(cursor.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
+        while base64.utf8.count % 4 != 0 { base64 += "=" }
+        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else {
+            throw .invalidCursor
+        }
+        return text
+    }
+}

@@ -1,0 +1,164 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// A JSON document kept as text: validated at the edge, stored as jsonb, never parsed in the domain.
+public struct JSONText: Sendable, Hashable, CustomStringConvertible {
+    public let text: String
+    public init(unchecked text: String) { self.text = text }
+    public static let emptyObject = JSONText(unchecked: "{}")
+    public var description: String { text }
+
+    /// `s` as a JSON string literal, quotes included (RFC 8259 escaping).
+    public static func quoted(_ s: String) -> String {
+        var out = "\""
+        out.reserveCapacity(s.utf8.count + 2)
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20:
+                let hex = String(scalar.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        out += "\""
+        return out
+    }
+}
+
+/// A point in time with microsecond precision, as PostgreSQL keeps it.
+public struct Timestamp: Sendable, Hashable, Comparable {
+    public let microsecondsSinceEpoch: Int64
+    public init(microsecondsSinceEpoch: Int64) { self.microsecondsSinceEpoch = microsecondsSinceEpoch }
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.microsecondsSinceEpoch < b.microsecondsSinceEpoch }
+}
+
+public struct WorkflowStep: Sendable, Hashable {
+    public let id: String
+    public let name: String
+    public init(id: String, name: String) {
+        self.id = id
+        self.name = name
+    }
+}
+
+/// A kind of workflow (e.g. "create-prd") with its ordered steps.
+public struct WorkflowDefinition: Sendable, Hashable {
+    public let id: String
+    public let name: String
+    public let description: String
+    public let steps: [WorkflowStep]
+    public init(id: String, name: String, description: String, steps: [WorkflowStep]) {
+        self.id = id
+        self.name = name
+        self.description = description
+        self.steps = steps
+    }
+}
+
+/// One run of a workflow definition, owned by a user.
+public struct WorkflowInstance: Sendable, Hashable {
+    public let id: UUID
+    public let definitionId: String
+    public let userId: UUID
+    public var status: WorkflowStatus
+    /// 0 before the start; 1…totalSteps while it runs.
+    public var currentStep: Int
+    public let totalSteps: Int
+    public let context: JSONText
+    public var stepData: JSONText
+    public var version: Int
+    public let createdAt: Timestamp
+    public var updatedAt: Timestamp
+
+    public init(
+        id: UUID, definitionId: String, userId: UUID, status: WorkflowStatus, currentStep: Int, totalSteps: Int,
+        context: JSONText, stepData: JSONText, version: Int, createdAt: Timestamp, updatedAt: Timestamp
+    ) {
+        self.id = id
+        self.definitionId = definitionId
+        self.userId = userId
+        self.status = status
+        self.currentStep = currentStep
+        self.totalSteps = totalSteps
+        self.context = context
+        self.stepData = stepData
+        self.version = version
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}
+
+public enum WorkflowEventType: String, Sendable, CaseIterable {
+    case instanceCreated = "InstanceCreated"
+    case statusChanged = "StatusChanged"
+    case stepCompleted = "StepCompleted"
+}
+
+/// An event about to be written, in the same transaction as the change it records.
+public struct NewWorkflowEvent: Sendable, Hashable {
+    public let type: WorkflowEventType
+    public let fromStatus: WorkflowStatus?
+    public let toStatus: WorkflowStatus?
+    public let step: Int
+    public let reason: String?
+    public let data: JSONText?
+    public init(
+        type: WorkflowEventType, fromStatus: WorkflowStatus?, toStatus: WorkflowStatus?, step: Int,
+        reason: String? = nil, data: JSONText? = nil
+    ) {
+        self.type = type
+        self.fromStatus = fromStatus
+        self.toStatus = toStatus
+        self.step = step
+        self.reason = reason
+        self.data = data
+    }
+}
+
+/// A recorded event of an instance's history.
+public struct WorkflowEvent: Sendable, Hashable {
+    public let id: Int64
+    public let instanceId: UUID
+    public let type: WorkflowEventType
+    public let fromStatus: WorkflowStatus?
+    public let toStatus: WorkflowStatus?
+    public let step: Int
+    public let reason: String?
+    public let data: JSONText?
+    public let userId: UUID
+    public let occurredAt: Timestamp
+    public init(
+        id: Int64, instanceId: UUID, type: WorkflowEventType, fromStatus: WorkflowStatus?, toStatus: WorkflowStatus?,
+        step: Int, reason: String?, data: JSONText?, userId: UUID, occurredAt: Timestamp
+    ) {
+        self.id = id
+        self.instanceId = instanceId
+        self.type = type
+        self.fromStatus = fromStatus
+        self.toStatus = toStatus
+        self.step = step
+        self.reason = reason
+        self.data = data
+        self.userId = userId
+        self.occurredAt = occurredAt
+    }
+}
+
+/// A page of a keyset-paginated listing.
+public struct Page<Item: Sendable>: Sendable {
+    public let items: [Item]
+    /// Opaque; nil on the last page.
+    public let nextCursor: String?
+    public init(items: [Item], nextCursor: String?) {
+        self.items = items
+        self.nextCursor = nextCursor
+    }
+}

@@ -1,0 +1,32 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+public enum Role: String, Sendable, CaseIterable, Hashable {
+    case participant = "Participant"
+    case viewer = "Viewer"
+    case admin = "Admin"
+}
+
+/// The authenticated caller: who they are and what they may do.
+public struct Principal: Sendable, Hashable {
+    public let userId: UUID
+    public let roles: Set<Role>
+    public init(userId: UUID, roles: Set<Role>) {
+        self.userId = userId
+        self.roles = roles
+    }
+
+    public var isAdmin: Bool { roles.contains(.admin) }
+    /// Any role lets a caller read (its own, or all for an Admin).
+    public var canRead: Bool { !roles.isEmpty }
+    /// Participants act on their own instances; Admins on all.
+    public var canAct: Bool { roles.contains(.participant) || isAdmin }
+
+    /// Whether this caller may see the instance at all; others get "not found".
+    public func canSee(_ instance: WorkflowInstance) -> Bool {
+        isAdmin || instance.userId == userId
+    }
+}

@@ -1,0 +1,71 @@
+import FastCGI
+import Foundation
+import Logging
+import PostgresClient
+import WorkflowAPI
+import WorkflowStore
+import Workflows
+
+/// The composition root: builds the pool, repository, service, API and FastCGI server, and runs them.
+struct App {
+    let server: FastCGIServer
+    let pool: PostgresPool
+    let logger: Logger
+
+    static func start(_ configuration: ServeConfiguration, logger: Logger) async throws -> App {
+        let migrator = try Migrator(directory: configuration.migrationsDirectory)
+        let verifier = try await makeVerifier(configuration)
+        let pool = PostgresPool(
+            configuration: configuration.database, size: configuration.poolSize, checkoutTimeout: configuration.poolTimeout,
+            logger: logger)
+        let target = try pool.withConnection { connection in
+            let pending = try migrator.status(on: connection).pending
+            guard pending.isEmpty else {
+                throw ConfigurationError("\(pending.count) migration(s) pending (\(pending.map { "\($0.version)_\($0.name)" }.joined(separator: ", "))); run `workflowd migrate` first")
+            }
+            return connection.target
+        }
+        let service = WorkflowService(repository: PostgresWorkflowRepository(pool: pool, logger: logger))
+        let api = WorkflowAPI(service: service, verifier: verifier, logger: logger) {
+            do {
+                _ = try pool.withConnection { try $0.query("SELECT 1") }
+                return HealthReport(databaseOK: true, detail: nil)
+            } catch {
+                return HealthReport(databaseOK: false, detail: "PostgreSQL is not answering: \(error)")
+            }
+        }
+        let server = try FastCGIServer(
+            configuration: FastCGIServerConfiguration(
+                address: configuration.address, workers: configuration.workers, shutdownGrace: configuration.shutdownGrace),
+            logger: logger
+        ) { request, body in api.handle(request, body: body) }
+        logger.info("starting workflowd", metadata: [
+            "version": "\(Workflowd.version)", "listen": "\(configuration.address)", "workers": "\(configuration.workers)",
+            "pool_size": "\(configuration.poolSize)", "database": "\(target.map(String.init(describing:)) ?? "?")",
+        ])
+        return App(server: server, pool: pool, logger: logger)
+    }
+
+    static func makeVerifier(_ configuration: ServeConfiguration) async throws -> TokenVerifier {
+        var jwks: String?
+        if let path = configuration.jwksFile {
+            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+                throw ConfigurationError("cannot read WORKFLOWD_JWKS_FILE \(path)")
+            }
+            jwks = text
+        }
+        do {
+            return try await TokenVerifier.make(configuration: TokenVerifierConfiguration(
+                hmacSecret: configuration.jwtSecret, jwksJSON: jwks, issuer: configuration.jwtIssuer, audience: configuration.jwtAudience))
+        } catch {
+            throw ConfigurationError("cannot load the JWT keys: \(error)")
+        }
+    }
+
+    /// Blocks until SIGTERM/SIGINT and the drain; then closes the database connections.
+    func run() {
+        server.run()
+        pool.close()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,129 @@
+import FastCGI
+import Foundation
+import PostgresClient
+
+/// A configuration problem, stated so that an operator can fix it. `workflowd` exits with code 2.
+struct ConfigurationError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Reads settings with the precedence flag > environment > default, and validates each one.
+struct Settings {
+    let environment: [String: String]
+
+    func string(_ flag: String?, env: String) -> String? {
+        if let flag, !flag.isEmpty { return flag }
+        if let value = environment[env], !value.isEmpty { return value }
+        return nil
+    }
+
+    func integer(_ flag: Int?, env: String, default value: Int, range: ClosedRange<Int>, name: String) throws -> Int {
+        let result: Int
+        if let flag {
+            result = flag
+        } else if let text = environment[env], !text.isEmpty {
+            guard let parsed = Int(text) else { throw ConfigurationError("\(env) must be an integer, got \(text.debugDescription)") }
+            result = parsed
+        } else {
+            return value
+        }
+        guard range.contains(result) else {
+            throw ConfigurationError("\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(result)")
+        }
+        return result
+    }
+}
+
+enum LogFormat: String {
+    case json, text
+}
+
+/// Everything `workflowd serve` needs, validated.
+struct ServeConfiguration {
+    var address: ListenAddress
+    var workers: Int
+    var database: PostgresConfiguration
+    var poolSize: Int
+    var poolTimeout: Duration
+    var jwtSecret: String
+    var jwksFile: String?
+    var jwtIssuer: String?
+    var jwtAudience: String?
+    var migrationsDirectory: String
+    var shutdownGrace: Duration
+
+    static var defaultWorkers: Int { max(8, 4 * ProcessInfo.processInfo.activeProcessorCount) }
+
+    static func resolve(_ flags: ServeFlags, database: DatabaseFlags, environment: [String: String]) throws -> ServeConfiguration {
+        let settings = Settings(environment: environment)
+        let address = try listenAddress(flags, settings)
+        let workers = try settings.integer(flags.workers, env: "WORKFLOWD_WORKERS", default: defaultWorkers, range: 1...1024, name: "--workers")
+        let poolSize = try settings.integer(flags.poolSize, env: "WORKFLOWD_POOL_SIZE", default: workers, range: 1...1000, name: "--pool-size")
+        let poolTimeout = try settings.integer(
+            flags.poolTimeoutMilliseconds, env: "WORKFLOWD_POOL_TIMEOUT_MS", default: 2000, range: 1...60_000, name: "--pool-timeout-ms")
+        let grace = try settings.integer(flags.shutdownGrace, env: "WORKFLOWD_SHUTDOWN_GRACE", default: 10, range: 0...600, name: "--shutdown-grace")
+        guard let secret = settings.string(flags.jwtSecret, env: "WORKFLOWD_JWT_SECRET") else {
+            throw ConfigurationError("WORKFLOWD_JWT_SECRET is not set; give a shared HS256 secret of at least 32 bytes (e.g. `openssl rand -hex 32`)")
+        }
+        guard secret.utf8.count >= 32 else {
+            throw ConfigurationError("WORKFLOWD_JWT_SECRET is \(secret.utf8.count) bytes long; it must be at least 32 bytes")
+        }
+        return ServeConfiguration(
+            address: address, workers: workers, database: try database.resolve(settings), poolSize: poolSize,
+            poolTimeout: .milliseconds(poolTimeout), jwtSecret: secret,
+            jwksFile: settings.string(flags.jwksFile, env: "WORKFLOWD_JWKS_FILE"),
+            jwtIssuer: settings.string(flags.jwtIssuer, env: "WORKFLOWD_JWT_ISSUER"),
+            jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
+            migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace))
+    }
+
+    private static func listenAddress(_ flags: ServeFlags, _ settings: Settings) throws -> ListenAddress {
+        let socket = settings.string(flags.socket, env: "WORKFLOWD_SOCKET")
+        let listen = settings.string(flags.listen, env: "WORKFLOWD_LISTEN")
+        let modeText = settings.string(flags.socketMode, env: "WORKFLOWD_SOCKET_MODE") ?? "0660"
+        guard let mode = UInt32(modeText, radix: 8), mode <= 0o777 else {
+            throw ConfigurationError("--socket-mode must be octal permission bits such as 0660, got \(modeText.debugDescription)")
+        }
+        switch (socket, listen) {
+        case (.some, .some):
+            throw ConfigurationError("give either --socket (WORKFLOWD_SOCKET) or --listen (WORKFLOWD_LISTEN), not both")
+        case (let path?, nil):
+            return .unix(path: path, mode: mode)
+        case (nil, let text?):
+            guard let address = ListenAddress.parseTCP(text) else {
+                throw ConfigurationError("--listen must be IPv4-ADDRESS:PORT such as 127.0.0.1:9000, got \(text.debugDescription)")
+            }
+            return address
+        case (nil, nil):
+            guard ListenAddress.isStandardInputListening else {
+                throw ConfigurationError("no listen address: give --socket PATH or --listen 127.0.0.1:PORT (or start workflowd with a listening socket on fd 0)")
+            }
+            return .inherited
+        }
+    }
+}
+
+extension DatabaseFlags {
+    func resolve(_ settings: Settings) throws -> PostgresConfiguration {
+        PostgresConfiguration(
+            connectionString: settings.string(databaseURL, env: "DATABASE_URL") ?? "",
+            connectTimeoutSeconds: try settings.integer(
+                connectTimeout, env: "WORKFLOWD_CONNECT_TIMEOUT", default: 3, range: 2...60, name: "--connect-timeout"),
+            statementTimeoutMilliseconds: try settings.integer(
+                statementTimeoutMilliseconds, env: "WORKFLOWD_STATEMENT_TIMEOUT_MS", default: 5000, range: 0...600_000,
+                name: "--statement-timeout-ms"))
+    }
+
+    func migrationsDirectory(_ settings: Settings) -> String {
+        settings.string(migrationsDir, env: "WORKFLOWD_MIGRATIONS_DIR") ?? "Migrations"
+    }
+}
+
+/// `90s`, `15m`, `1h`, `2d` or plain seconds.
+func parseDuration(_ text: String) -> TimeInterval? {
+    let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600, "d": 86400]
+    if let unit = text.last.flatMap({ units[$0] }), let value = Double(text.dropLast()), value > 0 { return value * unit }
+    if let value = Double(text), value > 0 { return value }
+    return nil
+}

@@ -1,0 +1,66 @@
+import Foundation
+import Logging
+import Workflows
+
+/// One line per event on stderr: a JSON object (default, for log pipelines) or `key=value` text for humans.
+struct StderrLogHandler: LogHandler {
+    var logLevel: Logger.Level
+    var metadata: Logger.Metadata = [:]
+    let label: String
+    let format: LogFormat
+
+    init(label: String, level: Logger.Level, format: LogFormat) {
+        self.label = label
+        self.logLevel = level
+        self.format = format
+    }
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { _, new in new } }
+        let time = Self.timestamp()
+        var line: String
+        switch format {
+        case .json:
+            line = "{\"time\":\"\(time)\",\"level\":\"\(event.level)\",\"message\":\(JSONText.quoted(event.message.description))"
+            for key in merged.keys.sorted() { line += ",\(JSONText.quoted(key)):\(JSONText.quoted(merged[key]!.description))" }
+            line += "}\n"
+        case .text:
+            line = "\(time) \(event.level) \(event.message)"
+            for key in merged.keys.sorted() { line += " \(key)=\(merged[key]!)" }
+            line += "\n"
+        }
+        // One write(2) per line keeps lines from different threads whole.
+        line.withUTF8 { bytes in _ = Foundation.write(2, bytes.baseAddress, bytes.count) }
+    }
+
+    private static func timestamp() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var parts = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &parts)
+        return String(
+            format: "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", parts.tm_year + 1900, parts.tm_mon + 1, parts.tm_mday, parts.tm_hour,
+            parts.tm_min, parts.tm_sec, Int(now.tv_nsec / 1_000_000))
+    }
+}
+
+enum Logging {
+    /// Sets up swift-log once, from WORKFLOWD_LOG_LEVEL and WORKFLOWD_LOG_FORMAT.
+    static func bootstrap(environment: [String: String]) throws -> Logger {
+        let levelText = environment["WORKFLOWD_LOG_LEVEL"].flatMap { $0.isEmpty ? nil : $0 } ?? "info"
+        guard let level = Logger.Level(rawValue: levelText) else {
+            throw ConfigurationError("WORKFLOWD_LOG_LEVEL must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        let formatText = environment["WORKFLOWD_LOG_FORMAT"].flatMap { $0.isEmpty ? nil : $0 } ?? "json"
+        guard let format = LogFormat(rawValue: formatText) else { throw ConfigurationError("WORKFLOWD_LOG_FORMAT must be json or text") }
+        LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level, format: format) }
+        return Logger(label: "workflowd")
+    }
+}

@@ -1,0 +1,55 @@
+import Foundation
+import TestSupport
+import Testing
+
+let requiresStack = ConditionTrait.enabled(if: TestEnvironment.hasStack, Comment(rawValue: TestEnvironment.skipReason))
+
+/// A user of the API: a token and a client, every response checked against the OpenAPI document.
+struct APIUser {
+    let id: UUID
+    let token: String
+    let stack: Stack
+    let validator: OpenAPIValidator
+
+    init(_ stack: Stack, roles: [String], id: UUID = UUID()) throws {
+        self.id = id
+        self.stack = stack
+        token = TestTokens.token(user: id, roles: roles)
+        validator = try Self.validator(stack)
+    }
+
+    static func validator(_ stack: Stack) throws -> OpenAPIValidator {
+        let document = try stack.client.request("GET", "/api/v1/openapi.json")
+        #expect(document.status == 200)
+        return try OpenAPIValidator(json: document.text)
+    }
+
+    @discardableResult
+    func call(
+        _ method: String, _ path: String, json: Any? = nil, headers: [String: String] = [:],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws -> HTTPResult {
+        let result = try stack.client.send(method, path, json: json, token: token, headers: headers)
+        let violations = validator.violations(method: method, path: path, response: result)
+        #expect(violations.isEmpty, "\(violations) in \(result)", sourceLocation: sourceLocation)
+        return result
+    }
+
+    func create(_ workflowId: String = "create-prd", parameters: [String: Any] = [:]) throws -> [String: Any] {
+        let result = try call("POST", "/api/v1/workflows", json: ["workflowId": workflowId, "parameters": parameters])
+        #expect(result.status == 201, "\(result)")
+        return result.json
+    }
+
+    func transition(_ id: Any, to: String, reason: String? = nil, headers: [String: String] = [:]) throws -> HTTPResult {
+        var body: [String: Any] = ["to": to]
+        if let reason { body["reason"] = reason }
+        return try call("POST", "/api/v1/workflows/\(id)/transitions", json: body, headers: headers)
+    }
+}
+
+func isProblem(_ result: HTTPResult, status: Int) -> Bool {
+    result.status == status && result.header("content-type")?.hasPrefix("application/problem+json") == true
+        && result.json["status"] as? Int == status && result.json["title"] is String && result.json["detail"] is String
+        && result.json["type"] is String
+}

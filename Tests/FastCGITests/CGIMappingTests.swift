@@ -1,0 +1,47 @@
+import HTTPTypes
+import Testing
+@testable import FastCGI
+
+@Suite struct CGIMappingTests {
+    @Test func paramsBecomeAnHTTPRequest() throws {
+        let request = try CGIMapping.request(from: [
+            ("REQUEST_METHOD", "POST"), ("REQUEST_URI", "/api/v1/workflows?limit=5"), ("QUERY_STRING", "limit=5"),
+            ("CONTENT_TYPE", "application/json"), ("CONTENT_LENGTH", "17"), ("HTTP_HOST", "example.test"),
+            ("HTTP_AUTHORIZATION", "Bearer abc"), ("HTTP_X_REQUEST_ID", "req-1"), ("HTTPS", "on"),
+            ("SERVER_NAME", "ignored"),
+        ])
+        #expect(request.method == .post)
+        #expect(request.path == "/api/v1/workflows?limit=5")
+        #expect(request.scheme == "https")
+        #expect(request.authority == "example.test")
+        #expect(request.headerFields[.contentType] == "application/json")
+        #expect(request.headerFields[.contentLength] == "17")
+        #expect(request.headerFields[.authorization] == "Bearer abc")
+        #expect(request.headerFields[HTTPField.Name("X-Request-Id")!] == "req-1")
+    }
+
+    @Test func missingMethodIsAnError() {
+        #expect(throws: CGIMapping.MappingError.missingParameter("REQUEST_METHOD")) {
+            try CGIMapping.request(from: [("REQUEST_URI", "/")])
+        }
+    }
+
+    @Test func scriptNameAndQueryStandInForAMissingRequestURI() throws {
+        let request = try CGIMapping.request(from: [("REQUEST_METHOD", "GET"), ("SCRIPT_NAME", "/x"), ("QUERY_STRING", "a=1")])
+        #expect(request.path == "/x?a=1")
+        #expect(request.scheme == "http")
+    }
+
+    @Test func responseHeadHasStatusLineAndFields() {
+        let response = HTTPResponse(status: .notFound, headerFields: [.contentType: "application/problem+json", .contentLength: "2"])
+        #expect(CGIMapping.responseHead(for: response)
+            == "Status: 404 Not Found\r\nContent-Type: application/problem+json\r\nContent-Length: 2\r\n\r\n")
+    }
+
+    @Test func listenAddressParsing() {
+        #expect(ListenAddress.parseTCP("127.0.0.1:9000") == .tcp(host: "127.0.0.1", port: 9000))
+        #expect(ListenAddress.parseTCP(":9000") == nil)
+        #expect(ListenAddress.parseTCP("127.0.0.1:0") == nil)
+        #expect(ListenAddress.parseTCP("localhost:9000") == nil)
+    }
+}

@@ -1,0 +1,65 @@
+import Workflows
+import Testing
+@testable import WorkflowAPI
+
+@Suite struct JSONParserTests {
+    func parse(_ text: String) throws(JSONParser.Failure) -> JSONValue { try JSONParser.parse(Array(text.utf8)) }
+
+    @Test func parsesObjectsAndKeepsNumberText() throws {
+        let value = try parse(#"{"a": [1, -2.5e3, true, false, null], "b": {"c": "d\u00e9\n"}}"#)
+        #expect(value["a"] == .array([.number("1"), .number("-2.5e3"), .bool(true), .bool(false), .null]))
+        #expect(value["b"]?["c"] == .string("dé\n"))
+        #expect(value.serialized == #"{"a":[1,-2.5e3,true,false,null],"b":{"c":"dé\n"}}"#)
+    }
+
+    @Test func surrogatePairsDecode() throws {
+        #expect(try parse(#""\ud83d\ude00""#) == .string("😀"))
+    }
+
+    @Test(arguments: [
+        "", "{", "{\"a\":}", "[1,]", "{\"a\":1,}", "01", "1.", "-", "tru", "\"\\x\"", "\"a", "{\"a\" 1}", "[1] 2",
+        "\"\\ud800\"", "{'a':1}", "NaN",
+    ])
+    func malformedInputIsRejected(_ text: String) {
+        #expect(throws: JSONParser.Failure.self) { try parse(text) }
+    }
+
+    @Test func duplicateKeysAreRejected() {
+        #expect(throws: JSONParser.Failure.self) { try parse(#"{"a":1,"a":2}"#) }
+    }
+
+    @Test func nulCharacterIsRejectedBecauseJsonbCannotStoreIt() {
+        #expect(throws: JSONParser.Failure.self) { try parse(#"{"a":"x\u0000y"}"#) }
+    }
+
+    @Test func deepNestingIsRejectedCheaply() {
+        let deep = String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000)
+        #expect(throws: JSONParser.Failure.self) { try parse(deep) }
+        let fine = String(repeating: "[", count: 60) + String(repeating: "]", count: 60)
+        #expect(throws: Never.self) { try parse(fine) }
+    }
+
+    @Test func hugeNumbersAreRejected() {
+        #expect(throws: JSONParser.Failure.self) { try parse("1e999999") }
+        #expect(throws: JSONParser.Failure.self) { try parse(String(repeating: "9", count: 5000)) }
+        #expect(throws: Never.self) { try parse("1e300") }
+    }
+
+    @Test func invalidUTF8IsRejected() {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
+}
+
+@Suite struct JSONWriterTests {
+    @Test func timestampsAreRFC3339UTCWithMilliseconds() {
+        #expect(JSONWriter.timestamp(.init(microsecondsSinceEpoch: 0)) == "1970-01-01T00:00:00.000Z")
+        #expect(JSONWriter.timestamp(.init(microsecondsSinceEpoch: 1_795_780_800_123_456)) == "2026-11-27T12:00:00.123Z")
+        #expect(JSONWriter.timestamp(.init(microsecondsSinceEpoch: 951_782_400_999_999)) == "2000-02-29T00:00:00.999Z")
+        #expect(JSONWriter.timestamp(.init(microsecondsSinceEpoch: -1_000)) == "1969-12-31T23:59:59.999Z")
+    }
+
+    @Test func statesDocumentDerivesFromTheTable() {
+        #expect(JSONWriter.states().contains(#""Created":["Running","Cancelled"]"#))
+        #expect(JSONWriter.states().contains(#""terminal":["Completed","Failed","Cancelled"]"#))
+    }
+}

@@ -1,0 +1,77 @@
+import Logging
+import PostgresClient
+import TestSupport
+import Testing
+@testable import WorkflowStore
+
+@Suite struct MigratorUnitTests {
+    @Test func filesAreOrderedByVersionNotByName() throws {
+        let migrator = try Migrator(migrations: [
+            Migration(version: 10, name: "ten", sql: "x"), Migration(version: 2, name: "two", sql: "y"),
+            Migration(version: 1, name: "one", sql: "z"),
+        ])
+        #expect(migrator.migrations.map(\.version) == [1, 2, 10])
+    }
+
+    @Test func duplicateVersionsAreRefused() {
+        #expect(throws: MigrationError.duplicateVersion(1)) {
+            try Migrator(migrations: [Migration(version: 1, name: "a", sql: ""), Migration(version: 1, name: "b", sql: "")])
+        }
+    }
+
+    @Test func fileNamesParse() {
+        #expect(Migrator.parse(fileName: "0002_workflow_instances.sql")! == (2, "workflow_instances"))
+        #expect(Migrator.parse(fileName: "initial.sql") == nil)
+        #expect(Migrator.parse(fileName: "0003_.sql") == nil)
+        #expect(Migrator.parse(fileName: "x1_y.sql") == nil)
+    }
+
+    @Test func theProjectsMigrationsLoad() throws {
+        guard let root = TestEnvironment.root else { return }
+        let migrator = try Migrator(directory: root + "/Migrations")
+        #expect(migrator.migrations.map(\.version) == Array(1...migrator.migrations.count))
+    }
+}
+
+@Suite(.enabled(if: TestEnvironment.hasDatabase, Comment(rawValue: TestEnvironment.skipReason)))
+struct MigratorDatabaseTests {
+    let logger = Logger(label: "test")
+
+    @Test func migrateAppliesInOrderOnceAndReportsStatus() throws {
+        let database = try TestDatabase.create(migrated: false)
+        let connection = try database.connect()
+        defer { connection.close() }
+        let migrator = try Migrator(migrations: [
+            Migration(version: 2, name: "second", sql: "INSERT INTO t VALUES (2)"),
+            Migration(version: 1, name: "first", sql: "CREATE TABLE t (v int)"),
+        ])
+        #expect(try migrator.status(on: connection).pending.count == 2)
+        #expect(try migrator.migrate(on: connection, logger: logger).map(\.version) == [1, 2])
+        #expect(try migrator.migrate(on: connection, logger: logger).isEmpty)
+        #expect(try connection.query("SELECT count(*) FROM t").first?.int(0) == 1)
+        let status = try migrator.status(on: connection)
+        #expect(status.applied.map(\.version) == [1, 2])
+        #expect(status.pending.isEmpty)
+    }
+
+    @Test func aChangedAppliedFileIsAClearError() throws {
+        let database = try TestDatabase.create(migrated: false)
+        let connection = try database.connect()
+        defer { connection.close() }
+        try Migrator(migrations: [Migration(version: 1, name: "first", sql: "CREATE TABLE t (v int)")]).migrate(on: connection, logger: logger)
+        let edited = try Migrator(migrations: [Migration(version: 1, name: "first", sql: "CREATE TABLE t (v bigint)")])
+        #expect(throws: MigrationError.checksumMismatch(version: 1, name: "first")) { try edited.migrate(on: connection, logger: logger) }
+    }
+
+    @Test func aFailingMigrationLeavesNothingBehind() throws {
+        let database = try TestDatabase.create(migrated: false)
+        let connection = try database.connect()
+        defer { connection.close() }
+        let migrator = try Migrator(migrations: [
+            Migration(version: 1, name: "broken", sql: "CREATE TABLE half (v int); SELECT * FROM no_such_table"),
+        ])
+        #expect(throws: MigrationError.self) { try migrator.migrate(on: connection, logger: logger) }
+        #expect(try connection.query("SELECT to_regclass('half') IS NULL").first?.bool(0) == true)
+        #expect(try migrator.status(on: connection).pending.count == 1)
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Logging
+import PostgresClient
+import TestSupport
+import Testing
+import Workflows
+@testable import WorkflowStore
+
+@Suite(.enabled(if: TestEnvironment.hasStack, Comment(rawValue: TestEnvironment.skipReason)))
+struct PostgresWorkflowRepositoryTests {
+    let database: TestDatabase
+    let pool: PostgresPool
+    let repository: PostgresWorkflowRepository
+    let user = UUID()
+
+    init() throws {
+        database = try TestDatabase.create()
+        pool = PostgresPool(
+            configuration: PostgresConfiguration(connectionString: database.url), size: 4, checkoutTimeout: .seconds(2),
+            logger: Logger(label: "test"))
+        repository = PostgresWorkflowRepository(pool: pool, logger: Logger(label: "test"))
+    }
+
+    func create(_ context: String = "{}") throws -> WorkflowInstance {
+        try repository.createInstance(
+            NewWorkflowInstance(id: UUID(), definitionId: "create-prd", userId: user, context: JSONText(unchecked: context)),
+            event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0))
+    }
+
+    @Test func theSeededBMADDefinitionsAreThereWithOrderedSteps() throws {
+        let ids = try repository.definitions().map(\.id)
+        for id in ["create-prd", "create-architecture", "create-epics-and-stories", "create-story", "dev-story", "code-review"] {
+            #expect(ids.contains(id))
+        }
+        for definition in try repository.definitions() {
+            #expect((3...8).contains(definition.steps.count), "\(definition.id)")
+        }
+        #expect(try repository.definition(id: "nope") == nil)
+    }
+
+    @Test func createWritesTheInstanceAndItsEventTogether() throws {
+        let instance = try create(#"{"projectName": "Apollo", "n": 1.50}"#)
+        #expect(instance.status == .created)
+        #expect(instance.version == 1)
+        #expect(instance.context.text == #"{"n": 1.50, "projectName": "Apollo"}"#)
+        #expect(try repository.instance(id: instance.id) == instance)
+        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
+        #expect(events.count == 1)
+        #expect(events[0].type == .instanceCreated && events[0].toStatus == .created && events[0].userId == user)
+    }
+
+    @Test func unknownDefinitionWritesNothing() throws {
+        #expect(throws: WorkflowError.unknownDefinition("nope")) {
+            try repository.createInstance(
+                NewWorkflowInstance(id: UUID(), definitionId: "nope", userId: user, context: .emptyObject),
+                event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0))
+        }
+        #expect(try database.scalar("SELECT count(*) FROM workflow_instances") == "0")
+        #expect(try database.scalar("SELECT count(*) FROM workflow_events") == "0")
+    }
+
+    @Test func applyIsConditionalOnTheVersionAndWritesEventsInOrder() throws {
+        let instance = try create()
+        let change = InstanceChange(
+            instanceId: instance.id, expectedVersion: 1, status: .running, currentStep: 1,
+            stepOutput: StepOutput(stepId: "s1", output: JSONText(unchecked: #"{"k":"v"}"#)),
+            events: [
+                NewWorkflowEvent(type: .statusChanged, fromStatus: .created, toStatus: .running, step: 1, reason: "go \"now\""),
+                NewWorkflowEvent(type: .stepCompleted, fromStatus: nil, toStatus: nil, step: 1, data: JSONText(unchecked: #"{"k":"v"}"#)),
+            ], actorId: user)
+        let updated = try #require(try repository.apply(change))
+        #expect(updated.version == 2 && updated.status == .running && updated.currentStep == 1)
+        #expect(updated.stepData.text == #"{"s1": {"k": "v"}}"#)
+        #expect(try repository.apply(change) == nil, "a second apply against version 1 must not write")
+        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
+        #expect(events.map(\.type) == [.instanceCreated, .statusChanged, .stepCompleted])
+        #expect(events[1].reason == "go \"now\"")
+        #expect(events[2].data?.text == #"{"k": "v"}"#)
+        #expect(try repository.events(instanceId: instance.id, afterId: events[0].id, limit: 1).map(\.id) == [events[1].id])
+    }
+
+    @Test func listingIsNewestFirstWithKeysetFilters() throws {
+        var ids: [UUID] = []
+        for _ in 0..<3 { ids.append(try create().id) }
+        let all = try repository.instances(matching: InstanceQuery(ownerId: user, status: nil, definitionId: nil, after: nil, limit: 10))
+        #expect(all.map(\.id) == ids.reversed())
+        let after = InstanceCursor(createdAt: all[0].createdAt, id: all[0].id)
+        let rest = try repository.instances(matching: InstanceQuery(ownerId: user, status: .created, definitionId: "create-prd", after: after, limit: 10))
+        #expect(rest.map(\.id) == Array(ids.reversed().dropFirst()))
+        #expect(try repository.instances(matching: InstanceQuery(ownerId: UUID(), status: nil, definitionId: nil, after: nil, limit: 10)).isEmpty)
+    }
+
+    @Test func theDatabaseItselfRejectsAnUnknownStatus() throws {
+        let instance = try create()
+        let connection = try database.connect()
+        defer { connection.close() }
+        do {
+            try connection.query("UPDATE workflow_instances SET status = \("Exploded") WHERE id = \(instance.id)")
+            Issue.record("the database accepted an unknown status")
+        } catch {
+            #expect(error.sqlState == "23514")
+        }
+    }
+}

@@ -1,0 +1,134 @@
+import Synchronization
+import Foundation
+import Testing
+@testable import Workflows
+
+@Suite struct WorkflowServiceTests {
+    let repository = InMemoryWorkflowRepository()
+    var service: WorkflowService { WorkflowService(repository: repository) }
+    let marcus = Principal(userId: UUID(), roles: [.participant])
+    let admin = Principal(userId: UUID(), roles: [.admin])
+
+    @Test func createStartsInCreatedWithParametersAsContextAndAnEvent() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: JSONText(unchecked: #"{"projectName":"Apollo"}"#), by: marcus)
+        #expect(instance.status == .created)
+        #expect(instance.currentStep == 0)
+        #expect(instance.totalSteps == 3)
+        #expect(instance.context.text == #"{"projectName":"Apollo"}"#)
+        #expect(instance.userId == marcus.userId)
+        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
+        #expect(events.map(\.type) == [.instanceCreated])
+    }
+
+    @Test func startingExecutesTheFirstStep() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let started = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
+        #expect(started.status == .running)
+        #expect(started.currentStep == 1)
+        #expect(started.version == 2)
+        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
+        #expect(events.last?.type == .statusChanged)
+        #expect(events.last?.fromStatus == .created)
+        #expect(events.last?.toStatus == .running)
+        #expect(events.last?.step == 1)
+    }
+
+    @Test func invalidTransitionIsRefusedAndWritesNothing() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        #expect(throws: WorkflowError.invalidTransition(from: .created, to: .completed)) {
+            try service.transition(id: instance.id, to: .completed, reason: nil, ifMatch: nil, by: marcus)
+        }
+        #expect(try repository.instance(id: instance.id)?.version == 1)
+        #expect(try repository.events(instanceId: instance.id, afterId: nil, limit: 10).count == 1)
+    }
+
+    @Test func advanceRecordsOutputAndCompletesAfterTheLastStep() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        _ = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
+        let second = try service.advance(id: instance.id, output: JSONText(unchecked: #"{"goal":1}"#), ifMatch: nil, by: marcus)
+        #expect(second.currentStep == 2)
+        #expect(second.stepData.text == #"{"goals":{"goal":1}}"#)
+        _ = try service.advance(id: instance.id, output: nil, ifMatch: nil, by: marcus)
+        let done = try service.advance(id: instance.id, output: nil, ifMatch: nil, by: marcus)
+        #expect(done.status == .completed)
+        #expect(done.currentStep == 3)
+        let types = try repository.events(instanceId: instance.id, afterId: nil, limit: 20).map(\.type)
+        #expect(types == [.instanceCreated, .statusChanged, .stepCompleted, .stepCompleted, .stepCompleted, .statusChanged])
+    }
+
+    @Test func advanceOutsideRunningIsRefused() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        #expect(throws: WorkflowError.notRunning(.created)) {
+            try service.advance(id: instance.id, output: nil, ifMatch: nil, by: marcus)
+        }
+    }
+
+    @Test func staleIfMatchIsRefused() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        #expect(throws: WorkflowError.versionMismatch(current: 1)) {
+            try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: 7, by: marcus)
+        }
+        let started = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: 1, by: marcus)
+        #expect(started.version == 2)
+    }
+
+    @Test func anotherUsersInstanceIsNotFoundButAnAdminSeesIt() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let stranger = Principal(userId: UUID(), roles: [.participant])
+        #expect(throws: WorkflowError.instanceNotFound) { try service.instance(id: instance.id, for: stranger) }
+        #expect(throws: WorkflowError.instanceNotFound) {
+            try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: stranger)
+        }
+        #expect(try service.instance(id: instance.id, for: admin).id == instance.id)
+        #expect(try service.transition(id: instance.id, to: .cancelled, reason: "admin", ifMatch: nil, by: admin).status == .cancelled)
+    }
+
+    @Test func viewerReadsOwnButCannotActAndNoRoleCannotRead() throws {
+        let viewer = Principal(userId: marcus.userId, roles: [.viewer])
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        #expect(try service.instance(id: instance.id, for: viewer).id == instance.id)
+        #expect(throws: WorkflowError.self) { try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: viewer) }
+        #expect(throws: WorkflowError.self) { try service.create(definitionId: "create-prd", parameters: .emptyObject, by: viewer) }
+        let nobody = Principal(userId: marcus.userId, roles: [])
+        #expect(throws: WorkflowError.self) { try service.instance(id: instance.id, for: nobody) }
+    }
+
+    @Test func unknownDefinitionIsRefused() {
+        #expect(throws: WorkflowError.unknownDefinition("nope")) {
+            try service.create(definitionId: "nope", parameters: .emptyObject, by: marcus)
+        }
+    }
+
+    @Test func losingARaceReDecidesAgainstTheNewState() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let other = WorkflowService(repository: repository)
+        let who = marcus
+        // Just before our write, another writer starts the instance.
+        repository.beforeApply.withLock { hook in
+            hook = { repo in
+                repo.beforeApply.withLock { $0 = nil }
+                _ = try? other.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: who)
+            }
+        }
+        #expect(throws: WorkflowError.invalidTransition(from: .running, to: .running)) {
+            try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
+        }
+        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
+        #expect(events.filter { $0.type == .statusChanged }.count == 1)
+    }
+
+    @Test func listingPagesNewestFirstAndOnlyOwnForNonAdmins() throws {
+        var created: [UUID] = []
+        for _ in 0..<5 { created.append(try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).id) }
+        _ = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: admin)
+        let first = try service.list(.init(limit: 2), for: marcus)
+        #expect(first.items.map(\.id) == Array(created.reversed().prefix(2)))
+        let second = try service.list(.init(cursor: first.nextCursor, limit: 2), for: marcus)
+        let third = try service.list(.init(cursor: second.nextCursor, limit: 2), for: marcus)
+        #expect((first.items + second.items + third.items).map(\.id) == created.reversed())
+        #expect(third.nextCursor == nil)
+        #expect(try service.list(.init(limit: 100), for: admin).items.count == 6)
+        #expect(throws: WorkflowError.self) { try service.list(.init(userId: admin.userId), for: marcus) }
+        #expect(throws: WorkflowError.invalidCursor) { try service.list(.init(cursor: "garbage!"), for: marcus) }
+    }
+}

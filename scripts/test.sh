@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# make test: build, start a throwaway PostgreSQL cluster, run `swift test`
+# against it, always stop it (and what the tests left running under .run/test)
+# afterwards, exit with swift test's exit code.
+#
+#   scripts/test.sh            (extra `swift test` args in TEST_ARGS, e.g. TEST_ARGS='--filter Foo')
+#
+# The tests get: WORKFLOWD_TEST_DATABASE_URL (the throwaway cluster),
+# WORKFLOWD_TEST_ROOT (repo root), WORKFLOWD_TEST_BINARY (.build/debug/workflowd).
+# They start workflowd, nginx (scripts/nginx.sh) and more clusters (scripts/pg.sh)
+# themselves, under .run/test/ preferably, which is wiped at the next run.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+command -v swift >/dev/null 2>&1 || PATH=/opt/swift/usr/bin:$PATH
+T=.run/test
+
+scripts/install-deps.sh
+swift build --build-tests
+
+# Leftovers of an earlier run: stop what still runs there (by pid files), wipe it.
+scripts/run.sh sweep "$T"
+
+port=$(scripts/pg.sh free-port)
+# Afterwards stop our cluster and whatever the tests left running; keep the logs.
+trap 'scripts/run.sh sweep "$T" --keep || true' EXIT
+trap 'exit 130' INT TERM
+scripts/pg.sh start "$T/pg" "$port"
+
+WORKFLOWD_TEST_DATABASE_URL=$(scripts/pg.sh url "$T/pg")
+WORKFLOWD_TEST_ROOT=$PWD
+WORKFLOWD_TEST_BINARY=$PWD/.build/debug/workflowd
+export WORKFLOWD_TEST_DATABASE_URL WORKFLOWD_TEST_ROOT WORKFLOWD_TEST_BINARY
+
+eval "args=(${TEST_ARGS:-})"  # word splitting that honours quotes: '--filter "A B"'
+rc=0
+swift test "${args[@]}" || rc=$?
+exit "$rc"
