@@ -31,6 +31,9 @@ public final class PostgresConnection {
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
         try execute(
             "SET statement_timeout = \(configuration.statementTimeoutMilliseconds); SET TimeZone = 'UTC'")
+        // PostgreSQL 14+: a backend whose client died (workflowd killed mid-request) notices within a
+        // second while it waits or runs, and rolls the statement back instead of committing it.
+        if PQserverVersion(conn) >= 140000 { try execute("SET client_connection_check_interval = 1000") }
     }
 
     deinit { close() }

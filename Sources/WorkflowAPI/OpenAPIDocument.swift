@@ -279,6 +279,9 @@ public enum OpenAPIDocument {
               },
               "ETag": {
                 "$ref": "#/components/headers/ETag"
+              },
+              "Idempotent-Replayed": {
+                "$ref": "#/components/headers/IdempotentReplayed"
               }
             },
             "content": {
@@ -353,6 +356,9 @@ public enum OpenAPIDocument {
           "415": {
             "$ref": "#/components/responses/UnsupportedMediaType"
           },
+          "422": {
+            "$ref": "#/components/responses/UnprocessableContent"
+          },
           "500": {
             "$ref": "#/components/responses/InternalServerError"
           },
@@ -362,7 +368,12 @@ public enum OpenAPIDocument {
           "default": {
             "$ref": "#/components/responses/Default"
           }
-        }
+        },
+        "parameters": [
+          {
+            "$ref": "#/components/parameters/IdempotencyKey"
+          }
+        ]
       },
       "get": {
         "operationId": "listWorkflows",
@@ -842,6 +853,15 @@ public enum OpenAPIDocument {
           "type": "string",
           "pattern": "^\"[0-9]+\"$"
         }
+      },
+      "IdempotentReplayed": {
+        "description": "`true` when this response replays the original answer to an earlier request with the same Idempotency-Key.",
+        "schema": {
+          "type": "string",
+          "enum": [
+            "true"
+          ]
+        }
       }
     },
     "parameters": {
@@ -882,6 +902,18 @@ public enum OpenAPIDocument {
         "description": "The opaque `nextCursor` of the previous page. A cursor the server did not issue answers 400.",
         "schema": {
           "type": "string"
+        }
+      },
+      "IdempotencyKey": {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": false,
+        "description": "Makes the create safe to retry (IETF Idempotency-Key draft, Stripe's semantics). 1-255 visible ASCII characters, scoped to the token's `sub`, kept 24 hours. The same key with the same body replays the original 201 (with `Idempotent-Replayed: true`) and creates nothing; the same key with a different body is a 422. A concurrent duplicate waits for the first request to commit and then gets the replay.",
+        "schema": {
+          "type": "string",
+          "minLength": 1,
+          "maxLength": 255,
+          "pattern": "^[!-~]+$"
         }
       }
     },
@@ -1605,6 +1637,21 @@ public enum OpenAPIDocument {
       },
       "Default": {
         "description": "Any other error, e.g. 502 or 504 from nginx when workflowd does not answer.",
+        "headers": {
+          "X-Request-Id": {
+            "$ref": "#/components/headers/XRequestId"
+          }
+        },
+        "content": {
+          "application/problem+json": {
+            "schema": {
+              "$ref": "#/components/schemas/Problem"
+            }
+          }
+        }
+      },
+      "UnprocessableContent": {
+        "description": "The Idempotency-Key was already used with a different request.",
         "headers": {
           "X-Request-Id": {
             "$ref": "#/components/headers/XRequestId"

@@ -95,6 +95,10 @@ struct Problem: Error {
             return problem
         case .forbidden(let reason):
             return Problem(.forbidden, "forbidden", title: "Forbidden", detail: reason)
+        case .idempotencyKeyReused:
+            return Problem(
+                .unprocessableContent, "idempotency-key-reused", title: "Idempotency-Key reused",
+                detail: "This Idempotency-Key was already used with a different request in the last 24 hours; use a new key for a new request.")
         case .invalidCursor:
             return .validation([("cursor", "The cursor is not one this server issued; start again without it.")])
         case .invalidData(let reason):

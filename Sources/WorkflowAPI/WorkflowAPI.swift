@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 public import HTTPTypes
 public import Logging
@@ -170,11 +171,22 @@ public final class WorkflowAPI: Sendable {
             parameters = JSONText(unchecked: value.serialized)
         case let other?: errors.append(("parameters", "must be an object, not \(other.typeName)"))
         }
+        let key = request.head.headerFields[.idempotencyKey]
+        if let key, !(1...255).contains(key.utf8.count) || !key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            errors.append(("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
+        }
         guard errors.isEmpty else { throw Problem.validation(errors) }
-        let instance = try service.create(definitionId: definitionId, parameters: parameters, by: principal)
-        var response = Response.instance(instance, status: .created)
-        response.headers[.location] = "/api/v1/workflows/\(instance.id.uuidString.lowercased())"
+        let claim = key.map { IdempotencyClaim(key: $0, requestHash: Self.fingerprint(definitionId: definitionId, parameters: parameters)) }
+        let created = try service.create(definitionId: definitionId, parameters: parameters, idempotency: claim, by: principal)
+        var response = Response.instance(created.instance, status: .created)
+        response.headers[.location] = "/api/v1/workflows/\(created.instance.id.uuidString.lowercased())"
+        if created.replayed { response.headers[.idempotentReplayed] = "true" }
         return response
+    }
+
+    /// What "the same request" means for an idempotent create: the same definition and parameters.
+    static func fingerprint(definitionId: String, parameters: JSONText) -> String {
+        SHA256.hash(data: Array((definitionId + "\n" + parameters.text).utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
     private func list(_ request: APIRequest, _ principal: Principal) throws -> Response {
@@ -330,6 +342,8 @@ struct Response {
 
 extension HTTPField.Name {
     static let requestID = HTTPField.Name("X-Request-Id")!
+    static let idempotencyKey = HTTPField.Name("Idempotency-Key")!
+    static let idempotentReplayed = HTTPField.Name("Idempotent-Replayed")!
 }
 
 extension Duration {

@@ -43,14 +43,29 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
-    public func createInstance(_ new: NewWorkflowInstance, event: NewWorkflowEvent) throws -> WorkflowInstance {
+    public func createInstance(
+        _ new: NewWorkflowInstance, event: NewWorkflowEvent, idempotency: IdempotencyClaim?
+    ) throws -> CreateOutcome {
+        // One statement: the key (if any) is claimed first, and the instance and its event exist only if
+        // the definition exists and the claim succeeded. A concurrent request with the same key waits on
+        // the key's unique index until this one commits, then finds the key taken.
         let rows = try run { connection in
             try connection.query("""
                 WITH def AS (
                     SELECT id, jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = \(new.definitionId)
+                ), k AS (
+                    INSERT INTO idempotency_keys (user_id, key, request_hash, workflow_instance_id)
+                    SELECT \(new.userId)::uuid, \(idempotency?.key)::text, \(idempotency?.requestHash)::text, \(new.id)::uuid
+                    FROM def WHERE \(idempotency?.key)::text IS NOT NULL
+                    ON CONFLICT (user_id, key) DO UPDATE
+                        SET request_hash = EXCLUDED.request_hash, workflow_instance_id = EXCLUDED.workflow_instance_id,
+                            created_at = now()
+                        WHERE idempotency_keys.created_at < now() - interval '\(unescaped: Self.idempotencyWindow)'
+                    RETURNING 1
                 ), i AS (
                     INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, context)
                     SELECT \(new.id)::uuid, def.id, \(new.userId)::uuid, 'Created', 0, \(new.context.text)::jsonb FROM def
+                    WHERE \(idempotency?.key)::text IS NULL OR EXISTS (SELECT 1 FROM k)
                     RETURNING *
                 ), ev AS (
                     INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
@@ -61,8 +76,38 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 SELECT \(unescaped: Self.instanceColumns) FROM i, def
                 """)
         }
-        guard let row = rows.first else { throw WorkflowError.unknownDefinition(new.definitionId) }
-        return try Self.instance(from: row)
+        if let row = rows.first { return .created(try Self.instance(from: row)) }
+        guard let idempotency, let earlier = try earlierClaim(of: idempotency.key, by: new.userId) else {
+            throw WorkflowError.unknownDefinition(new.definitionId)
+        }
+        guard earlier.requestHash == idempotency.requestHash else { return .keyReused }
+        guard let instance = try instance(id: earlier.instanceId) else { throw WorkflowError.instanceNotFound }
+        return .replayed(instance)
+    }
+
+    /// Keys are honoured this long; older ones may be reused and are purged.
+    static let idempotencyWindow = "24 hours"
+
+    private func earlierClaim(of key: String, by userId: UUID) throws -> (requestHash: String, instanceId: UUID)? {
+        try run { connection in
+            let rows = try connection.query("""
+                SELECT request_hash, workflow_instance_id FROM idempotency_keys
+                WHERE user_id = \(userId) AND key = \(key) AND created_at >= now() - interval '\(unescaped: Self.idempotencyWindow)'
+                """)
+            return try rows.first.map { (try $0.string(0), try $0.uuid(1)) }
+        }
+    }
+
+    /// Deletes up to `batch` expired idempotency keys; returns how many. Cheap and safe to run from
+    /// several processes at once (each statement touches only rows nobody reads any more).
+    public func purgeExpiredIdempotencyKeys(batch: Int = 1000) throws -> Int {
+        try run { connection in
+            try connection.query("""
+                DELETE FROM idempotency_keys WHERE ctid IN (
+                    SELECT ctid FROM idempotency_keys WHERE created_at < now() - interval '\(unescaped: Self.idempotencyWindow)'
+                    LIMIT \(batch)::int)
+                """).affectedRows
+        }
     }
 
     public func instance(id: UUID) throws -> WorkflowInstance? {

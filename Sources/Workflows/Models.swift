@@ -96,6 +96,15 @@ public struct WorkflowInstance: Sendable, Hashable {
     }
 }
 
+extension WorkflowInstance {
+    /// The instance as its create returned it (what an idempotent replay answers).
+    public var asCreated: WorkflowInstance {
+        WorkflowInstance(
+            id: id, definitionId: definitionId, userId: userId, status: .created, currentStep: 0, totalSteps: totalSteps,
+            context: context, stepData: .emptyObject, version: 1, createdAt: createdAt, updatedAt: createdAt)
+    }
+}
+
 public enum WorkflowEventType: String, Sendable, CaseIterable {
     case instanceCreated = "InstanceCreated"
     case statusChanged = "StatusChanged"

@@ -14,6 +14,8 @@ public enum WorkflowError: Error, Equatable, Sendable {
     /// The caller's roles do not allow this action.
     case forbidden(String)
     case invalidCursor
+    /// An `Idempotency-Key` was used before with a different request.
+    case idempotencyKeyReused
     /// The storage refused a value as invalid data (a safety net behind the API's own validation).
     case invalidData(String)
     /// Other writers kept winning the race for this instance.

@@ -18,6 +18,25 @@ public struct NewWorkflowInstance: Sendable, Hashable {
     }
 }
 
+/// An `Idempotency-Key` sent with a create, and a fingerprint of the request it came with.
+public struct IdempotencyClaim: Sendable, Hashable {
+    public let key: String
+    public let requestHash: String
+    public init(key: String, requestHash: String) {
+        self.key = key
+        self.requestHash = requestHash
+    }
+}
+
+/// What a create did.
+public enum CreateOutcome: Sendable, Hashable {
+    case created(WorkflowInstance)
+    /// The key was used before with the same request: the instance it created (as it is now).
+    case replayed(WorkflowInstance)
+    /// The key was used before with a different request.
+    case keyReused
+}
+
 /// Output recorded in `stepData` under a step's id.
 public struct StepOutput: Sendable, Hashable {
     public let stepId: String
@@ -84,8 +103,9 @@ public struct InstanceQuery: Sendable, Hashable {
 public protocol WorkflowRepository: Sendable {
     func definitions() throws -> [WorkflowDefinition]
     func definition(id: String) throws -> WorkflowDefinition?
-    /// Inserts the instance and `event` atomically; throws `.unknownDefinition` for a missing definition.
-    func createInstance(_ instance: NewWorkflowInstance, event: NewWorkflowEvent) throws -> WorkflowInstance
+    /// Inserts the instance, `event` and the idempotency record (if any) atomically; a key seen in the last
+    /// 24 hours creates nothing. Throws `.unknownDefinition` for a missing definition.
+    func createInstance(_ instance: NewWorkflowInstance, event: NewWorkflowEvent, idempotency: IdempotencyClaim?) throws -> CreateOutcome
     func instance(id: UUID) throws -> WorkflowInstance?
     /// Newest first; at most `query.limit` items.
     func instances(matching query: InstanceQuery) throws -> [WorkflowInstance]

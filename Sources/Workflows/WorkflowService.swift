@@ -29,11 +29,23 @@ public struct WorkflowService: Sendable {
 
     // MARK: Instances
 
-    public func create(definitionId: String, parameters: JSONText, by principal: Principal) throws -> WorkflowInstance {
+    /// The result of a create: the instance, and whether it is the replay of an earlier identical request.
+    public struct Created: Sendable {
+        public let instance: WorkflowInstance
+        public let replayed: Bool
+    }
+
+    public func create(
+        definitionId: String, parameters: JSONText, idempotency: IdempotencyClaim? = nil, by principal: Principal
+    ) throws -> Created {
         try requireAct(principal)
         let new = NewWorkflowInstance(id: UUID(), definitionId: definitionId, userId: principal.userId, context: parameters)
         let event = NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0)
-        return try repository.createInstance(new, event: event)
+        switch try repository.createInstance(new, event: event, idempotency: idempotency) {
+        case .created(let instance): return Created(instance: instance, replayed: false)
+        case .replayed(let instance): return Created(instance: instance.asCreated, replayed: true)
+        case .keyReused: throw WorkflowError.idempotencyKeyReused
+        }
     }
 
     public func instance(id: UUID, for principal: Principal) throws -> WorkflowInstance {

@@ -25,7 +25,9 @@ struct App {
             }
             return connection.target
         }
-        let service = WorkflowService(repository: PostgresWorkflowRepository(pool: pool, logger: logger))
+        let repository = PostgresWorkflowRepository(pool: pool, logger: logger)
+        let service = WorkflowService(repository: repository)
+        startIdempotencyKeyPurge(repository, logger: logger)
         let api = WorkflowAPI(service: service, verifier: verifier, logger: logger) {
             do {
                 _ = try pool.withConnection { try $0.query("SELECT 1") }
@@ -59,6 +61,20 @@ struct App {
                 hmacSecret: configuration.jwtSecret, jwksJSON: jwks, issuer: configuration.jwtIssuer, audience: configuration.jwtAudience))
         } catch {
             throw ConfigurationError("cannot load the JWT keys: \(error)")
+        }
+    }
+
+    /// Deletes expired idempotency keys every ten minutes, in small batches, off the request path.
+    static func startIdempotencyKeyPurge(_ repository: PostgresWorkflowRepository, logger: Logger) {
+        Thread.detachNewThread { @Sendable in
+            while true {
+                Thread.sleep(forTimeInterval: 600)
+                do {
+                    while try repository.purgeExpiredIdempotencyKeys() > 0 {}
+                } catch {
+                    logger.debug("idempotency key purge skipped", metadata: ["error": "\(error)"])
+                }
+            }
         }
     }
 

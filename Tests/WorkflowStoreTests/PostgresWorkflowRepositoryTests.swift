@@ -21,10 +21,14 @@ struct PostgresWorkflowRepositoryTests {
         repository = PostgresWorkflowRepository(pool: pool, logger: Logger(label: "test"))
     }
 
-    func create(_ context: String = "{}") throws -> WorkflowInstance {
-        try repository.createInstance(
+    let creation = NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0)
+
+    func create(_ context: String = "{}", key: IdempotencyClaim? = nil) throws -> WorkflowInstance {
+        let outcome = try repository.createInstance(
             NewWorkflowInstance(id: UUID(), definitionId: "create-prd", userId: user, context: JSONText(unchecked: context)),
-            event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0))
+            event: creation, idempotency: key)
+        guard case .created(let instance) = outcome else { throw PostgresError(kind: .decoding, message: "not created: \(outcome)") }
+        return instance
     }
 
     @Test func theSeededBMADDefinitionsAreThereWithOrderedSteps() throws {
@@ -53,10 +57,32 @@ struct PostgresWorkflowRepositoryTests {
         #expect(throws: WorkflowError.unknownDefinition("nope")) {
             try repository.createInstance(
                 NewWorkflowInstance(id: UUID(), definitionId: "nope", userId: user, context: .emptyObject),
-                event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0))
+                event: creation, idempotency: IdempotencyClaim(key: "k", requestHash: "h"))
         }
+        #expect(try database.scalar("SELECT count(*) FROM idempotency_keys") == "0")
         #expect(try database.scalar("SELECT count(*) FROM workflow_instances") == "0")
         #expect(try database.scalar("SELECT count(*) FROM workflow_events") == "0")
+    }
+
+    @Test func anIdempotencyKeyCreatesOnceAndExpiresAfterADay() throws {
+        let claim = IdempotencyClaim(key: "retry-me", requestHash: "h1")
+        let first = try create(key: claim)
+        let again = try repository.createInstance(
+            NewWorkflowInstance(id: UUID(), definitionId: "create-prd", userId: user, context: .emptyObject), event: creation, idempotency: claim)
+        #expect(again == .replayed(first))
+        let other = try repository.createInstance(
+            NewWorkflowInstance(id: UUID(), definitionId: "create-prd", userId: user, context: .emptyObject), event: creation,
+            idempotency: IdempotencyClaim(key: "retry-me", requestHash: "h2"))
+        #expect(other == .keyReused)
+        #expect(try database.scalar("SELECT count(*) FROM workflow_instances") == "1")
+        #expect(try database.scalar("SELECT count(*) FROM workflow_events") == "1")
+        // A day later the key is free again, and the purge removes expired keys.
+        let connection = try database.connect()
+        defer { connection.close() }
+        try connection.query("UPDATE idempotency_keys SET created_at = now() - interval '25 hours'")
+        #expect(try repository.purgeExpiredIdempotencyKeys() == 1)
+        let reused = try create(key: claim)
+        #expect(reused.id != first.id)
     }
 
     @Test func applyIsConditionalOnTheVersionAndWritesEventsInOrder() throws {

@@ -8,6 +8,7 @@ final class InMemoryWorkflowRepository: WorkflowRepository {
         var instances: [UUID: WorkflowInstance] = [:]
         var events: [WorkflowEvent] = []
         var clock: Int64 = 1_800_000_000_000_000
+        var keys: [[String]: (hash: String, id: UUID)] = [:]
     }
     let state = Mutex(State())
     let catalogue: [WorkflowDefinition]
@@ -26,19 +27,23 @@ final class InMemoryWorkflowRepository: WorkflowRepository {
     func definitions() throws -> [WorkflowDefinition] { catalogue }
     func definition(id: String) throws -> WorkflowDefinition? { catalogue.first { $0.id == id } }
 
-    func createInstance(_ new: NewWorkflowInstance, event: NewWorkflowEvent) throws -> WorkflowInstance {
+    func createInstance(_ new: NewWorkflowInstance, event: NewWorkflowEvent, idempotency: IdempotencyClaim?) throws -> CreateOutcome {
         guard let definition = catalogue.first(where: { $0.id == new.definitionId }) else {
             throw WorkflowError.unknownDefinition(new.definitionId)
         }
         return state.withLock { state in
+            if let idempotency, let earlier = state.keys[[new.userId.uuidString, idempotency.key]] {
+                return earlier.hash == idempotency.requestHash ? .replayed(state.instances[earlier.id]!) : .keyReused
+            }
             state.clock += 1
             let now = Timestamp(microsecondsSinceEpoch: state.clock)
             let instance = WorkflowInstance(
                 id: new.id, definitionId: new.definitionId, userId: new.userId, status: .created, currentStep: 0,
                 totalSteps: definition.steps.count, context: new.context, stepData: .emptyObject, version: 1, createdAt: now, updatedAt: now)
             state.instances[new.id] = instance
+            if let idempotency { state.keys[[new.userId.uuidString, idempotency.key]] = (idempotency.requestHash, new.id) }
             record([event], for: instance, actor: new.userId, in: &state)
-            return instance
+            return .created(instance)
         }
     }
 

@@ -10,7 +10,7 @@ import Testing
     let admin = Principal(userId: UUID(), roles: [.admin])
 
     @Test func createStartsInCreatedWithParametersAsContextAndAnEvent() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: JSONText(unchecked: #"{"projectName":"Apollo"}"#), by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: JSONText(unchecked: #"{"projectName":"Apollo"}"#), by: marcus).instance
         #expect(instance.status == .created)
         #expect(instance.currentStep == 0)
         #expect(instance.totalSteps == 3)
@@ -21,7 +21,7 @@ import Testing
     }
 
     @Test func startingExecutesTheFirstStep() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         let started = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
         #expect(started.status == .running)
         #expect(started.currentStep == 1)
@@ -34,7 +34,7 @@ import Testing
     }
 
     @Test func invalidTransitionIsRefusedAndWritesNothing() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         #expect(throws: WorkflowError.invalidTransition(from: .created, to: .completed)) {
             try service.transition(id: instance.id, to: .completed, reason: nil, ifMatch: nil, by: marcus)
         }
@@ -43,7 +43,7 @@ import Testing
     }
 
     @Test func advanceRecordsOutputAndCompletesAfterTheLastStep() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         _ = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
         let second = try service.advance(id: instance.id, output: JSONText(unchecked: #"{"goal":1}"#), ifMatch: nil, by: marcus)
         #expect(second.currentStep == 2)
@@ -57,14 +57,14 @@ import Testing
     }
 
     @Test func advanceOutsideRunningIsRefused() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         #expect(throws: WorkflowError.notRunning(.created)) {
             try service.advance(id: instance.id, output: nil, ifMatch: nil, by: marcus)
         }
     }
 
     @Test func staleIfMatchIsRefused() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         #expect(throws: WorkflowError.versionMismatch(current: 1)) {
             try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: 7, by: marcus)
         }
@@ -73,7 +73,7 @@ import Testing
     }
 
     @Test func anotherUsersInstanceIsNotFoundButAnAdminSeesIt() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         let stranger = Principal(userId: UUID(), roles: [.participant])
         #expect(throws: WorkflowError.instanceNotFound) { try service.instance(id: instance.id, for: stranger) }
         #expect(throws: WorkflowError.instanceNotFound) {
@@ -85,12 +85,27 @@ import Testing
 
     @Test func viewerReadsOwnButCannotActAndNoRoleCannotRead() throws {
         let viewer = Principal(userId: marcus.userId, roles: [.viewer])
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         #expect(try service.instance(id: instance.id, for: viewer).id == instance.id)
         #expect(throws: WorkflowError.self) { try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: viewer) }
         #expect(throws: WorkflowError.self) { try service.create(definitionId: "create-prd", parameters: .emptyObject, by: viewer) }
         let nobody = Principal(userId: marcus.userId, roles: [])
         #expect(throws: WorkflowError.self) { try service.instance(id: instance.id, for: nobody) }
+    }
+
+    @Test func sameIdempotencyKeyReplaysTheOriginalAndADifferentRequestIsRefused() throws {
+        let claim = IdempotencyClaim(key: "k-1", requestHash: "h1")
+        let first = try service.create(definitionId: "create-prd", parameters: .emptyObject, idempotency: claim, by: marcus)
+        #expect(!first.replayed)
+        _ = try service.transition(id: first.instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
+        let again = try service.create(definitionId: "create-prd", parameters: .emptyObject, idempotency: claim, by: marcus)
+        #expect(again.replayed)
+        #expect(again.instance == first.instance, "the replay is the original response, not the current state")
+        #expect(throws: WorkflowError.idempotencyKeyReused) {
+            try service.create(definitionId: "create-prd", parameters: .emptyObject, idempotency: IdempotencyClaim(key: "k-1", requestHash: "h2"), by: marcus)
+        }
+        let stranger = Principal(userId: UUID(), roles: [.participant])
+        #expect(try !service.create(definitionId: "create-prd", parameters: .emptyObject, idempotency: claim, by: stranger).replayed, "keys are per user")
     }
 
     @Test func unknownDefinitionIsRefused() {
@@ -100,7 +115,7 @@ import Testing
     }
 
     @Test func losingARaceReDecidesAgainstTheNewState() throws {
-        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus)
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         let other = WorkflowService(repository: repository)
         let who = marcus
         // Just before our write, another writer starts the instance.
@@ -119,8 +134,8 @@ import Testing
 
     @Test func listingPagesNewestFirstAndOnlyOwnForNonAdmins() throws {
         var created: [UUID] = []
-        for _ in 0..<5 { created.append(try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).id) }
-        _ = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: admin)
+        for _ in 0..<5 { created.append(try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance.id) }
+        _ = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: admin).instance
         let first = try service.list(.init(limit: 2), for: marcus)
         #expect(first.items.map(\.id) == Array(created.reversed().prefix(2)))
         let second = try service.list(.init(cursor: first.nextCursor, limit: 2), for: marcus)
