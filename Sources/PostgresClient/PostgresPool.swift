@@ -1,5 +1,6 @@
 import Foundation
 public import Logging
+import Metrics
 
 /// A snapshot of the pool, for health and metrics.
 public struct PoolStatistics: Sendable {
@@ -38,9 +39,31 @@ public final class PostgresPool: @unchecked Sendable {
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
     public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        let connection = try checkOut()
+        let started = ContinuousClock.now
+        let connection: PostgresConnection
+        do {
+            connection = try checkOut()
+        } catch {
+            Self.count(error)
+            throw error
+        }
+        Self.waitTimer.recordNanoseconds((ContinuousClock.now - started).nanoseconds)
         defer { checkIn(connection) }
-        return try body(connection)
+        do {
+            return try body(connection)
+        } catch let error as PostgresError {
+            Self.count(error)
+            throw error
+        }
+    }
+
+    /// `db_pool_wait_seconds`: how long check-outs waited for a connection.
+    static let waitTimer = Metrics.Timer(label: "db_pool_wait_seconds")
+
+    /// `db_errors_total{class}`: by SQLSTATE class ("23", "57", …) or, without one, by kind.
+    static func count(_ error: PostgresError) {
+        let errorClass = error.sqlState.map { String($0.prefix(2)) } ?? error.kind.rawValue
+        Counter(label: "db_errors_total", dimensions: [("class", errorClass)]).increment()
     }
 
     /// A transaction on a pooled connection; rolled back if `body` throws.
@@ -133,6 +156,11 @@ public final class PostgresPool: @unchecked Sendable {
 }
 
 extension Duration {
+    public var nanoseconds: Int64 {
+        let (s, atto) = components
+        return s * 1_000_000_000 + atto / 1_000_000_000
+    }
+
     var seconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18

@@ -797,6 +797,50 @@ public enum OpenAPIDocument {
           }
         }
       }
+    },
+    "/metrics": {
+      "get": {
+        "operationId": "getMetrics",
+        "tags": [
+          "Operations"
+        ],
+        "security": [],
+        "summary": "Prometheus metrics",
+        "description": "Prometheus text exposition format: http_requests_total{route,method,status}, http_request_duration_seconds{route,method} (histogram), workflow_transitions_total{from,to}, db_pool_size, db_pool_connections_open, db_pool_connections_in_use, db_pool_waiting, db_pool_wait_seconds (histogram), db_errors_total{class} (SQLSTATE class, or the error kind without one), process_start_seconds. The shipped nginx config serves it to 127.0.0.1 and ::1 only (403 otherwise).",
+        "responses": {
+          "200": {
+            "description": "The metrics.",
+            "headers": {
+              "X-Request-Id": {
+                "$ref": "#/components/headers/XRequestId"
+              }
+            },
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "Not allowed from this address (nginx).",
+            "content": {
+              "application/problem+json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Problem"
+                }
+              }
+            }
+          },
+          "405": {
+            "$ref": "#/components/responses/MethodNotAllowed"
+          },
+          "default": {
+            "$ref": "#/components/responses/Default"
+          }
+        }
+      }
     }
   },
   "components": {

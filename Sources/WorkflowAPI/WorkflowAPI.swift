@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import Metrics
 public import HTTPTypes
 public import Logging
 public import Workflows
@@ -22,16 +23,19 @@ public final class WorkflowAPI: Sendable {
     let health: @Sendable () -> HealthReport
     let logger: Logger
     let maxBodyBytes: Int
+    /// Renders `GET /metrics` (Prometheus text format); nil: no metrics endpoint.
+    let metrics: (@Sendable () -> String)?
 
     public init(
         service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int = 1 << 20, logger: Logger,
-        health: @escaping @Sendable () -> HealthReport
+        metrics: (@Sendable () -> String)? = nil, health: @escaping @Sendable () -> HealthReport
     ) {
         self.service = service
         self.verifier = verifier
         self.health = health
         self.logger = logger
         self.maxBodyBytes = maxBodyBytes
+        self.metrics = metrics
     }
 
     /// Answers one request; never throws. Logs one line per request with its id.
@@ -54,6 +58,7 @@ public final class WorkflowAPI: Sendable {
             response = .problem(.internalError)
         }
         let (httpResponse, bytes) = response.render(request: request)
+        Self.record(request, status: httpResponse.status.code, duration: ContinuousClock.now - started)
         var metadata: Logger.Metadata = [
             "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(httpResponse.status.code)",
             "duration_ms": "\(String(format: "%.2f", (ContinuousClock.now - started).milliseconds))",
@@ -65,8 +70,33 @@ public final class WorkflowAPI: Sendable {
 
     // MARK: Routing
 
+    /// `http_requests_total{route,method,status}` and `http_request_duration_seconds{route,method}`.
+    static func record(_ request: APIRequest, status: Int, duration: Duration) {
+        let route = routeLabel(request.segments)
+        let method = request.head.method.rawValue
+        Counter(label: "http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))]).increment()
+        let (seconds, attoseconds) = duration.components
+        Metrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)])
+            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// The route template, so that ids do not explode the label space.
+    static func routeLabel(_ s: [Substring]) -> String {
+        if s == ["metrics"] { return "/metrics" }
+        guard s.count >= 3, s.count <= 5, s[0] == "api", s[1] == "v1" else { return "unmatched" }
+        var parts = s.map(String.init)
+        if parts.count >= 4 { parts[3] = s[2] == "workflow-definitions" ? "{definitionId}" : "{workflowInstanceId}" }
+        return "/" + parts.joined(separator: "/")
+    }
+
     private func route(_ request: APIRequest, principal: inout Principal?, logger: Logger) throws -> Response {
         let s = request.segments
+        if s == ["metrics"], let metrics {
+            try allow(request.head.method, [.get])
+            var response = Response(status: .ok, json: metrics())
+            response.contentType = "text/plain; version=0.0.4; charset=utf-8"
+            return response
+        }
         guard s.count >= 3, s[0] == "api", s[1] == "v1" else { throw Problem.notFound }
         let method = request.head.method
         switch (s.count, s[2]) {

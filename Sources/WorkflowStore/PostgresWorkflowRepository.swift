@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import Metrics
 public import PostgresClient
 public import Workflows
 
@@ -177,7 +178,13 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 FROM i CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
                 """)
         }
-        return try rows.first.map(Self.instance(from:))
+        guard let row = rows.first else { return nil }
+        for event in change.events where event.type == .statusChanged {
+            Counter(label: "workflow_transitions_total", dimensions: [
+                ("from", event.fromStatus?.rawValue ?? ""), ("to", event.toStatus?.rawValue ?? ""),
+            ]).increment()
+        }
+        return try Self.instance(from: row)
     }
 
     public func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent] {

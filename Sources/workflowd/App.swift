@@ -15,6 +15,7 @@ struct App {
     static func start(_ configuration: ServeConfiguration, logger: Logger) async throws -> App {
         let migrator = try Migrator(directory: configuration.migrationsDirectory)
         let verifier = try await makeVerifier(configuration)
+        let metrics = MetricsSetup()
         let pool = PostgresPool(
             configuration: configuration.database, size: configuration.poolSize, checkoutTimeout: configuration.poolTimeout,
             logger: logger)
@@ -28,7 +29,7 @@ struct App {
         let repository = PostgresWorkflowRepository(pool: pool, logger: logger)
         let service = WorkflowService(repository: repository)
         startIdempotencyKeyPurge(repository, logger: logger)
-        let api = WorkflowAPI(service: service, verifier: verifier, logger: logger) {
+        let api = WorkflowAPI(service: service, verifier: verifier, logger: logger, metrics: metrics.renderer(pool: pool)) {
             do {
                 _ = try pool.withConnection { try $0.query("SELECT 1") }
                 return HealthReport(databaseOK: true, detail: nil)

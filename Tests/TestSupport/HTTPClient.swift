@@ -18,9 +18,14 @@ public struct HTTPResult: Sendable, CustomStringConvertible {
 /// tests can send exactly what they mean (lying Content-Length, odd headers) and see exactly what nginx sends.
 public struct HTTPClient: Sendable {
     public let port: Int
+    /// A loopback address to connect from (e.g. 127.0.0.2), to test address-based rules.
+    public let sourceAddress: String?
     public var timeout: TimeInterval = 30
 
-    public init(port: Int) { self.port = port }
+    public init(port: Int, sourceAddress: String? = nil) {
+        self.port = port
+        self.sourceAddress = sourceAddress
+    }
 
     public func request(
         _ method: String, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil, token: String? = nil
@@ -51,6 +56,15 @@ public struct HTTPClient: Sendable {
         defer { close(fd) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        if let sourceAddress {
+            var source = sockaddr_in()
+            source.sin_family = sa_family_t(AF_INET)
+            source.sin_addr.s_addr = inet_addr(sourceAddress)
+            let bound = withUnsafePointer(to: &source) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard bound == 0 else { throw ShellError(description: "cannot bind to \(sourceAddress)") }
+        }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = UInt16(port).bigEndian
