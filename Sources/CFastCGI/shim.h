@@ -1,4 +1,31 @@
 #ifndef CFASTCGI_SHIM_H
 #define CFASTCGI_SHIM_H
 #include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+
+static void cfastcgi_wake_handler(int signal_number) { (void)signal_number; }
+
+/* Installs a no-op handler for `signal_number` *without* SA_RESTART: delivering it to a worker thread
+ * interrupts its blocking accept() with EINTR, and libfcgi then returns from FCGX_Accept_r once
+ * FCGX_ShutdownPending() was called. Used to stop on an inherited listen socket, which must not be
+ * shut down because it belongs to the supervisor (systemd) and outlives this process. */
+static inline int cfastcgi_install_wake_signal(int signal_number) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = cfastcgi_wake_handler;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    return sigaction(signal_number, &action, NULL);
+}
+
+/* Threads inherit their creator's signal mask, and Dispatch's worker threads block every signal:
+ * a worker must unblock the wake signal itself. */
+static inline int cfastcgi_unblock_signal(int signal_number) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, signal_number);
+    return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
 #endif

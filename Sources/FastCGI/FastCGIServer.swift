@@ -40,6 +40,11 @@ public final class FastCGIServer: Sendable {
     private let liveWorkers = Mutex(0)
     private let inFlight = Mutex(0)
     private let stopping = Mutex(false)
+    /// Set when accepting failed for another reason than a shutdown; `run` then reports failure.
+    private let acceptFailed = Mutex(false)
+    /// Workers blocked in accept, by index: the ones to wake on an inherited socket.
+    private let idleWorkers = Mutex<[Int: pthread_t]>([:])
+    static let wakeSignal = SIGUSR2
 
     /// Opens the listen socket; throws `ListenError` with a message fit for an operator.
     public init(configuration: FastCGIServerConfiguration, logger: Logger, handler: @escaping HTTPHandler) throws(ListenError) {
@@ -50,9 +55,12 @@ public final class FastCGIServer: Sendable {
         listenSocket = try ListenSocket.open(configuration.address, backlog: configuration.backlog)
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (bounded) and returns.
-    public func run() {
+    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (bounded) and returns; false when
+    /// the listen socket failed instead.
+    @discardableResult
+    public func run() -> Bool {
         signal(SIGPIPE, SIG_IGN)
+        cfastcgi_install_wake_signal(Self.wakeSignal)
         let signalSources = [SIGTERM, SIGINT].map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -74,6 +82,7 @@ public final class FastCGIServer: Sendable {
         done.wait()
         signalSources.forEach { $0.cancel() }
         listenSocket.removeSocketFile()
+        return !acceptFailed.withLock { $0 }
     }
 
     /// Stops accepting; `run` returns once in-flight requests finished or the grace period ran out.
@@ -87,7 +96,18 @@ public final class FastCGIServer: Sendable {
             "signal": "\(number.map(String.init) ?? "none")", "in_flight": "\(inFlight.withLock { $0 })",
         ])
         FCGX_ShutdownPending()
-        shutdown(listenSocket.fd, Int32(SHUT_RDWR))
+        if listenSocket.isInherited {
+            // The socket belongs to the supervisor and serves the next process: leave it open and wake
+            // the workers blocked in accept instead (repeatedly: one may be just about to block).
+            Thread.detachNewThread { @Sendable [self] in
+                while self.liveWorkers.withLock({ $0 }) > 0 {
+                    for thread in self.idleWorkers.withLock({ Array($0.values) }) { pthread_kill(thread, Self.wakeSignal) }
+                    Thread.sleep(forTimeInterval: 0.05)
+                }
+            }
+        } else {
+            shutdown(listenSocket.fd, Int32(SHUT_RDWR))
+        }
         let grace = configuration.shutdownGrace
         Thread.detachNewThread { @Sendable [self] in
             Thread.sleep(forTimeInterval: Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18)
@@ -102,8 +122,19 @@ public final class FastCGIServer: Sendable {
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
         FCGX_InitRequest(request, listenSocket.fd, 0)
+        cfastcgi_unblock_signal(Self.wakeSignal)
         while !stopping.withLock({ $0 }) {
-            guard FCGX_Accept_r(request) >= 0 else { break }
+            idleWorkers.withLock { $0[index] = pthread_self() }
+            let accepted = FCGX_Accept_r(request)
+            idleWorkers.withLock { _ = $0.removeValue(forKey: index) }
+            guard accepted >= 0 else {
+                if !stopping.withLock({ $0 }) {
+                    logger.critical("accepting FastCGI connections failed; stopping", metadata: ["errno": "\(errno)"])
+                    acceptFailed.withLock { $0 = true }
+                    beginShutdown()
+                }
+                break
+            }
             inFlight.withLock { $0 += 1 }
             serve(request)
             FCGX_Finish_r(request)
@@ -143,8 +174,10 @@ public final class FastCGIServer: Sendable {
     }
 
     private func readBody(_ request: UnsafeMutablePointer<FCGX_Request>, declaredLength: Int?) -> [UInt8] {
+        // Without a Content-Length there is no body (nginx always sends it for one); never allocate the
+        // full limit up front.
         let limit = configuration.maxBodyBytes + 1
-        let wanted = min(declaredLength ?? limit, limit)
+        let wanted = min(declaredLength ?? 0, limit)
         guard wanted > 0 else { return [] }
         var body = [UInt8](repeating: 0, count: wanted)
         var filled = 0

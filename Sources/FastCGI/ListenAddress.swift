@@ -49,6 +49,9 @@ struct ListenSocket {
     /// The unix socket path and inode we created, so we never unlink a newer instance's socket.
     let createdPath: (path: String, inode: UInt64)?
 
+    /// Handed to us on fd 0 by a supervisor (systemd, spawn-fcgi): it outlives this process.
+    var isInherited: Bool { fd == 0 }
+
     static func open(_ address: ListenAddress, backlog: Int32) throws(ListenError) -> ListenSocket {
         switch address {
         case .inherited:

@@ -79,10 +79,12 @@ struct App {
         }
     }
 
-    /// Blocks until SIGTERM/SIGINT and the drain; then closes the database connections.
-    func run() {
-        server.run()
+    /// Blocks until SIGTERM/SIGINT and the drain; then closes the database connections. False when the
+    /// listen socket failed (the process should exit non-zero so that a supervisor restarts it).
+    func run() -> Bool {
+        let clean = server.run()
         pool.close()
-        logger.info("stopped")
+        logger.info("stopped", metadata: ["clean": "\(clean)"])
+        return clean
     }
 }

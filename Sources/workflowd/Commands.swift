@@ -73,7 +73,9 @@ struct Serve: AsyncParsableCommand {
             let logger = try Logging.bootstrap(environment: environment)
             let configuration = try ServeConfiguration.resolve(flags, database: database, environment: environment)
             let app = try await App.start(configuration, logger: logger)
-            app.run()
+            guard app.run() else { throw ExitCode.failure }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             throw fail(error)
         }
@@ -120,7 +122,8 @@ struct Check: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
         do {
-            let configuration = try ServeConfiguration.resolve(flags, database: database, environment: environment)
+            let configuration = try ServeConfiguration.resolve(
+                flags, database: database, environment: environment, requireListenAddress: false)
             let migrator = try Migrator(directory: configuration.migrationsDirectory)
             _ = try await App.makeVerifier(configuration)
             let connection = try PostgresConnection(configuration: configuration.database)

@@ -55,9 +55,13 @@ struct ServeConfiguration {
 
     static var defaultWorkers: Int { max(8, 4 * ProcessInfo.processInfo.activeProcessorCount) }
 
-    static func resolve(_ flags: ServeFlags, database: DatabaseFlags, environment: [String: String]) throws -> ServeConfiguration {
+    /// `requireListenAddress: false` (for `check`) accepts the absence of --socket/--listen, as under
+    /// socket activation, where only the running service gets the socket.
+    static func resolve(
+        _ flags: ServeFlags, database: DatabaseFlags, environment: [String: String], requireListenAddress: Bool = true
+    ) throws -> ServeConfiguration {
         let settings = Settings(environment: environment)
-        let address = try listenAddress(flags, settings)
+        let address = try listenAddress(flags, settings, required: requireListenAddress)
         let workers = try settings.integer(flags.workers, env: "WORKFLOWD_WORKERS", default: defaultWorkers, range: 1...1024, name: "--workers")
         let poolSize = try settings.integer(flags.poolSize, env: "WORKFLOWD_POOL_SIZE", default: workers, range: 1...1000, name: "--pool-size")
         let poolTimeout = try settings.integer(
@@ -78,7 +82,7 @@ struct ServeConfiguration {
             migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace))
     }
 
-    private static func listenAddress(_ flags: ServeFlags, _ settings: Settings) throws -> ListenAddress {
+    private static func listenAddress(_ flags: ServeFlags, _ settings: Settings, required: Bool) throws -> ListenAddress {
         let socket = settings.string(flags.socket, env: "WORKFLOWD_SOCKET")
         let listen = settings.string(flags.listen, env: "WORKFLOWD_LISTEN")
         let modeText = settings.string(flags.socketMode, env: "WORKFLOWD_SOCKET_MODE") ?? "0660"
@@ -96,7 +100,7 @@ struct ServeConfiguration {
             }
             return address
         case (nil, nil):
-            guard ListenAddress.isStandardInputListening else {
+            guard ListenAddress.isStandardInputListening || !required else {
                 throw ConfigurationError("no listen address: give --socket PATH or --listen 127.0.0.1:PORT (or start workflowd with a listening socket on fd 0)")
             }
             return .inherited

@@ -119,3 +119,71 @@ struct DeploymentEndToEndTests {
         #expect(refused.output.contains("at least 32 bytes"))
     }
 }
+
+@Suite(requiresStack)
+struct SocketActivationEndToEndTests {
+    /// Plays systemd: holds a listening socket and hands it to workflowd as fd 0, twice. Stopping the
+    /// first process must leave the socket usable for the second (a restart under socket activation).
+    @Test func aSupervisorsSocketSurvivesARestart() throws {
+        let database = try TestDatabase.create()
+        let directory = try TestEnvironment.scratchDirectory("activation")
+        let path = "\(directory)/activated.sock"
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: Array(path.utf8))
+            buffer[path.utf8.count] = 0
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        #expect(bound == 0 && chmod(path, 0o666) == 0 && listen(fd, 128) == 0)
+        let listening = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        let nginx = try NginxProcess.start(directory: "\(directory)/nginx", upstreams: ["unix:\(path)"])
+        let client = HTTPClient(port: nginx.port)
+
+        func startWorkflowd(_ name: String) throws -> Process {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: TestEnvironment.binary!)
+            process.arguments = ["serve"]
+            process.environment = ProcessInfo.processInfo.environment.merging([
+                "DATABASE_URL": database.url, "WORKFLOWD_JWT_SECRET": TestTokens.secret,
+                "WORKFLOWD_MIGRATIONS_DIR": "\(TestEnvironment.root!)/Migrations", "WORKFLOWD_SHUTDOWN_GRACE": "5",
+            ]) { $1 }
+            process.standardInput = listening
+            let log = "\(directory)/\(name).log"
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+            process.standardError = process.standardOutput
+            try process.run()
+            return process
+        }
+
+        func waitForHealth() throws -> Int {
+            var status = 0
+            for _ in 0..<100 where status != 200 {
+                status = try client.request("GET", "/api/v1/health").status
+                if status != 200 { Thread.sleep(forTimeInterval: 0.1) }
+            }
+            return status
+        }
+
+        let first = try startWorkflowd("first")
+        #expect(try waitForHealth() == 200)
+        let stopping = Date()
+        first.terminate()
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 0)
+        #expect(Date().timeIntervalSince(stopping) < 3, "idle workers are woken at once, not after the 5 s grace period")
+
+        let second = try startWorkflowd("second")
+        defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
+        #expect(try waitForHealth() == 200, "the second process serves on the same socket")
+        let token = TestTokens.token(user: UUID(), roles: ["Participant"])
+        #expect(try client.send("POST", "/api/v1/workflows", json: ["workflowId": "create-prd"], token: token).status == 201)
+        second.terminate()
+        second.waitUntilExit()
+        #expect(second.terminationStatus == 0)
+    }
+}
