@@ -19,6 +19,8 @@ help:
 	@echo "make stop     stop what make run started"
 	@echo "make test     swift test against a throwaway PostgreSQL (TEST_ARGS='--filter Foo')"
 	@echo "make clean    make stop, then delete .run and .build"
+	@echo "make bench    release build behind nginx vs its ceilings; table in bench/results/latest.txt (BENCH_SECONDS=)"
+	@echo "make soak     mixed load at 64 connections for SOAK_SECONDS (300), workflowd RSS every 10 s"
 
 build:
 	$(SWIFT) build
@@ -37,3 +39,10 @@ test:
 
 clean:
 	scripts/run.sh clean
+
+.PHONY: bench soak
+bench:
+	bench/run.sh
+
+soak:
+	bench/soak.sh

@@ -1,0 +1,364 @@
+# Shared by bench/run.sh and bench/soak.sh (sourced, not run).
+#
+# Everything started here lives under .run/bench/ with the pid-file conventions of scripts/run.sh
+# (workflowd.pid / ceiling.pid for processes whose command line names "workflowd", nginx.pid per
+# nginx directory, a scripts/pg.sh cluster in .run/bench/pg), so `scripts/run.sh sweep .run/bench`
+# stops any leftovers; bench_cleanup (an EXIT trap) does that at the end of every run.
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT=$PWD
+B=$ROOT/bench
+RUN=$ROOT/.run/bench
+DATA=$RUN/data
+OUT=$RUN/out
+source "$ROOT/scripts/lib.sh"  # close_inherited_fds
+command -v swift >/dev/null 2>&1 || PATH=/opt/swift/usr/bin:$PATH
+
+BENCH_BUILD=${BENCH_BUILD:-release}
+BENCH_USERS=${BENCH_USERS:-100}
+BENCH_INSTANCES=${BENCH_INSTANCES:-2000}
+# An upper bound on any scenario's req/s on this machine: sizes the pool of seeded Created
+# instances the transition scenarios start (each once). Running out shows as 400s ("exhausted").
+BENCH_MAX_RPS=${BENCH_MAX_RPS:-4000}
+WRK_THREADS=2
+# workflowd's own defaults (README): workers max(8, 4 x cores), pool = workers. The C ceiling gets
+# as many threads.
+CORES=$(nproc)
+WORKERS=${WORKFLOWD_WORKERS:-$((4 * CORES > 8 ? 4 * CORES : 8))}
+CLK_TCK=$(getconf CLK_TCK)
+
+log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
+die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
+
+# One bench/soak at a time (they share .run/bench and the machine).
+bench_lock() {
+  mkdir -p "$ROOT/.run"
+  exec {BENCH_LOCK_FD}>"$ROOT/.run/bench.lock"
+  flock -n "$BENCH_LOCK_FD" || die "another bench/run.sh or bench/soak.sh is running (.run/bench.lock)"
+}
+
+# Leftovers of an earlier run: stop them, wipe .run/bench, make its directories.
+bench_prepare() {
+  "$ROOT/scripts/run.sh" sweep "$RUN"
+  mkdir -p "$RUN/logs" "$DATA" "$OUT"
+  : >"$RUN/runs"
+}
+
+# Sets BIN: a copy of the workflowd binary under .run/bench (so that a rebuild during the run
+# cannot change what is measured). release: `swift build -c release` first (a no-op when up to
+# date; BENCH_NO_BUILD=1 skips it). debug: never builds (the other builds own .build/debug) but
+# waits up to BENCH_DEBUG_WAIT seconds (default 1800) for .build/debug/workflowd to exist.
+bench_binary() {
+  local src
+  case $BENCH_BUILD in
+    release)
+      src=$ROOT/.build/release/workflowd
+      if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+        log "swift build -c release (a no-op when up to date; 5-10 minutes from scratch)"
+        local attempt built=0
+        for attempt in 1 2 3; do
+          # A source edited while the build runs fails it ("modified during the build"): try again.
+          if swift build -c release >"$RUN/logs/build.log" 2>&1; then built=1; break; fi
+          grep -q 'modified during the build' "$RUN/logs/build.log" || break
+          log "a source changed during the build; building again"
+        done
+        tail -n 3 "$RUN/logs/build.log" >&2
+        ((built)) || die "release build failed (.run/bench/logs/build.log)"
+      fi ;;
+    debug)
+      src=$ROOT/.build/debug/workflowd
+      local i wait=${BENCH_DEBUG_WAIT:-1800}
+      for ((i = 0; i < wait / 5; i++)); do
+        [[ -x $src ]] && break
+        ((i % 12 == 0)) && log "waiting for $src (built by \`swift build\`, not by this script)"
+        sleep 5
+      done ;;
+    *) die "BENCH_BUILD must be release or debug, not '$BENCH_BUILD'" ;;
+  esac
+  [[ -x $src ]] || die "$src not found (BENCH_BUILD=$BENCH_BUILD)"
+  BIN_SOURCE=$src
+  BIN_MTIME=$(date -u -r "$src" +%Y-%m-%dT%H:%M:%SZ)
+  BIN=$RUN/workflowd
+  cp "$src" "$BIN"
+}
+
+# Stops whatever runs under .run/bench (pid files), keeps the logs, drops the cluster's data.
+bench_cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [[ -d $RUN ]] || exit "$rc"
+  log "stopping what the run started (.run/bench)"
+  [[ -f $RUN/pg/postgres.log ]] && cp "$RUN/pg/postgres.log" "$RUN/logs/postgres.log" 2>/dev/null
+  "$ROOT/scripts/run.sh" sweep "$RUN" --keep || true
+  "$ROOT/scripts/pg.sh" destroy "$RUN/pg" || true
+  rm -f "$RUN/workflowd" "$RUN/workflowd-bench-ceiling" "$RUN"/*.sock
+  exit "$rc"
+}
+
+psql_q() { psql -X -q -v ON_ERROR_STOP=1 -tA "$DATABASE_URL" "$@"; }
+
+wait_http() {  # wait_http URL SECONDS PID: until URL answers 200 (PID must stay alive)
+  local url=$1 secs=$2 pid=$3 i
+  for ((i = 0; i < secs * 10; i++)); do
+    curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# A fresh cluster and database, migrated and seeded; tokens and the wrk data files; workflowd
+# (log level warning) behind nginx (production site + a `return 200` server block).
+# TRANS_SEGMENTS: "name:size ..." ranges of seeded Created instances for the transition runs.
+bench_start() {
+
+  PG_PORT=$("$ROOT/scripts/pg.sh" free-port)
+  PORT=$("$ROOT/scripts/pg.sh" free-port)
+  R200_PORT=$("$ROOT/scripts/pg.sh" free-port)
+  log "PostgreSQL: fresh cluster in .run/bench/pg on 127.0.0.1:$PG_PORT"
+  "$ROOT/scripts/pg.sh" start "$RUN/pg" "$PG_PORT"
+  DATABASE_URL=$("$ROOT/scripts/pg.sh" url "$RUN/pg")
+  WORKFLOWD_JWT_SECRET=$(openssl rand -hex 32)
+  WORKFLOWD_MIGRATIONS_DIR=$ROOT/Migrations
+  export DATABASE_URL WORKFLOWD_JWT_SECRET WORKFLOWD_MIGRATIONS_DIR
+  "$BIN" migrate >"$RUN/logs/migrate.log" 2>&1 || { cat "$RUN/logs/migrate.log" >&2; die "workflowd migrate failed"; }
+
+  # Transition targets: one disjoint range of seeded Created instances per run that starts some.
+  local seg name size first=1 total=0
+  for seg in $TRANS_SEGMENTS; do total=$((total + ${seg#*:})); done
+  log "seeding $BENCH_INSTANCES instances of $BENCH_USERS users + $total Created transition targets"
+  psql_q -v users="$BENCH_USERS" -v get_instances="$BENCH_INSTANCES" -v trans_instances="$total" \
+    -f "$B/sql/seed.sql" >"$RUN/logs/seed.log" 2>&1 || { cat "$RUN/logs/seed.log" >&2; die "seeding failed"; }
+  for seg in $TRANS_SEGMENTS; do
+    name=${seg%%:*} size=${seg#*:}
+    psql_q -c "SELECT md5('bench-tr-' || n)::uuid, (n - 1) % $BENCH_USERS + 1
+               FROM generate_series($first, $((first + size - 1))) n ORDER BY n" |
+      awk -F'|' 'BEGIN { print "return {" } { printf "{\"%s\",%d},\n", $1, $2 } END { print "}" }' \
+        >"$DATA/trans-$name.lua"
+    first=$((first + size))
+  done
+  psql_q -c "SELECT md5('bench-get-' || n)::uuid, (n - 1) % $BENCH_USERS + 1
+             FROM generate_series(1, $BENCH_INSTANCES) n ORDER BY n" | tr '|' ' ' >"$DATA/get.txt"
+  awk 'BEGIN { print "return {" } { printf "{\"%s\",%d},\n", $1, $2 } END { print "}" }' \
+    "$DATA/get.txt" >"$DATA/get.lua"
+
+  log "minting $BENCH_USERS Participant tokens (workflowd token --ttl 2h)"
+  psql_q -c "SELECT k, md5('bench-user-' || k)::uuid FROM generate_series(1, $BENCH_USERS) k ORDER BY k" |
+    tr '|' ' ' >"$DATA/users.txt"
+  mkdir -p "$DATA/tok"
+  export BIN DATA
+  # shellcheck disable=SC2016
+  xargs -P "$CORES" -n 2 sh -c '"$BIN" token --sub "$2" --role Participant --ttl 2h >"$DATA/tok/$1"' _ \
+    <"$DATA/users.txt" || die "workflowd token failed"
+  local k
+  : >"$DATA/tokens.txt"
+  for ((k = 1; k <= BENCH_USERS; k++)); do
+    [[ -s $DATA/tok/$k ]] || die "no token for user $k"
+    cat "$DATA/tok/$k" >>"$DATA/tokens.txt"
+  done
+  awk 'BEGIN { print "return {" } { printf "\"%s\",\n", $1 } END { print "}" }' "$DATA/tokens.txt" >"$DATA/tokens.lua"
+
+  log "starting workflowd ($BENCH_BUILD, $WORKERS workers, WORKFLOWD_LOG_LEVEL=warning) and nginx on 127.0.0.1:$PORT"
+  rm -f "$RUN/workflowd.sock"
+  (close_inherited_fds
+   WORKFLOWD_LOG_LEVEL=warning WORKFLOWD_WORKERS=$WORKERS \
+     exec "$BIN" serve --socket "$RUN/workflowd.sock" --socket-mode 0666 \
+     >"$RUN/logs/workflowd.log" 2>&1 </dev/null) &
+  WFD_PID=$!
+  echo "$WFD_PID" >"$RUN/workflowd.pid"
+
+  # The production site, unchanged, plus a `return 200` server block for the nginx ceiling.
+  local body
+  body=$(tr -d '\n' <"$B/ceiling/response.json")
+  { cat "$ROOT/nginx/workflowd.conf"; echo
+    sed -e "s/@PORT@/$R200_PORT/" -e "s|@BODY@|$body|" "$B/nginx/return200.conf"
+  } >"$RUN/site-template.conf"
+  WORKFLOWD_NGINX_SITE=$RUN/site-template.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx" "$PORT" \
+    "unix:$RUN/workflowd.sock"
+  NGINX_PID=$(cat "$RUN/nginx/nginx.pid")
+  PG_PID=$(head -n 1 "$RUN/pg/postmaster.pid")
+  BASE_URL=http://127.0.0.1:$PORT
+  if ! wait_http "$BASE_URL/api/v1/health" 60 "$WFD_PID"; then
+    tail -n 20 "$RUN/logs/workflowd.log" >&2
+    die "workflowd did not answer /api/v1/health through nginx"
+  fi
+}
+
+# The C libfcgi responder (same thread count as workflowd) behind a second nginx with the
+# production site, on a unix socket.
+bench_start_ceiling() {
+  CEIL_PORT=$("$ROOT/scripts/pg.sh" free-port)
+  cc -O2 -pthread -o "$RUN/workflowd-bench-ceiling" "$B/ceiling/fcgi_ceiling.c" -lfcgi ||
+    die "cannot compile bench/ceiling/fcgi_ceiling.c (libfcgi-dev?)"
+  (close_inherited_fds
+   exec "$RUN/workflowd-bench-ceiling" "$RUN/ceiling.sock" "$WORKERS" "$B/ceiling/response.json" \
+     >"$RUN/logs/ceiling.log" 2>&1 </dev/null) &
+  CEIL_PID=$!
+  echo "$CEIL_PID" >"$RUN/ceiling.pid"
+  local i
+  for ((i = 0; i < 50; i++)); do [[ -S $RUN/ceiling.sock ]] && break; sleep 0.1; done
+  "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling" "$CEIL_PORT" "unix:$RUN/ceiling.sock"
+  CEIL_NGINX_PID=$(cat "$RUN/nginx-ceiling/nginx.pid")
+  wait_http "http://127.0.0.1:$CEIL_PORT/api/v1/health" 10 "$CEIL_PID" || die "the C ceiling does not answer"
+}
+
+# CPU clock ticks of one process (utime + stime), and of a daemon's whole tree: the master with
+# the children it already reaped (cutime + cstime) plus its live children.
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+tree_ticks() {
+  local master=$1 sum child
+  sum=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$master/stat" 2>/dev/null || echo 0)
+  for child in $(ps -o pid= --ppid "$master" 2>/dev/null); do
+    sum=$((sum + $(ticks "$child")))
+  done
+  echo "$sum"
+}
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0; }
+per_req() {  # per_req TICKS REQUESTS: CPU microseconds per request
+  awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN { if (n > 0) printf "%.0f", t * 1e6 / hz / n; else print "-" }'
+}
+
+# Counts that every write scenario is checked against.
+db_counts() {
+  psql_q -F' ' -c "SELECT (SELECT count(*) FROM workflow_instances),
+    (SELECT count(*) FROM workflow_events WHERE type = 'InstanceCreated'),
+    (SELECT count(*) FROM workflow_events WHERE type = 'StatusChanged')"
+}
+
+# run_wrk NAME SCENARIO TARGET CONNS URL SECONDS [TRANS_SEGMENT [LABEL]]
+# Runs wrk with bench/wrk/SCENARIO.lua; writes $OUT/NAME/{wrk.txt,result,created.*,...} and
+# appends NAME to $RUN/runs. CPU of workflowd, nginx and PostgreSQL is measured around it.
+run_wrk() {
+  local name=$1 scenario=$2 target=$3 conns=$4 url=$5 secs=$6 trans=${7:-} label=${8:-$2}
+  local dir=$OUT/$name nginx_pid=$NGINX_PID
+  [[ $target == fcgi-c ]] && nginx_pid=$CEIL_NGINX_PID
+  mkdir -p "$dir"
+  log "wrk $name: $scenario against $target, $conns connections, ${secs}s"
+  local w0 n0 p0 w1 n1 p1 c0
+  w0=$(ticks "$WFD_PID"); n0=$(tree_ticks "$nginx_pid"); p0=$(tree_ticks "$PG_PID")
+  [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")
+  BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_OUT=$dir BENCH_RESULT=$dir/result.wrk \
+    BENCH_TRANS=${trans:+$DATA/trans-$trans.lua} BENCH_WRK_THREADS=$WRK_THREADS \
+    wrk -t"$WRK_THREADS" -c"$conns" -d"${secs}s" --latency --timeout 10s -s "$B/wrk/$scenario.lua" "$url" \
+    >"$dir/wrk.txt" 2>&1 || { cat "$dir/wrk.txt" >&2; die "wrk failed in $name"; }
+  w1=$(ticks "$WFD_PID"); n1=$(tree_ticks "$nginx_pid"); p1=$(tree_ticks "$PG_PID")
+  [[ -s $dir/result.wrk ]] || { cat "$dir/wrk.txt" >&2; die "wrk wrote no result in $name"; }
+  local requests
+  requests=$(awk -F= '$1 == "requests" { print $2 }' "$dir/result.wrk")
+  {
+    echo "scenario=$label"; echo "target=$target"; echo "conns=$conns"; echo "seconds=$secs"
+    cat "$dir/result.wrk"
+    echo "nginx_us_per_req=$(per_req $((n1 - n0)) "$requests")"
+    case $target in
+      workflowd)
+        echo "wfd_us_per_req=$(per_req $((w1 - w0)) "$requests")"
+        echo "pg_us_per_req=$(per_req $((p1 - p0)) "$requests")"
+        echo "wfd_hwm_kb=$(status_kb "$WFD_PID" VmHWM)"
+        echo "wfd_rss_kb=$(status_kb "$WFD_PID" VmRSS)" ;;
+      fcgi-c)
+        echo "ceiling_us_per_req=$(per_req $(($(ticks "$CEIL_PID") - c0)) "$requests")" ;;
+    esac
+  } >"$dir/result"
+  echo "$name" >>"$RUN/runs"
+}
+
+# run_pgbench NAME SCRIPT CONNS SECONDS LABEL: pgbench -M prepared -j2 with bench/pgbench/SCRIPT.sql.
+run_pgbench() {
+  local name=$1 script=$2 conns=$3 secs=$4 label=$5 dir=$OUT/$1
+  mkdir -p "$dir/log"
+  log "pgbench $name: $script.sql, $conns connections, ${secs}s"
+  local p0 p1 n0 i
+  n0=$(ps -o pid= --ppid "$PG_PID" | wc -l)
+  p0=$(tree_ticks "$PG_PID")
+  (cd "$dir/log" && pgbench -n -M prepared -c "$conns" -j "$WRK_THREADS" -T "$secs" -l --log-prefix=log \
+    -D def=create-prd -D ctx='{"projectName":"Project 1234","priority":4,"tags":["bench","t71"]}' \
+    -D evtype=InstanceCreated -D tostatus=Created -D step=0 -D get_instances="$BENCH_INSTANCES" \
+    -f "$B/pgbench/$script.sql" -h 127.0.0.1 -p "$PG_PORT" -U postgres workflowd) >"$dir/pgbench.txt" 2>&1 ||
+    { cat "$dir/pgbench.txt" >&2; die "pgbench failed in $name"; }
+  # pgbench's backends must be gone (reaped into the postmaster's cutime) before we count
+  for ((i = 0; i < 50; i++)); do
+    (($(ps -o pid= --ppid "$PG_PID" | wc -l) <= n0)) && break
+    sleep 0.1
+  done
+  sleep 0.2
+  p1=$(tree_ticks "$PG_PID")
+  local tx tps failed
+  tx=$(awk -F': ' '/number of transactions actually processed/ { print $2 }' "$dir/pgbench.txt")
+  tx=${tx%%/*}
+  failed=$(awk -F': ' '/number of failed transactions/ { split($2, a, " "); print a[1] }' "$dir/pgbench.txt")
+  tps=$(awk '/^tps = / { print $3 }' "$dir/pgbench.txt")
+  {
+    echo "scenario=$label"; echo "target=pgbench"; echo "conns=$conns"; echo "seconds=$secs"
+    echo "requests=$tx"; echo "rps=$tps"
+    python3 "$B/report.py" pgbench-latency "$dir/log"
+    echo "ok=$((tx - ${failed:-0}))"; echo "non2xx=${failed:-0}"; echo "codes=-"
+    echo "pg_us_per_req=$(per_req $((p1 - p0)) "$tx")"
+  } >"$dir/result"
+  rm -rf "$dir/log"  # large; the percentiles are in result
+  echo "$name" >>"$RUN/runs"
+}
+
+kv() { awk -F= -v k="$2" '$1 == k { print $2 }' "$1"; }
+
+# verify_writes NAME CONNS "BEFORE_COUNTS": proves that every 2xx create/transition of the run is
+# in the database (by id, with its event) and that nothing else was written, except requests still
+# in flight when wrk stopped (at most one per connection). Appends its verdict to $OUT/NAME/result;
+# returns 1 on any mismatch.
+verify_writes() {
+  local name=$1 conns=$2 before=$3 dir=$OUT/$1
+  sleep 1  # let requests that were in flight when wrk stopped finish
+  local after created transitioned unparsed
+  after=$(db_counts)
+  created=$(kv "$dir/result" created); transitioned=$(kv "$dir/result" transitioned)
+  unparsed=$(kv "$dir/result" unparsed)
+  local -a b a
+  read -r -a b <<<"$before"; read -r -a a <<<"$after"
+  local d_inst=$((a[0] - b[0])) d_created=$((a[1] - b[1])) d_changed=$((a[2] - b[2]))
+  cat "$dir"/created.[0-9]* 2>/dev/null >"$dir/ids-created.txt" || true
+  cat "$dir"/transitioned.[0-9]* 2>/dev/null >"$dir/ids-transitioned.txt" || true
+  local check
+  check=$(psql_q -F' ' <<SQL
+CREATE TEMP TABLE c (id uuid);
+CREATE TEMP TABLE t (id uuid);
+\copy c FROM '$dir/ids-created.txt'
+\copy t FROM '$dir/ids-transitioned.txt'
+SELECT
+  (SELECT count(*) FROM c),
+  (SELECT count(DISTINCT id) FROM c),
+  (SELECT count(*) FROM c JOIN workflow_instances i USING (id) WHERE i.status = 'Created' AND i.version = 1
+     AND (SELECT count(*) FROM workflow_events e WHERE e.workflow_instance_id = c.id) = 1
+     AND EXISTS (SELECT 1 FROM workflow_events e WHERE e.workflow_instance_id = c.id AND e.type = 'InstanceCreated')),
+  (SELECT count(*) FROM t),
+  (SELECT count(DISTINCT id) FROM t),
+  (SELECT count(*) FROM t JOIN workflow_instances i USING (id) WHERE i.status = 'Running' AND i.version = 2
+     AND i.current_step = 1
+     AND (SELECT count(*) FROM workflow_events e WHERE e.workflow_instance_id = t.id AND e.type = 'StatusChanged'
+            AND e.from_status = 'Created' AND e.to_status = 'Running' AND e.step = 1) = 1);
+SQL
+  ) || { echo "verify=FAILED (query)" >>"$dir/result"; return 1; }
+  local -a v
+  read -r -a v <<<"$check"
+  local problems=()
+  ((unparsed == 0)) || problems+=("$unparsed 2xx answers without a readable id")
+  ((v[0] == created)) || problems+=("wrk counted $created creates but wrote ${v[0]} ids")
+  ((v[1] == v[0])) || problems+=("duplicate created ids")
+  ((v[2] == v[0])) || problems+=("$((v[0] - v[2])) acknowledged creates are not in the database as Created with one InstanceCreated event")
+  ((v[3] == transitioned)) || problems+=("wrk counted $transitioned transitions but wrote ${v[3]} ids")
+  ((v[4] == v[3])) || problems+=("duplicate transitioned ids")
+  ((v[5] == v[3])) || problems+=("$((v[3] - v[5])) acknowledged transitions are not in the database as Running with their StatusChanged event")
+  ((d_created == d_inst)) || problems+=("$d_inst new instances but $d_created InstanceCreated events")
+  ((d_inst >= created && d_inst - created <= conns)) ||
+    problems+=("$d_inst new instances for $created acknowledged creates (at most $conns may be in flight)")
+  ((d_changed >= transitioned && d_changed - transitioned <= conns)) ||
+    problems+=("$d_changed StatusChanged events for $transitioned acknowledged transitions (at most $conns in flight)")
+  {
+    echo "db_new_instances=$d_inst"; echo "db_new_created_events=$d_created"; echo "db_new_status_events=$d_changed"
+    echo "unacknowledged_writes=$((d_inst - created + d_changed - transitioned))"
+    if ((${#problems[@]})); then
+      echo "verify=FAILED: $(IFS=';'; echo "${problems[*]}")"
+    else
+      echo "verify=ok: $created creates and $transitioned transitions acknowledged, all found by id with their events"
+    fi
+  } >>"$dir/result"
+  ((${#problems[@]} == 0))
+}

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Helpers of bench/run.sh and bench/soak.sh (no third-party modules).
+
+  report.py pgbench-latency DIR          p50/p99/mean (µs) of pgbench -l per-transaction logs in DIR
+  report.py table RUN_DIR                the results table of the runs listed in RUN_DIR/runs
+  report.py soak SAMPLES WARMUP_S TOL    RSS samples "<seconds> <kB>" per line: verdict, exit 1 if not flat
+"""
+import glob
+import os
+import sys
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return 0
+    k = max(0, min(len(sorted_values) - 1, int(round(p / 100.0 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[k]
+
+
+def pgbench_latency(directory):
+    values = []
+    for path in glob.glob(os.path.join(directory, "log*")):
+        with open(path) as f:
+            for line in f:
+                fields = line.split()
+                # client_id transaction_no time script_no time_epoch time_us [schedule_lag]
+                if len(fields) >= 6 and fields[2].isdigit():
+                    values.append(int(fields[2]))
+    values.sort()
+    mean = sum(values) / len(values) if values else 0
+    print(f"p50_us={percentile(values, 50)}")
+    print(f"p90_us={percentile(values, 90)}")
+    print(f"p99_us={percentile(values, 99)}")
+    print(f"mean_us={mean:.0f}")
+    print(f"max_us={values[-1] if values else 0}")
+    print(f"logged={len(values)}")
+
+
+def read_kv(path):
+    result = {}
+    if os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                line = line.rstrip("\n")
+                if "=" in line:
+                    key, value = line.split("=", 1)
+                    result[key] = value
+    return result
+
+
+def number(value, default=None):
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def ms(us):
+    value = number(us)
+    return "-" if value is None else f"{value / 1000:.2f}"
+
+
+TARGETS = {"fcgi-c": "C libfcgi"}
+
+
+def table(run_dir):
+    names = [n.strip() for n in open(os.path.join(run_dir, "runs")) if n.strip()]
+    runs = {name: read_kv(os.path.join(run_dir, "out", name, "result")) for name in names}
+
+    def rps(name):
+        return number(runs.get(name, {}).get("rps"))
+
+    def ratio(name, ceiling_name, label):
+        ours, theirs = rps(name), rps(ceiling_name)
+        if ours is None or not theirs:
+            return "-"
+        return f"{ours / theirs:.2f}x {label}"
+
+    header = ["scenario", "target", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx",
+              "vs ceiling", "wfd CPU us/req", "wfd peak RSS MiB", "nginx us/req", "pg us/req"]
+    rows = []
+    for name in names:
+        r = runs[name]
+        scenario, target, conns = r.get("scenario", name), r.get("target", "?"), r.get("conns", "?")
+        if target == "workflowd":
+            if scenario == "create":
+                vs = ", ".join(x for x in (ratio(name, f"pgbench-create-naive-c{conns}", "naive"),
+                                           ratio(name, f"pgbench-create-1stmt-c{conns}", "1-stmt")) if x != "-") or "-"
+            else:
+                vs = ratio(name, f"fcgi-c-c{conns}", "C fcgi")
+        else:
+            vs = "(ceiling)"
+        non2xx = r.get("non2xx", "-")
+        if r.get("codes", "-") not in ("-", ""):
+            non2xx += f" ({r['codes']})"
+        if r.get("socket_errors") and r["socket_errors"] != "connect:0,read:0,write:0,timeout:0":
+            non2xx += f" sock[{r['socket_errors']}]"
+        hwm = number(r.get("wfd_hwm_kb"))
+        cpu = r.get("wfd_us_per_req", "-")
+        if "ceiling_us_per_req" in r:
+            cpu = f"(C) {r['ceiling_us_per_req']}"
+        rows.append([
+            scenario, TARGETS.get(target, target), conns,
+            f"{number(r.get('rps'), 0):.0f}", ms(r.get("p50_us")), ms(r.get("p99_us")), non2xx, vs,
+            cpu, "-" if hwm is None else f"{hwm / 1024:.1f}",
+            r.get("nginx_us_per_req", "-"), r.get("pg_us_per_req", "-"),
+        ])
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    numeric = {2, 3, 4, 5, 8, 9, 10, 11}
+
+    def fmt(row):
+        cells = [str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        return "| " + " | ".join(cells) + " |"
+
+    print(fmt(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(fmt(row))
+
+
+def soak(samples_path, warmup, tolerance):
+    samples = []
+    with open(samples_path) as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 2:
+                samples.append((int(fields[0]), int(fields[1])))
+    for t, kb in samples:
+        print(f"  t={t:4d}s  VmRSS={kb / 1024:8.1f} MiB")
+    after = [(t, kb) for t, kb in samples if t >= warmup]
+    if len(after) < 2:
+        print(f"soak: too few samples after the {warmup}s warm-up to judge")
+        return 1
+    base = after[0][1]
+    low, high = min(kb for _, kb in after), max(kb for _, kb in after)
+    drift = (after[-1][1] - base) / base * 100
+    spread = (high - low) / base * 100
+    flat = high <= base * (1 + tolerance / 100) and low >= base * (1 - tolerance / 100)
+    print(f"soak: after warm-up (t>={warmup}s) baseline {base / 1024:.1f} MiB, min {low / 1024:.1f}, "
+          f"max {high / 1024:.1f} MiB (spread {spread:.1f} %, end vs baseline {drift:+.1f} %)")
+    print(f"soak: RSS {'stayed flat' if flat else 'did NOT stay flat'} within {tolerance:g} % after warm-up")
+    return 0 if flat else 1
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == "pgbench-latency":
+        pgbench_latency(argv[2])
+    elif len(argv) >= 3 and argv[1] == "table":
+        table(argv[2])
+    elif len(argv) >= 5 and argv[1] == "soak":
+        return soak(argv[2], int(argv[3]), float(argv[4]))
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

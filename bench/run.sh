@@ -1,0 +1,165 @@
+#!/usr/bin/env bash
+# make bench: workflowd's throughput and latency behind the production nginx config, next to its
+# ceilings, in one go, on a database in the same state every run.
+#
+#   bench/run.sh        (make bench; bench/smoke.sh = BENCH_SECONDS=2 BENCH_BUILD=debug bench/run.sh)
+#
+#   1. a fresh PostgreSQL cluster (.run/bench/pg), `workflowd migrate`, bench/sql/seed.sql
+#      (BENCH_INSTANCES=2000 instances of BENCH_USERS=100 users + Created transition targets),
+#      a Participant token per user, workflowd (WORKFLOWD_LOG_LEVEL=warning) on a unix socket
+#      behind nginx rendered by scripts/nginx.sh from nginx/workflowd.conf
+#   2. correctness check (bench/check.py): create 201, get 200, list 200, transition 200 answer right
+#   3. wrk (bench/wrk/*.lua) at 16 and 64 connections: create, get, list, transition, mixed;
+#      after each write scenario every acknowledged create/transition is looked up in the database
+#   4. ceilings: nginx `return 200`, a C libfcgi responder behind the same nginx site,
+#      pgbench (bench/pgbench/*.sql) for workflowd's create statement, the naive 5-round-trip
+#      create and the read by primary key
+#   5. the table, on stdout and in bench/results/latest.txt (+ a timestamped copy) with raw output
+#
+# Env: BENCH_SECONDS (default 10: ~4 minutes for the whole run, excluding the build),
+#      BENCH_BUILD=release|debug (default release; debug waits for .build/debug/workflowd and
+#      never builds it), BENCH_NO_BUILD=1 (release: use .build/release/workflowd as it is),
+#      BENCH_CONNS (default "16 64"), BENCH_USERS, BENCH_INSTANCES, BENCH_MAX_RPS (sizes the
+#      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)).
+# Exit status: non-zero when the harness breaks: the correctness check fails, a workflowd
+# scenario got no 2xx, or the database does not hold exactly what was acknowledged.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+BENCH_SECONDS=${BENCH_SECONDS:-10}
+BENCH_CONNS=${BENCH_CONNS:-16 64}
+[[ $BENCH_SECONDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive number of seconds"
+STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+STAMP=$(date -u +%Y%m%d-%H%M%S)
+# bench/smoke.sh sets BENCH_REPORT=smoke so that its meaningless figures never replace latest.txt.
+BENCH_REPORT=${BENCH_REPORT:-bench}
+if [[ $BENCH_REPORT == bench ]]; then LATEST=latest.txt; else LATEST=$BENCH_REPORT-latest.txt; fi
+T0=$SECONDS
+
+bench_lock
+"$ROOT/scripts/install-deps.sh"
+for tool in wrk pgbench psql nginx cc curl python3 openssl; do
+  command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || die "$tool not found (run scripts/install-deps.sh)"
+done
+[[ -f /usr/include/fcgiapp.h ]] || die "fcgiapp.h not found (libfcgi-dev; run scripts/install-deps.sh)"
+
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+bench_prepare
+bench_binary
+
+# Transition targets: a transition run starts up to BENCH_SECONDS x BENCH_MAX_RPS instances;
+# a mixed run's 10 % share gets 15 % of that.
+per_run=$((BENCH_SECONDS * BENCH_MAX_RPS + 1000))
+per_mixed=$((BENCH_SECONDS * BENCH_MAX_RPS * 15 / 100 + 1000))
+TRANS_SEGMENTS=""
+for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" transition-c$c:$per_run mixed-c$c:$per_mixed"; done
+bench_start
+
+failures=()
+python3 "$B/check.py" "$BASE_URL" "$DATA" | tee "$RUN/check.txt" ||
+  die "the correctness check failed: no benchmark of wrong answers (see above, .run/bench/logs/workflowd.log)"
+
+# Warm-up (read-only): opens the pool's connections and prepares the read statements.
+log "warm-up: 2 s of get at 64 connections (not recorded)"
+BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
+  wrk -t"$WRK_THREADS" -c64 -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
+
+for scenario in create get list transition mixed; do
+  for c in $BENCH_CONNS; do
+    name=$scenario-c$c
+    trans=""
+    [[ $scenario == transition || $scenario == mixed ]] && trans=$name
+    before=$(db_counts)
+    run_wrk "$name" "$scenario" workflowd "$c" "$BASE_URL" "$BENCH_SECONDS" "$trans"
+    ok=$(kv "$OUT/$name/result" ok)
+    ((${ok:-0} > 0)) || failures+=("$name: no 2xx response (see $OUT/$name/wrk.txt and errors.*)")
+    if [[ $scenario == create || $scenario == transition || $scenario == mixed ]]; then
+      verify_writes "$name" "$c" "$before" || failures+=("$name: $(kv "$OUT/$name/result" verify)")
+      log "  $(kv "$OUT/$name/result" verify)"
+    fi
+    ex=$(kv "$OUT/$name/result" exhausted)
+    ((${ex:-0} == 0)) ||
+      log "  NOTE: $name ran out of seeded Created instances; $ex requests reused started ones (400s). Raise BENCH_MAX_RPS."
+  done
+done
+
+log "ceilings"
+bench_start_ceiling
+for c in $BENCH_CONNS; do
+  run_wrk "nginx-return200-c$c" get nginx "$c" "http://127.0.0.1:$R200_PORT" "$BENCH_SECONDS" "" "return 200"
+done
+for c in $BENCH_CONNS; do
+  run_wrk "fcgi-c-c$c" get fcgi-c "$c" "http://127.0.0.1:$CEIL_PORT" "$BENCH_SECONDS" "" "fixed JSON"
+done
+for script in create_single create_naive get; do
+  for c in $BENCH_CONNS; do
+    case $script in
+      create_single) name=pgbench-create-1stmt-c$c label="create, 1 statement" ;;
+      create_naive) name=pgbench-create-naive-c$c label="create, naive 5 trips" ;;
+      get) name=pgbench-get-c$c label="get by primary key" ;;
+    esac
+    run_pgbench "$name" "$script" "$c" "$BENCH_SECONDS" "$label"
+  done
+done
+# the ceilings' own zero-2xx check
+while read -r name; do
+  [[ $(kv "$OUT/$name/result" target) == workflowd ]] && continue
+  ok=$(kv "$OUT/$name/result" ok)
+  ((${ok:-0} > 0)) || failures+=("$name: the ceiling answered nothing right")
+done <"$RUN/runs"
+
+# The report.
+ELAPSED=$((SECONDS - T0))
+mkdir -p "$B/results"
+report=$RUN/report.txt
+{
+  echo "workflowd benchmark, $STARTED ($((ELAPSED / 60)) min $((ELAPSED % 60)) s)"
+  echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
+    [[ -n $(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null) ]] && echo ' + uncommitted changes in Sources/')"
+  echo "build $BENCH_BUILD: $BIN_SOURCE (built $BIN_MTIME)"
+  echo "machine: $CORES cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); wrk, nginx, workflowd and PostgreSQL share them"
+  echo "workflowd: $WORKERS workers, pool $WORKERS, WORKFLOWD_LOG_LEVEL=warning (request logging off), unix socket behind nginx/workflowd.conf (1 worker process)"
+  echo "PostgreSQL $(psql_q -c 'SHOW server_version'), fresh cluster, default settings (fsync on); seeded $BENCH_INSTANCES instances of $BENCH_USERS users + $(( (per_run + per_mixed) * $(wc -w <<<"$BENCH_CONNS") )) Created transition targets"
+  echo "wrk -t$WRK_THREADS -c{$(tr ' ' ',' <<<"$BENCH_CONNS")} -d${BENCH_SECONDS}s --latency --timeout 10s; pgbench -M prepared -j$WRK_THREADS -T$BENCH_SECONDS; C ceiling: $WORKERS threads"
+  echo
+  python3 "$B/report.py" table "$RUN"
+  echo
+  echo "vs ceiling: req/s of workflowd / req/s of the ceiling at the same connections (create: pgbench naive"
+  echo "5-round-trip create and workflowd's single statement; get and the rest: the C libfcgi responder)."
+  echo "CPU us/req: utime+stime from /proc during the run / requests (nginx: its master and workers; pg: the"
+  echo "postmaster and all backends). Peak RSS: workflowd's VmHWM after the run (process lifetime)."
+  echo
+  echo "write checks (every 2xx create/transition looked up by id, with its event):"
+  while read -r name; do
+    v=$(kv "$OUT/$name/result" verify)
+    [[ -n $v ]] && echo "  $name: $v (unacknowledged writes in flight at stop: $(kv "$OUT/$name/result" unacknowledged_writes))"
+  done <"$RUN/runs"
+  if ((${#failures[@]})); then
+    echo
+    echo "HARNESS FAILURES:"
+    printf '  %s\n' "${failures[@]}"
+  fi
+} >"$report"
+
+{
+  cat "$report"
+  echo
+  echo "================ raw results ================"
+  cat "$RUN/check.txt"
+  while read -r name; do
+    echo
+    echo "---------------- $name ----------------"
+    cat "$OUT/$name/result"
+    [[ -f $OUT/$name/wrk.txt ]] && grep -v '^RESULT ' "$OUT/$name/wrk.txt"
+    [[ -f $OUT/$name/pgbench.txt ]] && cat "$OUT/$name/pgbench.txt"
+    for f in "$OUT/$name"/errors.*; do [[ -f $f ]] && { echo "first non-2xx answers ($(basename "$f")):"; cat "$f"; }; done
+  done <"$RUN/runs"
+} >"$B/results/$LATEST"
+cp "$B/results/$LATEST" "$B/results/$BENCH_REPORT-$STAMP.txt"
+
+echo
+cat "$report"
+echo
+echo "written to bench/results/$LATEST and bench/results/$BENCH_REPORT-$STAMP.txt"
+((${#failures[@]} == 0)) || exit 1
