@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: build, start a throwaway PostgreSQL cluster, run `swift test`
-# against it, always stop it (and what the tests left running under .run/test)
-# afterwards, exit with swift test's exit code.
+# against it, then (whole suite only) the systemd unit check, the benchmark
+# harness smoke run and the schemathesis fuzz run; always stop what was started
+# (and what the tests left running under .run/test); exit non-zero on any failure.
 #
 #   scripts/test.sh            (extra `swift test` args in TEST_ARGS, e.g. TEST_ARGS='--filter Foo')
 #
@@ -35,4 +36,16 @@ export WORKFLOWD_TEST_DATABASE_URL WORKFLOWD_TEST_ROOT WORKFLOWD_TEST_BINARY
 eval "args=(${TEST_ARGS:-})"  # word splitting that honours quotes: '--filter "A B"'
 rc=0
 swift test "${args[@]}" || rc=$?
+
+# The whole suite only (a filtered run is someone looking at a few tests): the checks that are
+# not Swift tests. Each failure fails `make test`.
+if [[ -z ${TEST_ARGS:-} ]]; then
+  step() {  # step NAME COMMAND...: run it, say how it went, remember a failure
+    echo "== $1"
+    if "${@:2}"; then echo "== $1: ok"; else echo "== $1: FAILED"; rc=1; fi
+  }
+  step "systemd units (deploy/verify.sh)" deploy/verify.sh "$WORKFLOWD_TEST_BINARY"
+  step "benchmark harness smoke (bench/smoke.sh)" bench/smoke.sh
+  step "OpenAPI fuzzing through nginx (fuzz/ci.sh)" fuzz/ci.sh
+fi
 exit "$rc"

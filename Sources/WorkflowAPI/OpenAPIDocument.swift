@@ -831,6 +831,11 @@ public enum OpenAPIDocument {
                   "$ref": "#/components/schemas/Problem"
                 }
               }
+            },
+            "headers": {
+              "X-Request-Id": {
+                "$ref": "#/components/headers/XRequestId"
+              }
             }
           },
           "405": {
@@ -855,7 +860,7 @@ public enum OpenAPIDocument {
     "headers": {
       "XRequestId": {
         "description": "The request's correlation id, set by nginx on every response.",
-        "required": false,
+        "required": true,
         "schema": {
           "type": "string"
         }
@@ -933,9 +938,10 @@ public enum OpenAPIDocument {
         "name": "If-Match",
         "in": "header",
         "required": false,
-        "description": "The instance's `ETag` as last seen, e.g. `\"3\"`. When sent and stale, the request answers 412.",
+        "description": "The instance's `ETag` as last seen, e.g. `\"3\"`. When sent and stale, the request answers 412. Only `*` or one strong quoted version such as `\"3\"`; other forms (weak tags, lists) answer 400.",
         "schema": {
-          "type": "string"
+          "type": "string",
+          "pattern": "^(\\*|\"[1-9][0-9]{0,17}\")$"
         },
         "example": "\"3\""
       },
@@ -945,7 +951,8 @@ public enum OpenAPIDocument {
         "required": false,
         "description": "The opaque `nextCursor` of the previous page. A cursor the server did not issue answers 400.",
         "schema": {
-          "type": "string"
+          "type": "string",
+          "minLength": 1
         }
       },
       "IdempotencyKey": {
@@ -1477,8 +1484,11 @@ public enum OpenAPIDocument {
             ]
           },
           "parameters": {
-            "type": "object",
-            "description": "Free-form parameters; stored as the instance's `context`."
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "Free-form parameters; stored as the instance's `context`. null is the same as absent."
           }
         }
       },
@@ -1496,9 +1506,12 @@ public enum OpenAPIDocument {
             ]
           },
           "reason": {
-            "type": "string",
+            "type": [
+              "string",
+              "null"
+            ],
             "maxLength": 1000,
-            "description": "Why; recorded on the StatusChanged event."
+            "description": "Why; recorded on the StatusChanged event. null is the same as absent."
           }
         }
       },
@@ -1506,8 +1519,11 @@ public enum OpenAPIDocument {
         "type": "object",
         "properties": {
           "output": {
-            "type": "object",
-            "description": "The current step's output, recorded in `stepData` under the step's id."
+            "type": [
+              "object",
+              "null"
+            ],
+            "description": "The current step's output, recorded in `stepData` under the step's id. null is the same as absent."
           }
         }
       }

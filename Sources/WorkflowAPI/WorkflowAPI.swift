@@ -323,7 +323,10 @@ public final class WorkflowAPI: Sendable {
     /// `If-Match: "3"` → 3; `*` or absent → nil.
     private func version(fromIfMatch request: APIRequest) throws -> Int? {
         guard let raw = request.head.headerFields[.ifMatch]?.trimmingCharacters(in: .whitespaces), raw != "*" else { return nil }
-        guard raw.count >= 3, raw.first == "\"", raw.last == "\"", let version = Int(raw.dropFirst().dropLast()), version > 0 else {
+        let digits = raw.dropFirst().dropLast()
+        guard raw.count >= 3, raw.first == "\"", raw.last == "\"", digits.count <= 18, digits.first != "0",
+            digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let version = Int(digits)
+        else {
             throw Problem.validation([("If-Match", "must be a workflow version in quotes, e.g. \"3\", as sent in ETag")])
         }
         return version
