@@ -123,3 +123,23 @@ import Workflows
         #expect(try v.principal(fromAuthorization: "Bearer \(token)").roles == [.participant, .admin])
     }
 }
+
+@Suite struct TokenCacheTests {
+    @Test func aCachedTokenStillExpiresAndNbfStillApplies() async throws {
+        let v = try await TokenVerifier.make(configuration: TokenVerifierConfiguration(hmacSecret: TestTokens.secret))
+        let user = UUID()
+        let now = Date()
+        let token = TestTokens.sign(header: ["alg": "HS256"], claims: [
+            "sub": user.uuidString, "roles": ["Viewer"], "exp": Int(now.timeIntervalSince1970) + 100,
+            "nbf": Int(now.timeIntervalSince1970) - 10,
+        ])
+        #expect(try v.principal(fromToken: token, now: now).userId == user)
+        #expect(try v.principal(fromToken: token, now: now.addingTimeInterval(150)).userId == user, "inside the 60 s leeway")
+        #expect(throws: AuthenticationError.self) { try v.principal(fromToken: token, now: now.addingTimeInterval(200)) }
+        #expect(throws: AuthenticationError.self) { try v.principal(fromToken: token, now: now.addingTimeInterval(-100)) }
+        // A token differing in one signature character is not a cache hit.
+        var tampered = Array(token)
+        tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"
+        #expect(throws: AuthenticationError.self) { try v.principal(fromToken: String(tampered), now: now) }
+    }
+}
