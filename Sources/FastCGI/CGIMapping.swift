@@ -58,10 +58,16 @@ public enum CGIMapping {
         return HTTPRequest(method: method, scheme: https ? "https" : "http", authority: host, path: path, headerFields: fields)
     }
 
-    /// `HTTP_X_REQUEST_ID` → `x-request-id`.
+    /// `HTTP_X_REQUEST_ID` → `x-request-id` (byte-wise: CGI names are ASCII).
     static func headerName(fromParameter parameter: String) -> HTTPField.Name? {
-        let raw = parameter.dropFirst(5).lowercased().replacingUnderscores()
-        return HTTPField.Name(raw)
+        let raw = parameter.utf8.dropFirst(5).map { byte -> UInt8 in
+            switch byte {
+            case UInt8(ascii: "_"): return UInt8(ascii: "-")
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return byte + 32
+            default: return byte
+            }
+        }
+        return HTTPField.Name(String(decoding: raw, as: UTF8.self))
     }
 
     /// The CGI response head: a `Status:` line, the header fields, and the blank line.
@@ -72,11 +78,5 @@ public enum CGIMapping {
         }
         head += "\r\n"
         return head
-    }
-}
-
-extension String {
-    fileprivate func replacingUnderscores() -> String {
-        String(unicodeScalars.map { $0 == "_" ? "-" : Character($0) })
     }
 }

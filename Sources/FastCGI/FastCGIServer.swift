@@ -38,8 +38,8 @@ public final class FastCGIServer: Sendable {
     private let logger: Logger
     private let listenSocket: ListenSocket
     private let liveWorkers = Mutex(0)
-    private let inFlight = Mutex(0)
-    private let stopping = Mutex(false)
+    private let inFlight = Atomic(0)
+    private let stopping = Atomic(false)
     /// Set when accepting failed for another reason than a shutdown; `run` then reports failure.
     private let acceptFailed = Mutex(false)
     /// Workers blocked in accept, by index: the ones to wake on an inherited socket.
@@ -87,13 +87,9 @@ public final class FastCGIServer: Sendable {
 
     /// Stops accepting; `run` returns once in-flight requests finished or the grace period ran out.
     public func beginShutdown(signal number: Int32? = nil) {
-        let first = stopping.withLock { stopping in
-            defer { stopping = true }
-            return !stopping
-        }
-        guard first else { return }
+        guard stopping.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
         logger.info("shutting down", metadata: [
-            "signal": "\(number.map(String.init) ?? "none")", "in_flight": "\(inFlight.withLock { $0 })",
+            "signal": "\(number.map(String.init) ?? "none")", "in_flight": "\(inFlight.load(ordering: .relaxed))",
         ])
         FCGX_ShutdownPending()
         if listenSocket.isInherited {
@@ -111,7 +107,7 @@ public final class FastCGIServer: Sendable {
         let grace = configuration.shutdownGrace
         Thread.detachNewThread { @Sendable [self] in
             Thread.sleep(forTimeInterval: Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18)
-            let left = self.inFlight.withLock { $0 }
+            let left = self.inFlight.load(ordering: .relaxed)
             self.logger.warning("grace period over; exiting with requests in flight", metadata: ["in_flight": "\(left)"])
             self.listenSocket.removeSocketFile()
             exit(0)
@@ -123,22 +119,24 @@ public final class FastCGIServer: Sendable {
         defer { request.deallocate() }
         FCGX_InitRequest(request, listenSocket.fd, 0)
         cfastcgi_unblock_signal(Self.wakeSignal)
-        while !stopping.withLock({ $0 }) {
-            idleWorkers.withLock { $0[index] = pthread_self() }
+        // Only an inherited socket needs its idle workers woken by a signal at shutdown.
+        let trackIdle = listenSocket.isInherited
+        while !stopping.load(ordering: .acquiring) {
+            if trackIdle { idleWorkers.withLock { $0[index] = pthread_self() } }
             let accepted = FCGX_Accept_r(request)
-            idleWorkers.withLock { _ = $0.removeValue(forKey: index) }
+            if trackIdle { idleWorkers.withLock { _ = $0.removeValue(forKey: index) } }
             guard accepted >= 0 else {
-                if !stopping.withLock({ $0 }) {
+                if !stopping.load(ordering: .acquiring) {
                     logger.critical("accepting FastCGI connections failed; stopping", metadata: ["errno": "\(errno)"])
                     acceptFailed.withLock { $0 = true }
                     beginShutdown()
                 }
                 break
             }
-            inFlight.withLock { $0 += 1 }
+            inFlight.add(1, ordering: .relaxed)
             serve(request)
             FCGX_Finish_r(request)
-            inFlight.withLock { $0 -= 1 }
+            inFlight.subtract(1, ordering: .relaxed)
         }
         FCGX_Free(request, 0)
     }
@@ -159,14 +157,19 @@ public final class FastCGIServer: Sendable {
         write(CGIMapping.responseHead(for: response), body: responseBody, to: request)
     }
 
-    /// Copies `envp` at once: its strings die at the next accept/finish.
+    /// Copies `envp` at once: its strings die at the next accept/finish. Split at the byte level
+    /// (`NAME=value`), which is several times cheaper than Character-wise String searching.
     private static func parameters(of request: UnsafeMutablePointer<FCGX_Request>) -> [(String, String)] {
         var params: [(String, String)] = []
+        params.reserveCapacity(32)
         guard var cursor = request.pointee.envp else { return params }
         while let entry = cursor.pointee {
-            let text = String(cString: entry)
-            if let equals = text.firstIndex(of: "=") {
-                params.append((String(text[..<equals]), String(text[text.index(after: equals)...])))
+            let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
+            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                params.append((
+                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<equals]), as: UTF8.self),
+                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(equals + 1)...]), as: UTF8.self)
+                ))
             }
             cursor += 1
         }

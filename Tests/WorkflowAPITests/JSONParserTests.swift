@@ -58,6 +58,13 @@ import Testing
         #expect(JSONWriter.timestamp(.init(microsecondsSinceEpoch: -1_000)) == "1969-12-31T23:59:59.999Z")
     }
 
+    @Test func logDurationsHaveTwoDecimals() {
+        #expect(WorkflowAPI.milliseconds(.microseconds(1234)) == "1.23")
+        #expect(WorkflowAPI.milliseconds(.milliseconds(5)) == "5.00")
+        #expect(WorkflowAPI.milliseconds(.microseconds(50)) == "0.05")
+        #expect(WorkflowAPI.milliseconds(.seconds(2)) == "2000.00")
+    }
+
     @Test func statesDocumentDerivesFromTheTable() {
         #expect(JSONWriter.states().contains(#""Created":["Running","Cancelled"]"#))
         #expect(JSONWriter.states().contains(#""terminal":["Completed","Failed","Cancelled"]"#))
