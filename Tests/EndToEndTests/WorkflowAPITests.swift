@@ -221,6 +221,32 @@ struct WorkflowAPIEndToEndTests {
         #expect(try stack.database.scalar("SELECT count(*) FROM workflow_events") == "0")
     }
 
+    /// Bodies just under the 1 MiB limit, valid and hostile, again and again: every one a 4xx or 201, and
+    /// workflowd's peak memory stays bounded.
+    @Test func largeAndHostileBodiesKeepMemoryBounded() throws {
+        let stack = try Stack(name: "memory")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let filler = String(repeating: "x", count: 1_000_000)
+        let bodies = [
+            #"{"workflowId":"create-prd","parameters":{"notes":"\#(filler)"}}"#,
+            #"{"workflowId":"create-prd","parameters":{"notes":"\#(filler)"#,
+            String(repeating: "[", count: 500_000) + String(repeating: "]", count: 500_000),
+            "{" + (0..<50_000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + "}",
+            "[" + String(repeating: "123456789,", count: 99_000) + "1]",
+        ]
+        for round in 0..<4 {
+            for body in bodies {
+                let result = try stack.client.request(
+                    "POST", "/api/v1/workflows", headers: ["Content-Type": "application/json"], body: Array(body.utf8), token: marcus.token)
+                #expect(result.status == 201 || (400..<500).contains(result.status), "round \(round): \(result.status)")
+            }
+        }
+        let status = try String(contentsOfFile: "/proc/\(stack.responders[0].process.processIdentifier)/status", encoding: .utf8)
+        let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
+            .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? Int.max
+        #expect(peak < 200 * 1024, "workflowd's peak RSS is \(peak) KiB")
+    }
+
     @Test func definitionsAndStatesDescribeTheCatalogueAndTheMachine() throws {
         let stack = try Stack(name: "catalogue")
         let viewer = try APIUser(stack, roles: ["Viewer"])

@@ -71,11 +71,17 @@ function init(args)
   M.trans, M.tset, M.tpos = {}, nil, 0
   if trans_file and trans_file ~= "" then
     M.tset = {}
-    local all = dofile(trans_file)
-    for i = tid, #all, nthreads do
-      local e = all[i]
-      M.trans[#M.trans + 1] = e
-      M.tset[e[1]] = true
+    -- "uuid user" per line; each thread takes every nthreads-th target.
+    local i = 0
+    for line in io.lines(trans_file) do
+      i = i + 1
+      if (i - tid) % nthreads == 0 then
+        local id, user = line:match("^(%S+)%s+(%d+)")
+        if id then
+          M.trans[#M.trans + 1] = { id, tonumber(user) }
+          M.tset[id] = true
+        end
+      end
     end
   end
   if M.init then M.init() end
