@@ -53,11 +53,7 @@ struct FoundationEndToEndTests {
         let stack = try Stack(name: "sigterm")
         let user = try APIUser(stack, roles: ["Participant"])
         let id = try #require(user.create()["id"] as? String)
-        // Hold the instance's row lock so the transition below blocks inside workflowd.
-        let blocker = try stack.database.connect()
-        defer { blocker.close() }
-        try blocker.execute("BEGIN")
-        try blocker.query("SELECT 1 FROM workflow_instances WHERE id = \(UUID(uuidString: id)!) FOR UPDATE")
+        let lock = try RowLock(stack.database, instance: id)
         let finished = DispatchSemaphore(value: 0)
         nonisolated(unsafe) var slow: HTTPResult?
         Thread.detachNewThread {
@@ -68,7 +64,7 @@ struct FoundationEndToEndTests {
         stack.responders[0].signal(SIGTERM)
         Thread.sleep(forTimeInterval: 0.5)
         #expect(stack.responders[0].process.isRunning, "workflowd waits for the in-flight request")
-        try blocker.execute("COMMIT")
+        try lock.release()
         #expect(finished.wait(timeout: .now() + 10) == .success)
         #expect(slow?.status == 200, "\(String(describing: slow))")
         #expect(stack.responders[0].waitForExit(timeout: 10) == 0)

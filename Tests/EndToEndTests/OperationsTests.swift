@@ -42,12 +42,9 @@ struct MetricsEndToEndTests {
         let stack = try Stack(name: "metrics-errors", environment: ["WORKFLOWD_STATEMENT_TIMEOUT_MS": "200"])
         let marcus = try APIUser(stack, roles: ["Participant"])
         let id = try #require(marcus.create()["id"] as? String)
-        let blocker = try stack.database.connect()
-        defer { blocker.close() }
-        try blocker.execute("BEGIN")
-        try blocker.query("SELECT 1 FROM workflow_instances WHERE id = \(UUID(uuidString: id)!) FOR UPDATE")
+        let lock = try RowLock(stack.database, instance: id)
         #expect(try marcus.transition(id, to: "Running").status == 503)
-        try blocker.execute("COMMIT")
+        try lock.release()
         let text = try stack.client.request("GET", "/metrics").text
         #expect(sample(text, "db_errors_total", labels: [#"class="57""#]) == 1, "57014 statement timeout is class 57")
     }

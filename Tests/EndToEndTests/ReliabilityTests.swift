@@ -63,18 +63,6 @@ struct IdempotencyEndToEndTests {
 
 @Suite(requiresStack)
 struct FaultEndToEndTests {
-    /// Holds the row lock of an instance so that a change to it blocks inside workflowd.
-    final class RowLock {
-        let connection: PostgresConnection
-        init(_ database: TestDatabase, instance id: String) throws {
-            connection = try database.connect()
-            try connection.execute("BEGIN")
-            try connection.query("SELECT 1 FROM workflow_instances WHERE id = \(UUID(uuidString: id)!) FOR UPDATE")
-        }
-        func release() throws { try connection.execute("COMMIT") }
-        deinit { connection.close() }
-    }
-
     func inBackground(_ body: @escaping @Sendable () throws -> HTTPResult) -> () -> HTTPResult? {
         let done = DispatchSemaphore(value: 0)
         let result = Mutex<HTTPResult?>(nil)

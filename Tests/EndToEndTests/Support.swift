@@ -1,4 +1,5 @@
 import Foundation
+import PostgresClient
 import TestSupport
 import Testing
 
@@ -52,4 +53,16 @@ func isProblem(_ result: HTTPResult, status: Int) -> Bool {
     result.status == status && result.header("content-type")?.hasPrefix("application/problem+json") == true
         && result.json["status"] as? Int == status && result.json["title"] is String && result.json["detail"] is String
         && result.json["type"] is String
+}
+
+/// Holds the row lock of an instance so that a change to it blocks inside workflowd (a slow request on demand).
+final class RowLock {
+    let connection: PostgresConnection
+    init(_ database: TestDatabase, instance id: String) throws {
+        connection = try database.connect()
+        try connection.execute("BEGIN")
+        try connection.query("SELECT 1 FROM workflow_instances WHERE id = \(UUID(uuidString: id)!) FOR UPDATE")
+    }
+    func release() throws { try connection.execute("COMMIT") }
+    deinit { connection.close() }
 }
