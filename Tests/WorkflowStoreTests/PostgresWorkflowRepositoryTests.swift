@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import PostgresClient
 import TestSupport
@@ -103,6 +104,40 @@ struct PostgresWorkflowRepositoryTests {
         #expect(events[1].reason == "go \"now\"")
         #expect(events[2].data?.text == #"{"k": "v"}"#)
         #expect(try repository.events(instanceId: instance.id, afterId: events[0].id, limit: 1).map(\.id) == [events[1].id])
+    }
+
+    /// Under SERIALIZABLE, a concurrent committed update makes the apply fail with 40001; the repository
+    /// retries it (the statement was rolled back whole) and the change goes through exactly once.
+    @Test func aSerializationFailureIsRetriedAndAppliesOnce() throws {
+        let instance = try create()
+        let admin = try database.connect()
+        defer { admin.close() }
+        try admin.executeScript("ALTER DATABASE \(database.name) SET default_transaction_isolation = 'serializable'")
+        let serializable = PostgresPool(
+            configuration: PostgresConfiguration(connectionString: database.url), size: 1, checkoutTimeout: .seconds(5),
+            logger: Logger(label: "test"))
+        defer { serializable.close() }
+        let repository = PostgresWorkflowRepository(pool: serializable, logger: Logger(label: "test"))
+        let other = try database.connect()
+        defer { other.close() }
+        try other.execute("BEGIN")
+        try other.query("UPDATE workflow_instances SET updated_at = now() WHERE id = \(instance.id)")
+        let change = InstanceChange(
+            instanceId: instance.id, expectedVersion: 1, status: .running, currentStep: 1, stepOutput: nil,
+            events: [NewWorkflowEvent(type: .statusChanged, fromStatus: .created, toStatus: .running, step: 1)], actorId: user)
+        let outcome = Mutex<Result<WorkflowInstance?, any Error>?>(nil)
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            let result = Result { try repository.apply(change) }
+            outcome.withLock { $0 = result }
+            done.signal()
+        }
+        Thread.sleep(forTimeInterval: 0.5)  // the apply now waits on the row lock
+        try other.execute("COMMIT")        // ... and fails with 40001 when it is released
+        #expect(done.wait(timeout: .now() + 10) == .success)
+        let applied = try #require(try outcome.withLock { $0 }?.get())
+        #expect(applied.version == 2)
+        #expect(try database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'StatusChanged'") == "1")
     }
 
     @Test func listingIsNewestFirstWithKeysetFilters() throws {
