@@ -58,10 +58,11 @@ public final class WorkflowAPI: Sendable {
             response = .problem(.internalError)
         }
         let (httpResponse, bytes) = response.render(request: request)
-        Self.record(request, status: httpResponse.status.code, duration: ContinuousClock.now - started)
+        let elapsed = ContinuousClock.now - started
+        Self.record(request, status: httpResponse.status.code, duration: elapsed)
         var metadata: Logger.Metadata = [
             "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(httpResponse.status.code)",
-            "duration_ms": "\(Self.milliseconds(ContinuousClock.now - started))",
+            "duration_ms": "\(Self.milliseconds(elapsed))",
         ]
         if let principal { metadata["user_id"] = "\(principal.userId.uuidString.lowercased())" }
         log.info("request", metadata: metadata)

@@ -79,11 +79,7 @@ struct DeploymentEndToEndTests {
         defer { kill(pid, SIGTERM) }
         let nginx = try NginxProcess.start(directory: "\(directory)/nginx", upstreams: ["unix:\(socket)"])
         let client = HTTPClient(port: nginx.port)
-        var health = try client.request("GET", "/api/v1/health")
-        for _ in 0..<50 where health.status != 200 {
-            Thread.sleep(forTimeInterval: 0.1)
-            health = try client.request("GET", "/api/v1/health")
-        }
+        let health = try waitUntilHealthy(client, attempts: 50)
         #expect(health.status == 200, "\(health)")
         let token = TestTokens.token(user: UUID(), roles: ["Participant"])
         #expect(try client.send("POST", "/api/v1/workflows", json: ["workflowId": "create-prd"], token: token).status == 201)
@@ -157,17 +153,8 @@ struct SocketActivationEndToEndTests {
             return process
         }
 
-        func waitForHealth() throws -> Int {
-            var status = 0
-            for _ in 0..<100 where status != 200 {
-                status = try client.request("GET", "/api/v1/health").status
-                if status != 200 { Thread.sleep(forTimeInterval: 0.1) }
-            }
-            return status
-        }
-
         let first = try startWorkflowd("first")
-        #expect(try waitForHealth() == 200)
+        #expect(try waitUntilHealthy(client, attempts: 100).status == 200)
         let stopping = Date()
         first.terminate()
         first.waitUntilExit()
@@ -176,7 +163,7 @@ struct SocketActivationEndToEndTests {
 
         let second = try startWorkflowd("second")
         defer { if second.isRunning { second.terminate(); second.waitUntilExit() } }
-        #expect(try waitForHealth() == 200, "the second process serves on the same socket")
+        #expect(try waitUntilHealthy(client, attempts: 100).status == 200, "the second process serves on the same socket")
         let token = TestTokens.token(user: UUID(), roles: ["Participant"])
         #expect(try client.send("POST", "/api/v1/workflows", json: ["workflowId": "create-prd"], token: token).status == 201)
         second.terminate()

@@ -63,20 +63,6 @@ struct IdempotencyEndToEndTests {
 
 @Suite(requiresStack)
 struct FaultEndToEndTests {
-    func inBackground(_ body: @escaping @Sendable () throws -> HTTPResult) -> () -> HTTPResult? {
-        let done = DispatchSemaphore(value: 0)
-        let result = Mutex<HTTPResult?>(nil)
-        Thread.detachNewThread {
-            let value = try? body()
-            result.withLock { $0 = value }
-            done.signal()
-        }
-        return {
-            _ = done.wait(timeout: .now() + 30)
-            return result.withLock { $0 }
-        }
-    }
-
     @Test func exhaustedPoolAnswers503AfterTheConfiguredWait() throws {
         let stack = try Stack(name: "pool-exhausted", environment: ["WORKFLOWD_POOL_SIZE": "1", "WORKFLOWD_POOL_TIMEOUT_MS": "500"])
         let marcus = try APIUser(stack, roles: ["Participant"])

@@ -1,5 +1,6 @@
 import Foundation
 import PostgresClient
+import Synchronization
 import TestSupport
 import Testing
 
@@ -65,4 +66,30 @@ final class RowLock {
     }
     func release() throws { try connection.execute("COMMIT") }
     deinit { connection.close() }
+}
+
+/// Sends a request on its own thread; the returned closure waits at most `timeout` seconds for the answer
+/// (nil when none came).
+func inBackground(timeout: TimeInterval = 30, _ body: @escaping @Sendable () throws -> HTTPResult) -> () -> HTTPResult? {
+    let done = DispatchSemaphore(value: 0)
+    let result = Mutex<HTTPResult?>(nil)
+    Thread.detachNewThread {
+        let value = try? body()
+        result.withLock { $0 = value }
+        done.signal()
+    }
+    return {
+        _ = done.wait(timeout: .now() + timeout)
+        return result.withLock { $0 }
+    }
+}
+
+/// Polls `GET /api/v1/health` every 0.1 s until it answers 200, at most `attempts` times; the last answer.
+func waitUntilHealthy(_ client: HTTPClient, attempts: Int) throws -> HTTPResult {
+    var health = try client.request("GET", "/api/v1/health")
+    for _ in 1..<attempts where health.status != 200 {
+        Thread.sleep(forTimeInterval: 0.1)
+        health = try client.request("GET", "/api/v1/health")
+    }
+    return health
 }
