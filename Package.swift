@@ -41,21 +41,24 @@ let package = Package(
         .target(
             name: "PostgresClient",
             dependencies: [
-                "CLibPQ",
+                "CLibPQ", "TextCoding",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),
 
+        // UUID and hex text without Foundation's slow paths (used on every request).
+        .target(name: "TextCoding", swiftSettings: swiftSettings),
+
         // The domain: pure, no I/O.
-        .target(name: "Workflows", swiftSettings: swiftSettings),
+        .target(name: "Workflows", dependencies: ["TextCoding"], swiftSettings: swiftSettings),
 
         // The PostgreSQL repository and the migrations runner.
         .target(
             name: "WorkflowStore",
             dependencies: [
-                "Workflows", "PostgresClient",
+                "Workflows", "PostgresClient", "TextCoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -67,7 +70,7 @@ let package = Package(
         .target(
             name: "WorkflowAPI",
             dependencies: [
-                "Workflows",
+                "Workflows", "TextCoding",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -93,6 +96,7 @@ let package = Package(
 
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TextCodingTests", dependencies: ["TextCoding"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowStoreTests", dependencies: ["WorkflowStore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(

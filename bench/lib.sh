@@ -117,7 +117,15 @@ bench_start() {
   R200_PORT=$("$ROOT/scripts/pg.sh" free-port)
   log "PostgreSQL: fresh cluster in .run/bench/pg on 127.0.0.1:$PG_PORT"
   "$ROOT/scripts/pg.sh" start "$RUN/pg" "$PG_PORT"
-  DATABASE_URL=$("$ROOT/scripts/pg.sh" url "$RUN/pg")
+  # workflowd and pgbench reach PostgreSQL the same way: its unix socket by default (how a local
+  # PostgreSQL is usually deployed), loopback TCP with BENCH_PG_TRANSPORT=tcp.
+  case ${BENCH_PG_TRANSPORT:-socket} in
+    socket) DATABASE_URL=$("$ROOT/scripts/pg.sh" socket-url "$RUN/pg") ;;
+    tcp) DATABASE_URL=$("$ROOT/scripts/pg.sh" url "$RUN/pg") ;;
+    *) die "BENCH_PG_TRANSPORT must be socket or tcp" ;;
+  esac
+  PG_HOST=127.0.0.1
+  [[ $DATABASE_URL == *'?host='* ]] && PG_HOST=${DATABASE_URL#*\?host=} PG_HOST=${PG_HOST%%&*}
   WORKFLOWD_JWT_SECRET=$(openssl rand -hex 32)
   WORKFLOWD_MIGRATIONS_DIR=$ROOT/Migrations
   export DATABASE_URL WORKFLOWD_JWT_SECRET WORKFLOWD_MIGRATIONS_DIR
@@ -236,11 +244,22 @@ run_wrk() {
   local w0 n0 p0 w1 n1 p1 c0
   w0=$(ticks "$WFD_PID"); n0=$(tree_ticks "$nginx_pid"); p0=$(tree_ticks "$PG_PID")
   [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")
+  local perf_pid=""
+  if [[ ${BENCH_PERF:-0} == 1 && $target == workflowd ]]; then
+    perf record -q -g -o "$dir/perf.data" -p "$WFD_PID" >"$dir/perf.log" 2>&1 &
+    perf_pid=$!
+  fi
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_OUT=$dir BENCH_RESULT=$dir/result.wrk \
     BENCH_TRANS=${trans:+$DATA/trans-$trans.txt} BENCH_WRK_THREADS=$WRK_THREADS \
     wrk -t"$WRK_THREADS" -c"$conns" -d"${secs}s" --latency --timeout 10s -s "$B/wrk/$scenario.lua" "$url" \
     >"$dir/wrk.txt" 2>&1 || { cat "$dir/wrk.txt" >&2; die "wrk failed in $name"; }
   w1=$(ticks "$WFD_PID"); n1=$(tree_ticks "$nginx_pid"); p1=$(tree_ticks "$PG_PID")
+  if [[ -n $perf_pid ]]; then
+    kill -INT "$perf_pid"; wait "$perf_pid" || true
+    perf report -i "$dir/perf.data" --no-children --sort dso,symbol -g none --percent-limit 0.7 --stdio \
+      >"$dir/perf.txt" 2>/dev/null || true
+    perf report -i "$dir/perf.data" --no-children --sort dso --stdio >"$dir/perf-dso.txt" 2>/dev/null || true
+  fi
   [[ -s $dir/result.wrk ]] || { cat "$dir/wrk.txt" >&2; die "wrk wrote no result in $name"; }
   local requests
   requests=$(awk -F= '$1 == "requests" { print $2 }' "$dir/result.wrk")
@@ -272,7 +291,7 @@ run_pgbench() {
   (cd "$dir/log" && pgbench -n -M prepared -c "$conns" -j "$WRK_THREADS" -T "$secs" -l --log-prefix=log \
     -D def=create-prd -D ctx='{"projectName":"Project 1234","priority":4,"tags":["bench","t71"]}' \
     -D evtype=InstanceCreated -D tostatus=Created -D step=0 -D get_instances="$BENCH_INSTANCES" \
-    -f "$B/pgbench/$script.sql" -h 127.0.0.1 -p "$PG_PORT" -U postgres workflowd) >"$dir/pgbench.txt" 2>&1 ||
+    -f "$B/pgbench/$script.sql" -h "$PG_HOST" -p "$PG_PORT" -U postgres workflowd) >"$dir/pgbench.txt" 2>&1 ||
     { cat "$dir/pgbench.txt" >&2; die "pgbench failed in $name"; }
   # pgbench's backends must be gone (reaped into the postmaster's cutime) before we count
   for ((i = 0; i < 50; i++)); do

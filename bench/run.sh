@@ -20,7 +20,11 @@
 #      BENCH_BUILD=release|debug (default release; debug waits for .build/debug/workflowd and
 #      never builds it), BENCH_NO_BUILD=1 (release: use .build/release/workflowd as it is),
 #      BENCH_CONNS (default "16 64"), BENCH_USERS, BENCH_INSTANCES, BENCH_MAX_RPS (sizes the
-#      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)).
+#      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
+#      BENCH_SCENARIOS (default "create get list transition mixed"), BENCH_CEILINGS=0 (skip the
+#      ceilings), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
+#      symbols go to .run/bench/out/NAME/perf.txt). A partial run (other scenarios, no ceilings)
+#      writes results/partial-*.txt and never replaces latest.txt.
 # Exit status: non-zero when the harness breaks: the correctness check fails, a workflowd
 # scenario got no 2xx, or the database does not hold exactly what was acknowledged.
 set -euo pipefail
@@ -28,11 +32,18 @@ source "$(dirname "$0")/lib.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONNS=${BENCH_CONNS:-16 64}
+ALL_SCENARIOS="create get list transition mixed"
+BENCH_SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
+BENCH_CEILINGS=${BENCH_CEILINGS:-1}
+for scenario in $BENCH_SCENARIOS; do
+  [[ " $ALL_SCENARIOS " == *" $scenario "* ]] || die "unknown scenario '$scenario' in BENCH_SCENARIOS (known: $ALL_SCENARIOS)"
+done
 [[ $BENCH_SECONDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive number of seconds"
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 STAMP=$(date -u +%Y%m%d-%H%M%S)
 # bench/smoke.sh sets BENCH_REPORT=smoke so that its meaningless figures never replace latest.txt.
 BENCH_REPORT=${BENCH_REPORT:-bench}
+[[ $BENCH_SCENARIOS == "$ALL_SCENARIOS" && $BENCH_CEILINGS == 1 ]] || BENCH_REPORT=partial
 if [[ $BENCH_REPORT == bench ]]; then LATEST=latest.txt; else LATEST=$BENCH_REPORT-latest.txt; fi
 T0=$SECONDS
 
@@ -65,7 +76,7 @@ log "warm-up: 2 s of get at 64 connections (not recorded)"
 BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
   wrk -t"$WRK_THREADS" -c64 -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
 
-for scenario in create get list transition mixed; do
+for scenario in $BENCH_SCENARIOS; do
   for c in $BENCH_CONNS; do
     name=$scenario-c$c
     trans=""
@@ -84,6 +95,7 @@ for scenario in create get list transition mixed; do
   done
 done
 
+if [[ $BENCH_CEILINGS == 1 ]]; then
 log "ceilings"
 bench_start_ceiling
 for c in $BENCH_CONNS; do
@@ -102,6 +114,7 @@ for script in create_single create_naive get; do
     run_pgbench "$name" "$script" "$c" "$BENCH_SECONDS" "$label"
   done
 done
+fi
 # the ceilings' own zero-2xx check
 while read -r name; do
   [[ $(kv "$OUT/$name/result" target) == workflowd ]] && continue

@@ -166,7 +166,6 @@ public final class PostgresConnection {
     private static func rows(of result: OpaquePointer?) -> PostgresRows {
         let rowCount = Int(PQntuples(result))
         let columnCount = Int(PQnfields(result))
-        let columns = (0..<columnCount).map { String(cString: PQfname(result, Int32($0))) }
         var rows: [PostgresRow] = []
         rows.reserveCapacity(rowCount)
         for r in 0..<Int32(rowCount) {
@@ -184,7 +183,7 @@ public final class PostgresConnection {
             rows.append(PostgresRow(values: values))
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return PostgresRows(columns: columns, rows: rows, affectedRows: affected)
+        return PostgresRows(rows: rows, affectedRows: affected)
     }
 }
 
@@ -194,10 +193,22 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
 }
 
 private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    let copies: [UnsafeMutablePointer<CChar>?] = strings.map { $0.map { strdup($0) } ?? nil }
-    defer { copies.forEach { free($0) } }
-    let pointers = copies.map { UnsafePointer($0) }
-    return pointers.withUnsafeBufferPointer { buffer in
-        body(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+    // One buffer holds every string NUL-terminated; the pointer array points into it. (A strdup per
+    // value costs an allocation each, on every statement.)
+    var storage: [CChar] = []
+    storage.reserveCapacity(strings.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 })
+    var offsets: [Int?] = []
+    offsets.reserveCapacity(strings.count)
+    for string in strings {
+        guard let string else { offsets.append(nil); continue }
+        offsets.append(storage.count)
+        storage.append(contentsOf: string.utf8.lazy.map { CChar(bitPattern: $0) })
+        storage.append(0)
+    }
+    return storage.withUnsafeBufferPointer { chars in
+        let pointers = offsets.map { offset in offset.map { UnsafePointer(chars.baseAddress! + $0) } }
+        return pointers.withUnsafeBufferPointer { buffer in
+            body(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+        }
     }
 }

@@ -3,6 +3,7 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
+import TextCoding
 
 /// A value that can be sent as a text-format bind parameter.
 public protocol PostgresBindable: Sendable {
@@ -14,7 +15,7 @@ extension Int: PostgresBindable { public var postgresText: String { String(self)
 extension Int32: PostgresBindable { public var postgresText: String { String(self) } }
 extension Int64: PostgresBindable { public var postgresText: String { String(self) } }
 extension Bool: PostgresBindable { public var postgresText: String { self ? "t" : "f" } }
-extension UUID: PostgresBindable { public var postgresText: String { uuidString } }
+extension UUID: PostgresBindable { public var postgresText: String { lowercaseText } }
 
 /// SQL with bind parameters. Built by string interpolation, every `\(value)` becomes `$n` and the value is
 /// sent separately, so user data never becomes SQL text. Raw SQL fragments need `\(unescaped:)`.

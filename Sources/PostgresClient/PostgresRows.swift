@@ -3,10 +3,10 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
+import TextCoding
 
 /// The result of a statement, read in text format and copied out of libpq at once.
 public struct PostgresRows: Sendable {
-    public let columns: [String]
     public let rows: [PostgresRow]
     /// Rows affected, for INSERT/UPDATE/DELETE without RETURNING.
     public let affectedRows: Int
@@ -51,7 +51,7 @@ public struct PostgresRow: Sendable {
     }
 
     public func uuid(_ column: Int) throws(PostgresError) -> UUID {
-        guard let text = values[column], let value = UUID(uuidString: text) else { throw decodingError(column, "uuid", values[column]) }
+        guard let text = values[column], let value = UUID(text: text) else { throw decodingError(column, "uuid", values[column]) }
         return value
     }
 

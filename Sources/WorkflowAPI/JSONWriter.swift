@@ -1,5 +1,6 @@
 import Foundation
 import Workflows
+import TextCoding
 
 /// Hand-written JSON for the response types: a few string appends instead of Codable's reflection,
 /// and jsonb columns are spliced in as the text PostgreSQL already produced.
@@ -7,14 +8,16 @@ enum JSONWriter {
     static func quoted(_ s: String) -> String { JSONText.quoted(s) }
 
     static func instance(_ i: WorkflowInstance) -> String {
-        var out = "{\"id\":\"\(i.id.uuidString.lowercased())\""
+        var out = ""
+        out.reserveCapacity(400 + i.context.text.utf8.count + i.stepData.text.utf8.count)
+        out += "{\"id\":\"\(i.id.lowercaseText)\""
         out += ",\"workflowDefinitionId\":" + quoted(i.definitionId)
-        out += ",\"userId\":\"\(i.userId.uuidString.lowercased())\""
+        out += ",\"userId\":\"\(i.userId.lowercaseText)\""
         out += ",\"status\":\"\(i.status.rawValue)\""
         out += ",\"currentStep\":\(i.currentStep),\"totalSteps\":\(i.totalSteps)"
         out += ",\"context\":" + i.context.text
         out += ",\"stepData\":" + i.stepData.text
-        out += ",\"allowedTransitions\":" + statuses(i.status.allowedTransitions)
+        out += ",\"allowedTransitions\":" + allowedTransitions[i.status]!
         out += ",\"version\":\(i.version)"
         out += ",\"createdAt\":\"\(timestamp(i.createdAt))\",\"updatedAt\":\"\(timestamp(i.updatedAt))\"}"
         return out
@@ -27,7 +30,7 @@ enum JSONWriter {
         out += ",\"step\":\(e.step)"
         out += ",\"reason\":" + (e.reason.map(quoted) ?? "null")
         out += ",\"data\":" + (e.data?.text ?? "null")
-        out += ",\"userId\":\"\(e.userId.uuidString.lowercased())\",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
+        out += ",\"userId\":\"\(e.userId.lowercaseText)\",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
         return out
     }
 
@@ -41,6 +44,9 @@ enum JSONWriter {
             + (page.nextCursor.map(quoted) ?? "null") + "}"
     }
 
+    /// Each state's `allowedTransitions` array, written once.
+    static let allowedTransitions = Dictionary(uniqueKeysWithValues: WorkflowStatus.allCases.map { ($0, statuses($0.allowedTransitions)) })
+
     static func statuses(_ list: [WorkflowStatus]) -> String {
         "[" + list.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"
     }
@@ -51,7 +57,7 @@ enum JSONWriter {
             + "\"transitions\":{\(transitions.joined(separator: ","))}}"
     }
 
-    /// RFC 3339 in UTC with milliseconds: 2026-11-27T10:00:00.123Z.
+    /// RFC 3339 in UTC with milliseconds: 2026-11-27T10:00:00.123Z (years 0–9999), digit by digit.
     static func timestamp(_ t: Timestamp) -> String {
         let micros = t.microsecondsSinceEpoch
         let millis = Int((micros % 1_000_000 + 1_000_000) % 1_000_000 / 1000)
@@ -59,8 +65,26 @@ enum JSONWriter {
         let days = seconds.floorDiv(86_400)
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay % 3600 / 60, 2)):"
-            + "\(pad(secondOfDay % 60, 2)).\(pad(millis, 3))Z"
+        return String(unsafeUninitializedCapacity: 24) { out in
+            var at = 0
+            func put(_ value: Int, _ width: Int, then separator: UInt8?) {
+                var rest = value
+                for position in stride(from: at + width - 1, through: at, by: -1) {
+                    out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                at += width
+                if let separator { out[at] = separator; at += 1 }
+            }
+            put(min(max(year, 0), 9999), 4, then: UInt8(ascii: "-"))
+            put(month, 2, then: UInt8(ascii: "-"))
+            put(day, 2, then: UInt8(ascii: "T"))
+            put(secondOfDay / 3600, 2, then: UInt8(ascii: ":"))
+            put(secondOfDay % 3600 / 60, 2, then: UInt8(ascii: ":"))
+            put(secondOfDay % 60, 2, then: UInt8(ascii: "."))
+            put(millis, 3, then: UInt8(ascii: "Z"))
+            return at
+        }
     }
 
     /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
@@ -74,11 +98,6 @@ enum JSONWriter {
         let day = doy - (153 * mp + 2) / 5 + 1
         let month = mp < 10 ? mp + 3 : mp - 9
         return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-
-    private static func pad(_ value: Int, _ width: Int) -> String {
-        let text = String(value)
-        return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
     }
 }
 

@@ -37,9 +37,19 @@ struct APIRequest {
 
     /// Whether the body is declared as JSON (`application/json` or any `+json` type).
     var hasJSONContentType: Bool {
-        guard let type = head.headerFields[.contentType]?.split(separator: ";").first?
-            .trimmingCharacters(in: .whitespaces).lowercased()
-        else { return false }
+        guard let field = head.headerFields[.contentType] else { return false }
+        let type = field.prefix { $0 != ";" }.trimmingHTTPWhitespace().lowercased()
         return type == "application/json" || (type.hasPrefix("application/") && type.hasSuffix("+json"))
+    }
+}
+
+extension StringProtocol where SubSequence == Substring {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace); cheaper than
+    /// Foundation's `trimmingCharacters(in:)`, which bridges through NSString on Linux.
+    func trimmingHTTPWhitespace() -> Substring {
+        let isSpace = { (c: Character) in c == " " || c == "\t" }
+        guard let first = firstIndex(where: { !isSpace($0) }) else { return self[endIndex...] }
+        let last = lastIndex(where: { !isSpace($0) })!
+        return self[first...last]
     }
 }

@@ -1,9 +1,9 @@
 import Crypto
 import Foundation
-import Metrics
 public import HTTPTypes
 public import Logging
 public import Workflows
+import TextCoding
 
 /// What the health endpoint reports about the database.
 public struct HealthReport: Sendable {
@@ -25,6 +25,7 @@ public final class WorkflowAPI: Sendable {
     let maxBodyBytes: Int
     /// Renders `GET /metrics` (Prometheus text format); nil: no metrics endpoint.
     let metrics: (@Sendable () -> String)?
+    private let requestMetrics = RequestMetrics()
 
     public init(
         service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int = 1 << 20, logger: Logger,
@@ -41,7 +42,7 @@ public final class WorkflowAPI: Sendable {
     /// Answers one request; never throws. Logs one line per request with its id.
     public func handle(_ head: HTTPRequest, body: [UInt8]) -> (HTTPResponse, [UInt8]) {
         let started = ContinuousClock.now
-        let requestId = head.headerFields[.requestID].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID().uuidString
+        let requestId = head.headerFields[.requestID].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.random().lowercaseText
         let request = APIRequest(head: head, body: body, requestId: requestId)
         var log = logger
         log[metadataKey: "request_id"] = "\(requestId)"
@@ -59,13 +60,15 @@ public final class WorkflowAPI: Sendable {
         }
         let (httpResponse, bytes) = response.render(request: request)
         let elapsed = ContinuousClock.now - started
-        Self.record(request, status: httpResponse.status.code, duration: elapsed)
-        var metadata: Logger.Metadata = [
-            "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(httpResponse.status.code)",
-            "duration_ms": "\(Self.milliseconds(elapsed))",
-        ]
-        if let principal { metadata["user_id"] = "\(principal.userId.uuidString.lowercased())" }
-        log.info("request", metadata: metadata)
+        record(request, status: httpResponse.status.code, duration: elapsed)
+        if log.logLevel <= .info {
+            var metadata: Logger.Metadata = [
+                "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(httpResponse.status.code)",
+                "duration_ms": "\(Self.milliseconds(elapsed))",
+            ]
+            if let principal { metadata["user_id"] = "\(principal.userId.lowercaseText)" }
+            log.info("request", metadata: metadata)
+        }
         return (httpResponse, head.method == .head ? [] : bytes)
     }
 
@@ -79,23 +82,31 @@ public final class WorkflowAPI: Sendable {
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 
-    /// `http_requests_total{route,method,status}` and `http_request_duration_seconds{route,method}`.
-    static func record(_ request: APIRequest, status: Int, duration: Duration) {
-        let route = routeLabel(request.segments)
-        let method = request.head.method.rawValue
-        Counter(label: "http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))]).increment()
+    private func record(_ request: APIRequest, status: Int, duration: Duration) {
         let (seconds, attoseconds) = duration.components
-        Metrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", route), ("method", method)])
-            .recordNanoseconds(seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+        requestMetrics.record(
+            route: Self.routeLabel(request.segments), method: request.head.method.rawValue, status: status,
+            nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
-    /// The route template, so that ids do not explode the label space.
+    /// The route template, so that ids do not explode the label space: only the API's own routes get a
+    /// label of their own; any other path (a 404) is "unmatched".
     static func routeLabel(_ s: [Substring]) -> String {
         if s == ["metrics"] { return "/metrics" }
-        guard s.count >= 3, s.count <= 5, s[0] == "api", s[1] == "v1" else { return "unmatched" }
-        var parts = s.map(String.init)
-        if parts.count >= 4 { parts[3] = s[2] == "workflow-definitions" ? "{definitionId}" : "{workflowInstanceId}" }
-        return "/" + parts.joined(separator: "/")
+        guard s.count >= 3, s[0] == "api", s[1] == "v1" else { return "unmatched" }
+        switch (s.count, s[2]) {
+        case (3, "health"): return "/api/v1/health"
+        case (3, "openapi.json"): return "/api/v1/openapi.json"
+        case (3, "workflow-states"): return "/api/v1/workflow-states"
+        case (3, "workflow-definitions"): return "/api/v1/workflow-definitions"
+        case (4, "workflow-definitions"): return "/api/v1/workflow-definitions/{definitionId}"
+        case (3, "workflows"): return "/api/v1/workflows"
+        case (4, "workflows"): return "/api/v1/workflows/{workflowInstanceId}"
+        case (5, "workflows") where s[4] == "transitions": return "/api/v1/workflows/{workflowInstanceId}/transitions"
+        case (5, "workflows") where s[4] == "advance": return "/api/v1/workflows/{workflowInstanceId}/advance"
+        case (5, "workflows") where s[4] == "events": return "/api/v1/workflows/{workflowInstanceId}/events"
+        default: return "unmatched"
+        }
     }
 
     private func route(_ request: APIRequest, principal: inout Principal?, logger: Logger) throws -> Response {
@@ -169,7 +180,7 @@ public final class WorkflowAPI: Sendable {
     }
 
     private func instanceId(_ segment: Substring) throws -> UUID {
-        guard segment.utf8.count == 36, let id = UUID(uuidString: String(segment)) else { throw Problem.notFound }
+        guard segment.utf8.count == 36, let id = UUID(text: segment) else { throw Problem.notFound }
         return id
     }
 
@@ -218,14 +229,14 @@ public final class WorkflowAPI: Sendable {
         let claim = key.map { IdempotencyClaim(key: $0, requestHash: Self.fingerprint(definitionId: definitionId, parameters: parameters)) }
         let created = try service.create(definitionId: definitionId, parameters: parameters, idempotency: claim, by: principal)
         var response = Response.instance(created.instance, status: .created)
-        response.headers[.location] = "/api/v1/workflows/\(created.instance.id.uuidString.lowercased())"
+        response.headers[.location] = "/api/v1/workflows/\(created.instance.id.lowercaseText)"
         if created.replayed { response.headers[.idempotentReplayed] = "true" }
         return response
     }
 
     /// What "the same request" means for an idempotent create: the same definition and parameters.
     static func fingerprint(definitionId: String, parameters: JSONText) -> String {
-        SHA256.hash(data: Array((definitionId + "\n" + parameters.text).utf8)).map { String(format: "%02x", $0) }.joined()
+        Hex.encode(SHA256.hash(data: Array((definitionId + "\n" + parameters.text).utf8)))
     }
 
     private func list(_ request: APIRequest, _ principal: Principal) throws -> Response {
@@ -240,7 +251,7 @@ public final class WorkflowAPI: Sendable {
             if (1...64).contains(text.count) { filter.definitionId = text } else { errors.append(("workflowId", "must be 1 to 64 characters")) }
         }
         if let text = request.queryValue("userId") {
-            if let id = UUID(uuidString: text) { filter.userId = id } else { errors.append(("userId", "must be a UUID")) }
+            if let id = UUID(text: text) { filter.userId = id } else { errors.append(("userId", "must be a UUID")) }
         }
         filter.limit = limit(request, default: 20, errors: &errors)
         filter.cursor = request.queryValue("cursor")
@@ -331,7 +342,7 @@ public final class WorkflowAPI: Sendable {
 
     /// `If-Match: "3"` → 3; `*` or absent → nil.
     private func version(fromIfMatch request: APIRequest) throws -> Int? {
-        guard let raw = request.head.headerFields[.ifMatch]?.trimmingCharacters(in: .whitespaces), raw != "*" else { return nil }
+        guard let raw = request.head.headerFields[.ifMatch].map({ String($0.trimmingHTTPWhitespace()) }), raw != "*" else { return nil }
         let digits = raw.dropFirst().dropLast()
         guard raw.count >= 3, raw.first == "\"", raw.last == "\"", digits.count <= 18, digits.first != "0",
             digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let version = Int(digits)

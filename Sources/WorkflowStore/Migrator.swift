@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 public import Logging
 public import PostgresClient
+import TextCoding
 
 /// One SQL migration file, `NNNN_description.sql`.
 public struct Migration: Sendable, Equatable {
@@ -15,7 +16,7 @@ public struct Migration: Sendable, Equatable {
         self.version = version
         self.name = name
         self.sql = sql
-        self.checksum = SHA256.hash(data: Array(sql.utf8)).map { String(format: "%02x", $0) }.joined()
+        self.checksum = Hex.encode(SHA256.hash(data: Array(sql.utf8)))
     }
 }
 

@@ -3,6 +3,7 @@ public import Logging
 import Metrics
 public import PostgresClient
 public import Workflows
+import TextCoding
 
 /// The workflow repository on PostgreSQL. Every write is one statement (data-modifying CTEs), so an
 /// instance change and its events commit together in a single round trip, or not at all.
@@ -130,12 +131,12 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             binds.append(value)
             return "$\(binds.count)"
         }
-        if let owner = query.ownerId { conditions.append("i.user_id = \(bind(owner.uuidString))::uuid") }
+        if let owner = query.ownerId { conditions.append("i.user_id = \(bind(owner.lowercaseText))::uuid") }
         if let status = query.status { conditions.append("i.status = \(bind(status.rawValue))") }
         if let definitionId = query.definitionId { conditions.append("i.workflow_definition_id = \(bind(definitionId))") }
         if let after = query.after {
             let micros = bind(String(after.createdAt.microsecondsSinceEpoch))
-            let id = bind(after.id.uuidString)
+            let id = bind(after.id.lowercaseText)
             conditions.append(
                 "(i.created_at, i.id) < (timestamptz 'epoch' + \(micros)::int8 * interval '1 microsecond', \(id)::uuid)")
         }

@@ -3,16 +3,17 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import TextCoding
 
 /// Opaque cursors: base64url of a small versioned text, so clients cannot depend on their shape.
 enum CursorCoding {
     static func encode(_ cursor: InstanceCursor) -> String {
-        encodeText("i1:\(cursor.createdAt.microsecondsSinceEpoch):\(cursor.id.uuidString.lowercased())")
+        encodeText("i1:\(cursor.createdAt.microsecondsSinceEpoch):\(cursor.id.lowercaseText)")
     }
 
     static func decodeInstanceCursor(_ text: String) throws(WorkflowError) -> InstanceCursor {
         let parts = try decodeText(text).split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "i1", let micros = Int64(parts[1]), let id = UUID(uuidString: String(parts[2]))
+        guard parts.count == 3, parts[0] == "i1", let micros = Int64(parts[1]), let id = UUID(text: parts[2])
         else { throw .invalidCursor }
         return InstanceCursor(createdAt: Timestamp(microsecondsSinceEpoch: micros), id: id)
     }

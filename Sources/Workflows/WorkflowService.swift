@@ -3,6 +3,7 @@ public import FoundationEssentials
 #else
 public import Foundation
 #endif
+import TextCoding
 
 /// The rules: the state machine, step progress, ownership and roles. No I/O of its own.
 public struct WorkflowService: Sendable {
@@ -39,7 +40,7 @@ public struct WorkflowService: Sendable {
         definitionId: String, parameters: JSONText, idempotency: IdempotencyClaim? = nil, by principal: Principal
     ) throws -> Created {
         try requireAct(principal)
-        let new = NewWorkflowInstance(id: UUID(), definitionId: definitionId, userId: principal.userId, context: parameters)
+        let new = NewWorkflowInstance(id: UUID.random(), definitionId: definitionId, userId: principal.userId, context: parameters)
         let event = NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0)
         switch try repository.createInstance(new, event: event, idempotency: idempotency) {
         case .created(let instance): return Created(instance: instance, replayed: false)

@@ -1,0 +1,38 @@
+import Metrics
+import Synchronization
+
+/// `http_requests_total{route,method,status}` and `http_request_duration_seconds{route,method}`.
+///
+/// The metric handles are looked up once per label set and kept: asking the metrics factory for a
+/// handle on every request costs a registry lookup under a lock plus the label strings.
+final class RequestMetrics: Sendable {
+    private struct Key: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
+    private struct Handles {
+        let requests: Counter
+        let duration: Metrics.Timer
+    }
+
+    private let handles = Mutex<[Key: Handles]>([:])
+
+    func record(route: String, method: String, status: Int, nanoseconds: Int64) {
+        let key = Key(route: route, method: method, status: status)
+        let found = handles.withLock { $0[key] } ?? makeHandles(key)
+        found.requests.increment()
+        found.duration.recordNanoseconds(nanoseconds)
+    }
+
+    private func makeHandles(_ key: Key) -> Handles {
+        let made = Handles(
+            requests: Counter(label: "http_requests_total", dimensions: [
+                ("route", key.route), ("method", key.method), ("status", String(key.status)),
+            ]),
+            duration: Metrics.Timer(label: "http_request_duration_seconds", dimensions: [("route", key.route), ("method", key.method)]))
+        handles.withLock { $0[key] = made }
+        return made
+    }
+}

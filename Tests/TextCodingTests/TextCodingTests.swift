@@ -1,0 +1,45 @@
+import Foundation
+import Testing
+import TextCoding
+
+@Suite struct UUIDTextTests {
+    @Test func formatsAndParsesLikeFoundation() {
+        for _ in 0..<1000 {
+            let id = UUID()
+            #expect(id.lowercaseText == id.uuidString.lowercased())
+            #expect(UUID(text: id.uuidString) == id)
+            #expect(UUID(text: id.uuidString.lowercased()) == id)
+        }
+        let fixed = UUID(uuidString: "00FF10E2-9A0B-4C3D-8E4F-A5B6C7D8E9F0")!
+        #expect(fixed.lowercaseText == "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0")
+    }
+
+    @Test(arguments: [
+        "", "not-a-uuid", "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f", "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f00",
+        "00ff10e2x9a0b-4c3d-8e4f-a5b6c7d8e9f0", "00ff10e29a0b-4c3d-8e4f-a5b6c7d8e9f0-", "g0ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0",
+        "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f\u{e9}", "{0ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0}",
+    ])
+    func rejectsWhatFoundationRejects(_ text: String) {
+        #expect(UUID(text: text) == nil)
+        #expect(UUID(uuidString: text) == nil)
+    }
+
+    @Test func randomIsVersion4AndUnique() {
+        var seen = Set<UUID>()
+        for _ in 0..<10_000 {
+            let id = UUID.random()
+            let text = id.lowercaseText
+            #expect(text[text.index(text.startIndex, offsetBy: 14)] == "4")
+            #expect("89ab".contains(text[text.index(text.startIndex, offsetBy: 19)]))
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+    }
+
+    @Test func hexEncodesBytes() {
+        #expect(Hex.encode([UInt8]()) == "")
+        #expect(Hex.encode([0x00, 0x0f, 0xa5, 0xff]) == "000fa5ff")
+        let bytes = (0...255).map(UInt8.init)
+        #expect(Hex.encode(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
+    }
+}
