@@ -181,11 +181,48 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
         guard let row = rows.first else { return nil }
         for event in change.events where event.type == .statusChanged {
-            Counter(label: "workflow_transitions_total", dimensions: [
-                ("from", event.fromStatus?.rawValue ?? ""), ("to", event.toStatus?.rawValue ?? ""),
-            ]).increment()
+            Self.countTransition(from: event.fromStatus?.rawValue ?? "", to: event.toStatus?.rawValue ?? "")
         }
         return try Self.instance(from: row)
+    }
+
+    public func transition(_ t: ConditionalTransition) throws -> WorkflowInstance? {
+        // `old` locks the row and reads its status as it is now (a concurrent writer is waited for), so
+        // the conditions and the event's fromStatus see the same, latest state.
+        func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
+        let rows = try run { connection in
+            try connection.query("""
+                WITH old AS (
+                    SELECT id, status FROM workflow_instances
+                    WHERE id = \(t.instanceId) AND (\(t.ownerId)::uuid IS NULL OR user_id = \(t.ownerId)::uuid)
+                    FOR UPDATE
+                ), i AS (
+                    UPDATE workflow_instances w
+                    SET status = \(t.target.rawValue),
+                        current_step = CASE WHEN old.status = ANY(\(list(t.firstStepFrom))::text[]) THEN 1 ELSE w.current_step END,
+                        version = w.version + 1, updated_at = now()
+                    FROM old
+                    WHERE w.id = old.id AND old.status = ANY(\(list(t.allowedFrom))::text[])
+                      AND (\(t.expectedVersion)::int IS NULL OR w.version = \(t.expectedVersion)::int)
+                    RETURNING w.*, old.status AS from_status
+                ), ev AS (
+                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, user_id, occurred_at)
+                    SELECT i.id, \(WorkflowEventType.statusChanged.rawValue), i.from_status, i.status, i.current_step,
+                           \(t.reason), \(t.actorId)::uuid, i.updated_at
+                    FROM i
+                )
+                SELECT \(unescaped: Self.instanceColumns), i.from_status
+                FROM i CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+                """)
+        }
+        guard let row = rows.first else { return nil }
+        Self.countTransition(from: try row.string(11), to: t.target.rawValue)
+        return try Self.instance(from: row)
+    }
+
+    /// `workflow_transitions_total{from,to}`.
+    static func countTransition(from: String, to: String) {
+        Counter(label: "workflow_transitions_total", dimensions: [("from", from), ("to", to)]).increment()
     }
 
     public func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent] {

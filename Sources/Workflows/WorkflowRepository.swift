@@ -72,6 +72,37 @@ public struct InstanceChange: Sendable, Hashable {
     }
 }
 
+/// A status change applied without reading the instance first: it happens only if the stored instance is
+/// in one of `allowedFrom`, belongs to `ownerId` (nil: anyone's, for an Admin) and is at `expectedVersion`
+/// when one is given. The service derives the lists from the transition table, so the rules stay in the
+/// domain; the repository only checks them where the row is (one round trip instead of read + write).
+public struct ConditionalTransition: Sendable, Hashable {
+    public let instanceId: UUID
+    public let target: WorkflowStatus
+    public let allowedFrom: [WorkflowStatus]
+    /// From these states the change also starts the first step (`currentStep = 1`); from the others the
+    /// step stays as it is.
+    public let firstStepFrom: [WorkflowStatus]
+    public let ownerId: UUID?
+    public let expectedVersion: Int?
+    public let reason: String?
+    /// Who made the change (recorded on its `StatusChanged` event).
+    public let actorId: UUID
+    public init(
+        instanceId: UUID, target: WorkflowStatus, allowedFrom: [WorkflowStatus], firstStepFrom: [WorkflowStatus],
+        ownerId: UUID?, expectedVersion: Int?, reason: String?, actorId: UUID
+    ) {
+        self.instanceId = instanceId
+        self.target = target
+        self.allowedFrom = allowedFrom
+        self.firstStepFrom = firstStepFrom
+        self.ownerId = ownerId
+        self.expectedVersion = expectedVersion
+        self.reason = reason
+        self.actorId = actorId
+    }
+}
+
 /// Keyset position in the newest-first instance listing.
 public struct InstanceCursor: Sendable, Hashable {
     public let createdAt: Timestamp
@@ -111,6 +142,9 @@ public protocol WorkflowRepository: Sendable {
     func instances(matching query: InstanceQuery) throws -> [WorkflowInstance]
     /// Applies the change and its events atomically; nil when the stored version is no longer the expected one.
     func apply(_ change: InstanceChange) throws -> WorkflowInstance?
+    /// Applies the transition and its `StatusChanged` event (from the stored status, at the resulting
+    /// step) atomically if every condition holds; nil, writing nothing, if one does not (or no such instance).
+    func transition(_ transition: ConditionalTransition) throws -> WorkflowInstance?
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
 }

@@ -94,17 +94,33 @@ public struct WorkflowService: Sendable {
         id: UUID, to target: WorkflowStatus, reason: String?, ifMatch: Int?, by principal: Principal
     ) throws -> WorkflowInstance {
         try requireAct(principal)
+        // The common case in one round trip: the database applies it if the stored state allows it.
+        let allowedFrom = WorkflowStatus.allCases.filter { $0.canTransition(to: target) }
+        if !allowedFrom.isEmpty {
+            let attempt = ConditionalTransition(
+                instanceId: id, target: target, allowedFrom: allowedFrom,
+                firstStepFrom: allowedFrom.filter { Self.startsFirstStep(from: $0, to: target) },
+                ownerId: principal.isAdmin ? nil : principal.userId, expectedVersion: ifMatch, reason: reason,
+                actorId: principal.userId)
+            if let updated = try repository.transition(attempt) { return updated }
+        }
+        // Not applied: read, and either explain why (not found, invalid, version) or apply what is now valid.
         return try change(id: id, ifMatch: ifMatch, by: principal) { current in
             guard current.status.canTransition(to: target) else {
                 throw WorkflowError.invalidTransition(from: current.status, to: target)
             }
-            let step = current.status == .created && target == .running ? 1 : current.currentStep
+            let step = Self.startsFirstStep(from: current.status, to: target) ? 1 : current.currentStep
             let event = NewWorkflowEvent(
                 type: .statusChanged, fromStatus: current.status, toStatus: target, step: step, reason: reason)
             return InstanceChange(
                 instanceId: id, expectedVersion: current.version, status: target, currentStep: step,
                 stepOutput: nil, events: [event], actorId: principal.userId)
         }
+    }
+
+    /// Starting a created instance starts its first step.
+    static func startsFirstStep(from: WorkflowStatus, to target: WorkflowStatus) -> Bool {
+        from == .created && target == .running
     }
 
     /// Completes the current step (recording `output` under its id) and moves to the next one;

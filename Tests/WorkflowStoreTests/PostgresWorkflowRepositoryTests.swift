@@ -106,6 +106,39 @@ struct PostgresWorkflowRepositoryTests {
         #expect(try repository.events(instanceId: instance.id, afterId: events[0].id, limit: 1).map(\.id) == [events[1].id])
     }
 
+    @Test func aConditionalTransitionAppliesOnlyWhenEveryConditionHolds() throws {
+        let instance = try create()
+        func attempt(from allowed: [WorkflowStatus], owner: UUID?, version: Int?) -> ConditionalTransition {
+            ConditionalTransition(
+                instanceId: instance.id, target: .running, allowedFrom: allowed, firstStepFrom: [.created], ownerId: owner,
+                expectedVersion: version, reason: "go", actorId: user)
+        }
+        // Each failed condition writes nothing.
+        #expect(try repository.transition(attempt(from: [.paused], owner: user, version: nil)) == nil)
+        #expect(try repository.transition(attempt(from: [.created], owner: UUID(), version: nil)) == nil)
+        #expect(try repository.transition(attempt(from: [.created], owner: user, version: 2)) == nil)
+        #expect(try repository.instance(id: instance.id) == instance)
+        #expect(try repository.events(instanceId: instance.id, afterId: nil, limit: 10).count == 1)
+
+        let started = try #require(try repository.transition(attempt(from: [.created, .paused], owner: user, version: 1)))
+        #expect(started.status == .running && started.currentStep == 1 && started.version == 2)
+        #expect(try repository.instance(id: instance.id) == started)
+        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
+        #expect(events.count == 2)
+        #expect(events[1].type == .statusChanged && events[1].fromStatus == .created && events[1].toStatus == .running)
+        #expect(events[1].step == 1 && events[1].reason == "go" && events[1].userId == user)
+        #expect(events[1].occurredAt == started.updatedAt)
+
+        // An Admin (no owner condition) pauses it; the step is kept when the from-state starts no step.
+        let admin = UUID()
+        let paused = try #require(try repository.transition(ConditionalTransition(
+            instanceId: instance.id, target: .paused, allowedFrom: [.running], firstStepFrom: [], ownerId: nil,
+            expectedVersion: nil, reason: nil, actorId: admin)))
+        #expect(paused.status == .paused && paused.currentStep == 1 && paused.version == 3)
+        let last = try #require(try repository.events(instanceId: instance.id, afterId: events[1].id, limit: 10).first)
+        #expect(last.fromStatus == .running && last.toStatus == .paused && last.userId == admin && last.reason == nil)
+    }
+
     /// Under SERIALIZABLE, a concurrent committed update makes the apply fail with 40001; the repository
     /// retries it (the statement was rolled back whole) and the change goes through exactly once.
     @Test func aSerializationFailureIsRetriedAndAppliesOnce() throws {

@@ -12,7 +12,7 @@ final class InMemoryWorkflowRepository: WorkflowRepository {
     }
     let state = Mutex(State())
     let catalogue: [WorkflowDefinition]
-    /// Called before `apply` writes, to simulate a concurrent writer winning the race.
+    /// Called before `apply` or `transition` writes, to simulate a concurrent writer winning the race.
     let beforeApply = Mutex<(@Sendable (InMemoryWorkflowRepository) -> Void)?>(nil)
 
     init(definitions: [WorkflowDefinition] = [
@@ -47,7 +47,13 @@ final class InMemoryWorkflowRepository: WorkflowRepository {
         }
     }
 
-    func instance(id: UUID) throws -> WorkflowInstance? { state.withLock { $0.instances[id] } }
+    /// How many times `instance(id:)` was called (a valid transition should not need a read).
+    let reads = Atomic(0)
+
+    func instance(id: UUID) throws -> WorkflowInstance? {
+        reads.add(1, ordering: .relaxed)
+        return state.withLock { $0.instances[id] }
+    }
 
     func instances(matching query: InstanceQuery) throws -> [WorkflowInstance] {
         state.withLock { state in
@@ -77,6 +83,26 @@ final class InMemoryWorkflowRepository: WorkflowRepository {
             instance.updatedAt = Timestamp(microsecondsSinceEpoch: state.clock)
             state.instances[instance.id] = instance
             record(change.events, for: instance, actor: change.actorId, in: &state)
+            return instance
+        }
+    }
+
+    func transition(_ t: ConditionalTransition) throws -> WorkflowInstance? {
+        beforeApply.withLock { $0 }?(self)
+        return state.withLock { state in
+            guard var instance = state.instances[t.instanceId], t.allowedFrom.contains(instance.status),
+                t.ownerId == nil || t.ownerId == instance.userId, t.expectedVersion == nil || t.expectedVersion == instance.version
+            else { return nil }
+            state.clock += 1
+            let from = instance.status
+            instance.status = t.target
+            if t.firstStepFrom.contains(from) { instance.currentStep = 1 }
+            instance.version += 1
+            instance.updatedAt = Timestamp(microsecondsSinceEpoch: state.clock)
+            state.instances[instance.id] = instance
+            let event = NewWorkflowEvent(
+                type: .statusChanged, fromStatus: from, toStatus: t.target, step: instance.currentStep, reason: t.reason)
+            record([event], for: instance, actor: t.actorId, in: &state)
             return instance
         }
     }

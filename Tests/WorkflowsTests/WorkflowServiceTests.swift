@@ -33,6 +33,21 @@ import Testing
         #expect(events.last?.step == 1)
     }
 
+    @Test func aValidTransitionIsOneConditionalWriteWithoutARead() throws {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
+        _ = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: 1, by: marcus)
+        let paused = try service.transition(id: instance.id, to: .paused, reason: "lunch", ifMatch: nil, by: admin)
+        #expect(paused.status == .paused && paused.currentStep == 1 && paused.version == 3)
+        #expect(repository.reads.load(ordering: .relaxed) == 0)
+        let last = try #require(try repository.events(instanceId: instance.id, afterId: nil, limit: 10).last)
+        #expect(last.fromStatus == .running && last.toStatus == .paused && last.reason == "lunch" && last.userId == admin.userId)
+        // A refused one reads once, to explain itself.
+        #expect(throws: WorkflowError.invalidTransition(from: .paused, to: .completed)) {
+            try service.transition(id: instance.id, to: .completed, reason: nil, ifMatch: nil, by: marcus)
+        }
+        #expect(repository.reads.load(ordering: .relaxed) == 1)
+    }
+
     @Test func invalidTransitionIsRefusedAndWritesNothing() throws {
         let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         #expect(throws: WorkflowError.invalidTransition(from: .created, to: .completed)) {
