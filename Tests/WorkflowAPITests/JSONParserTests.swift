@@ -12,6 +12,13 @@ import Testing
         #expect(value.serialized == #"{"a":[1,-2.5e3,true,false,null],"b":{"c":"dé\n"}}"#)
     }
 
+    @Test func stringsWithAndWithoutEscapesRoundTrip() throws {
+        #expect(try parse(#""plain é""#) == .string("plain é"))
+        #expect(try parse(#""\"lead\" mid\\ \ttrail\n""#) == .string("\"lead\" mid\\ \ttrail\n"))
+        #expect(try parse(#"{"k\u0041":"x\u0001y"}"#).serialized == #"{"kA":"x\u0001y"}"#)
+        #expect(try parse(#"["a","b\"c",""]"#).serialized == #"["a","b\"c",""]"#)
+    }
+
     @Test func surrogatePairsDecode() throws {
         #expect(try parse(#""\ud83d\ude00""#) == .string("😀"))
     }
