@@ -85,8 +85,16 @@ public final class WorkflowAPI: Sendable {
     private func record(_ request: APIRequest, status: Int, duration: Duration) {
         let (seconds, attoseconds) = duration.components
         requestMetrics.record(
-            route: Self.routeLabel(request.segments), method: request.head.method.rawValue, status: status,
+            route: Self.routeLabel(request.segments), method: Self.methodLabel(request.head.method), status: status,
             nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
+    }
+
+    /// Any method token is valid HTTP; only the standard ones get a label of their own.
+    static func methodLabel(_ method: HTTPRequest.Method) -> String {
+        switch method {
+        case .get, .head, .post, .put, .patch, .delete, .options: method.rawValue
+        default: "OTHER"
+        }
     }
 
     /// The route template, so that ids do not explode the label space: only the API's own routes get a

@@ -23,6 +23,12 @@ import Testing
         #expect(WorkflowAPI.routeLabel(segments(path)) == "unmatched")
     }
 
+    @Test func nonStandardMethodsShareOneLabel() {
+        #expect(WorkflowAPI.methodLabel(.post) == "POST")
+        #expect(WorkflowAPI.methodLabel(HTTPRequest.Method("BREW")!) == "OTHER")
+        #expect(WorkflowAPI.methodLabel(HTTPRequest.Method("X48213")!) == "OTHER")
+    }
+
     @Test func contentTypeIgnoresCaseParametersAndSpaces() {
         func isJSON(_ value: String) -> Bool {
             var head = HTTPRequest(method: .post, scheme: "http", authority: nil, path: "/")
