@@ -48,7 +48,7 @@ if [[ $BENCH_REPORT == bench ]]; then LATEST=latest.txt; else LATEST=$BENCH_REPO
 T0=$SECONDS
 
 bench_lock
-"$ROOT/scripts/install-deps.sh"
+if [[ ${BENCH_PERF:-0} == 1 ]]; then "$ROOT/scripts/install-deps.sh" --profiling; else "$ROOT/scripts/install-deps.sh"; fi
 for tool in wrk pgbench psql nginx cc curl python3 openssl; do
   command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || die "$tool not found (run scripts/install-deps.sh)"
 done
