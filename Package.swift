@@ -48,7 +48,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // UUID and hex text without Foundation's slow paths (used on every request).
+        // UUID, hex and RFC 3339 text without Foundation's slow paths (used on every request and log line).
         .target(name: "TextCoding", swiftSettings: swiftSettings),
 
         // The domain: pure, no I/O.
@@ -84,7 +84,7 @@ let package = Package(
         .executableTarget(
             name: "workflowd",
             dependencies: [
-                "FastCGI", "PostgresClient", "Workflows", "WorkflowStore", "WorkflowAPI",
+                "FastCGI", "PostgresClient", "TextCoding", "Workflows", "WorkflowStore", "WorkflowAPI",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

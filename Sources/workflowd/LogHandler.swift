@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Workflows
+import TextCoding
 
 /// One line per event on stderr: a JSON object (default, for log pipelines) or `key=value` text for humans.
 struct StderrLogHandler: LogHandler {
@@ -42,16 +43,7 @@ struct StderrLogHandler: LogHandler {
     private static func timestamp() -> String {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
-        var parts = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &parts)
-        // Digits by hand: String(format:) costs more than the rest of a log line on Linux.
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(now.tv_nsec / 1_000_000), 3))Z"
+        return RFC3339.utcMilliseconds(microsecondsSinceEpoch: Int64(now.tv_sec) * 1_000_000 + Int64(now.tv_nsec / 1000))
     }
 }
 

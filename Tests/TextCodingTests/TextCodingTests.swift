@@ -43,3 +43,12 @@ import TextCoding
         #expect(Hex.encode(bytes) == bytes.map { String(format: "%02x", $0) }.joined())
     }
 }
+
+@Suite struct RFC3339Tests {
+    @Test func writesUTCWithMillisecondsTruncated() {
+        #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: 1_795_780_800_123_999) == "2026-11-27T12:00:00.123Z")
+        #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: 951_782_400_000_000) == "2000-02-29T00:00:00.000Z")
+        #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: -1) == "1969-12-31T23:59:59.999Z")
+    }
+}
