@@ -25,8 +25,12 @@ public struct Principal: Sendable, Hashable {
     /// Participants act on their own instances; Admins on all.
     public var canAct: Bool { roles.contains(.participant) || isAdmin }
 
+    /// Whose instances this caller may see (and, with a role that acts, change): its own, or everyone's
+    /// (nil) for an Admin.
+    public var ownerScope: UUID? { isAdmin ? nil : userId }
+
     /// Whether this caller may see the instance at all; others get "not found".
     public func canSee(_ instance: WorkflowInstance) -> Bool {
-        isAdmin || instance.userId == userId
+        ownerScope.map { $0 == instance.userId } ?? true
     }
 }

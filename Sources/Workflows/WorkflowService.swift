@@ -100,7 +100,7 @@ public struct WorkflowService: Sendable {
             let attempt = ConditionalTransition(
                 instanceId: id, target: target, allowedFrom: allowedFrom,
                 firstStepFrom: allowedFrom.filter { Self.startsFirstStep(from: $0, to: target) },
-                ownerId: principal.isAdmin ? nil : principal.userId, expectedVersion: ifMatch, reason: reason,
+                ownerId: principal.ownerScope, expectedVersion: ifMatch, reason: reason,
                 actorId: principal.userId)
             if let updated = try repository.transition(attempt) { return updated }
         }
