@@ -77,6 +77,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
+            resources: [.embedInCode("Resources/openapi.json")],
             swiftSettings: swiftSettings
         ),
 
@@ -97,7 +98,7 @@ let package = Package(
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TextCodingTests", dependencies: ["TextCoding"], swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows"], swiftSettings: swiftSettings),
+        .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowStoreTests", dependencies: ["WorkflowStore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WorkflowAPITests",
@@ -114,7 +115,7 @@ let package = Package(
         // Helpers shared by the tests that need real PostgreSQL, nginx and workflowd processes.
         .target(
             name: "TestSupport",
-            dependencies: ["PostgresClient", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PostgresClient", "Workflows", "TextCoding", .product(name: "Crypto", package: "swift-crypto")],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

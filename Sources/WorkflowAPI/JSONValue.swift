@@ -1,3 +1,4 @@
+import TextCoding
 /// A parsed JSON value. Numbers keep their literal text so nothing is rounded on the way to jsonb.
 enum JSONValue: Equatable {
     case null
@@ -48,7 +49,7 @@ enum JSONValue: Equatable {
         case .null: out += "null"
         case .bool(let b): out += b ? "true" : "false"
         case .number(let n): out += n
-        case .string(let s): out += JSONWriter.quoted(s)
+        case .string(let s): out += JSONString.quoted(s)
         case .array(let items):
             out += "["
             for (i, item) in items.enumerated() {
@@ -60,7 +61,7 @@ enum JSONValue: Equatable {
             out += "{"
             for (i, member) in members.enumerated() {
                 if i > 0 { out += "," }
-                out += JSONWriter.quoted(member.key)
+                out += JSONString.quoted(member.key)
                 out += ":"
                 member.value.write(to: &out)
             }
@@ -142,7 +143,7 @@ struct JSONParser {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw failure("expected a member name in double quotes") }
             let key = try parseString()
-            guard keys.insert(key).inserted else { throw failure("duplicate member name \(JSONWriter.quoted(String(key.prefix(64))))") }
+            guard keys.insert(key).inserted else { throw failure("duplicate member name \(JSONString.quoted(String(key.prefix(64))))") }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
             index += 1

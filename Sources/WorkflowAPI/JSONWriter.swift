@@ -5,13 +5,11 @@ import TextCoding
 /// Hand-written JSON for the response types: a few string appends instead of Codable's reflection,
 /// and jsonb columns are spliced in as the text PostgreSQL already produced.
 enum JSONWriter {
-    static func quoted(_ s: String) -> String { JSONText.quoted(s) }
-
     static func instance(_ i: WorkflowInstance) -> String {
         var out = ""
         out.reserveCapacity(400 + i.context.text.utf8.count + i.stepData.text.utf8.count)
         out += "{\"id\":\"\(i.id.lowercaseText)\""
-        out += ",\"workflowDefinitionId\":" + quoted(i.definitionId)
+        out += ",\"workflowDefinitionId\":" + JSONString.quoted(i.definitionId)
         out += ",\"userId\":\"\(i.userId.lowercaseText)\""
         out += ",\"status\":\"\(i.status.rawValue)\""
         out += ",\"currentStep\":\(i.currentStep),\"totalSteps\":\(i.totalSteps)"
@@ -28,20 +26,20 @@ enum JSONWriter {
         out += ",\"fromStatus\":" + (e.fromStatus.map { "\"\($0.rawValue)\"" } ?? "null")
         out += ",\"toStatus\":" + (e.toStatus.map { "\"\($0.rawValue)\"" } ?? "null")
         out += ",\"step\":\(e.step)"
-        out += ",\"reason\":" + (e.reason.map(quoted) ?? "null")
+        out += ",\"reason\":" + (e.reason.map(JSONString.quoted) ?? "null")
         out += ",\"data\":" + (e.data?.text ?? "null")
         out += ",\"userId\":\"\(e.userId.lowercaseText)\",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
         return out
     }
 
     static func definition(_ d: WorkflowDefinition) -> String {
-        let steps = d.steps.map { "{\"id\":\(quoted($0.id)),\"name\":\(quoted($0.name))}" }.joined(separator: ",")
-        return "{\"id\":\(quoted(d.id)),\"name\":\(quoted(d.name)),\"description\":\(quoted(d.description)),\"steps\":[\(steps)]}"
+        let steps = d.steps.map { "{\"id\":\(JSONString.quoted($0.id)),\"name\":\(JSONString.quoted($0.name))}" }.joined(separator: ",")
+        return "{\"id\":\(JSONString.quoted(d.id)),\"name\":\(JSONString.quoted(d.name)),\"description\":\(JSONString.quoted(d.description)),\"steps\":[\(steps)]}"
     }
 
     static func page<T>(_ page: Page<T>, item: (T) -> String) -> String {
         "{\"items\":[" + page.items.map(item).joined(separator: ",") + "],\"nextCursor\":"
-            + (page.nextCursor.map(quoted) ?? "null") + "}"
+            + (page.nextCursor.map(JSONString.quoted) ?? "null") + "}"
     }
 
     /// Each state's `allowedTransitions` array, written once.

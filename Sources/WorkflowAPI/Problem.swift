@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import Workflows
+import TextCoding
 
 /// An RFC 9457 problem: the one shape every error response takes (`application/problem+json`).
 struct Problem: Error {
@@ -21,10 +22,10 @@ struct Problem: Error {
     }
 
     func body(instance: String, requestId: String) -> String {
-        var out = "{\"type\":\(JSONWriter.quoted(type)),\"title\":\(JSONWriter.quoted(title)),\"status\":\(status.code)"
-        out += ",\"detail\":\(JSONWriter.quoted(detail)),\"instance\":\(JSONWriter.quoted(instance))"
-        out += ",\"requestId\":\(JSONWriter.quoted(requestId))"
-        for (name, value) in extensions { out += ",\(JSONWriter.quoted(name)):\(value)" }
+        var out = "{\"type\":\(JSONString.quoted(type)),\"title\":\(JSONString.quoted(title)),\"status\":\(status.code)"
+        out += ",\"detail\":\(JSONString.quoted(detail)),\"instance\":\(JSONString.quoted(instance))"
+        out += ",\"requestId\":\(JSONString.quoted(requestId))"
+        for (name, value) in extensions { out += ",\(JSONString.quoted(name)):\(value)" }
         return out + "}"
     }
 
@@ -37,7 +38,7 @@ struct Problem: Error {
         }
         let detail = errors.map { "\($0.field): \($0.message)" }.joined(separator: "; ")
         var problem = Problem(.badRequest, "validation", title: "Invalid request", detail: detail)
-        let map = grouped.map { "\(JSONWriter.quoted($0.0)):[\($0.1.map(JSONWriter.quoted).joined(separator: ","))]" }
+        let map = grouped.map { "\(JSONString.quoted($0.0)):[\($0.1.map(JSONString.quoted).joined(separator: ","))]" }
         problem.extensions.append(("errors", "{\(map.joined(separator: ","))}"))
         return problem
     }
@@ -69,9 +70,9 @@ struct Problem: Error {
         case .instanceNotFound:
             return Problem(.notFound, "not-found", title: "Not Found", detail: "No workflow instance with this id is visible to you.")
         case .definitionNotFound(let id):
-            return Problem(.notFound, "not-found", title: "Not Found", detail: "There is no workflow definition \(JSONWriter.quoted(id)).")
+            return Problem(.notFound, "not-found", title: "Not Found", detail: "There is no workflow definition \(JSONString.quoted(id)).")
         case .unknownDefinition(let id):
-            return .validation([("workflowId", "There is no workflow definition \(JSONWriter.quoted(id)); GET /api/v1/workflow-definitions lists them.")])
+            return .validation([("workflowId", "There is no workflow definition \(JSONString.quoted(id)); GET /api/v1/workflow-definitions lists them.")])
         case .invalidTransition(let from, let to):
             var problem = Problem(.badRequest, "invalid-transition", title: "Invalid transition", detail: explainInvalidTransition(from: from, to: to))
             problem.extensions = [

@@ -39,6 +39,25 @@ public final class WorkflowAPI: Sendable {
         self.metrics = metrics
     }
 
+    /// Every operation of the API, in the order the OpenAPI document lists them. The one place where a
+    /// path, its methods, the role it needs and its handler are written down.
+    static let routes: [Route] = [
+        Route(.get, "/api/v1/health", .anyone) { api, _ in api.healthResponse() },
+        Route(.get, "/api/v1/openapi.json", .anyone) { _, _ in Response(status: .ok, json: OpenAPIDocument.json) },
+        Route(.get, "/api/v1/workflow-states", .token(.read)) { _, _ in Response(status: .ok, json: JSONWriter.states()) },
+        Route(.get, "/api/v1/workflow-definitions", .token(.read)) { api, c in try api.definitions(c) },
+        Route(.get, "/api/v1/workflow-definitions/{definitionId}", .token(.read)) { api, c in try api.definition(c) },
+        Route(.get, "/api/v1/workflows", .token(.read)) { api, c in try api.list(c) },
+        Route(.post, "/api/v1/workflows", .token(.act)) { api, c in try api.create(c) },
+        Route(.get, "/api/v1/workflows/{workflowInstanceId}", .token(.read)) { api, c in try api.instance(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/transitions", .token(.act)) { api, c in try api.transition(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/advance", .token(.act)) { api, c in try api.advance(c) },
+        Route(.get, "/api/v1/workflows/{workflowInstanceId}/events", .token(.read)) { api, c in try api.events(c) },
+        Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
+    ]
+
+    static let router = Router(routes: routes)
+
     /// Answers one request; never throws. Logs one line per request with its id.
     public func handle(_ head: HTTPRequest, body: [UInt8]) -> (HTTPResponse, [UInt8]) {
         let started = ContinuousClock.now
@@ -47,9 +66,10 @@ public final class WorkflowAPI: Sendable {
         var log = logger
         log[metadataKey: "request_id"] = "\(requestId)"
         var principal: Principal?
+        var routeLabel = "unmatched"
         var response: Response
         do {
-            response = try route(request, principal: &principal, logger: log)
+            response = try dispatch(request, principal: &principal, routeLabel: &routeLabel, logger: &log)
         } catch let problem as Problem {
             response = .problem(problem)
         } catch let error as WorkflowError {
@@ -60,7 +80,8 @@ public final class WorkflowAPI: Sendable {
         }
         let (httpResponse, bytes) = response.render(request: request)
         let elapsed = ContinuousClock.now - started
-        record(request, status: httpResponse.status.code, duration: elapsed)
+        requestMetrics.record(
+            route: routeLabel, method: Self.methodLabel(head.method), status: httpResponse.status.code, nanoseconds: elapsed.nanoseconds)
         if log.logLevel <= .info {
             var metadata: Logger.Metadata = [
                 "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(httpResponse.status.code)",
@@ -76,17 +97,9 @@ public final class WorkflowAPI: Sendable {
 
     /// "12.34": two decimals without String(format:), which is slow on Linux.
     static func milliseconds(_ duration: Duration) -> String {
-        let (seconds, attoseconds) = duration.components
-        let hundredths = seconds * 100_000 + attoseconds / 10_000_000_000_000
+        let hundredths = duration.nanoseconds / 10_000  // hundredths of a millisecond
         let fraction = hundredths % 100
         return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
-    }
-
-    private func record(_ request: APIRequest, status: Int, duration: Duration) {
-        let (seconds, attoseconds) = duration.components
-        requestMetrics.record(
-            route: Self.routeLabel(request.segments), method: Self.methodLabel(request.head.method), status: status,
-            nanoseconds: seconds * 1_000_000_000 + attoseconds / 1_000_000_000)
     }
 
     /// Any method token is valid HTTP; only the standard ones get a label of their own.
@@ -97,99 +110,31 @@ public final class WorkflowAPI: Sendable {
         }
     }
 
-    /// The route template, so that ids do not explode the label space: only the API's own routes get a
-    /// label of their own; any other path (a 404) is "unmatched".
-    static func routeLabel(_ s: [Substring]) -> String {
-        if s == ["metrics"] { return "/metrics" }
-        guard s.count >= 3, s[0] == "api", s[1] == "v1" else { return "unmatched" }
-        switch (s.count, s[2]) {
-        case (3, "health"): return "/api/v1/health"
-        case (3, "openapi.json"): return "/api/v1/openapi.json"
-        case (3, "workflow-states"): return "/api/v1/workflow-states"
-        case (3, "workflow-definitions"): return "/api/v1/workflow-definitions"
-        case (4, "workflow-definitions"): return "/api/v1/workflow-definitions/{definitionId}"
-        case (3, "workflows"): return "/api/v1/workflows"
-        case (4, "workflows"): return "/api/v1/workflows/{workflowInstanceId}"
-        case (5, "workflows") where s[4] == "transitions": return "/api/v1/workflows/{workflowInstanceId}/transitions"
-        case (5, "workflows") where s[4] == "advance": return "/api/v1/workflows/{workflowInstanceId}/advance"
-        case (5, "workflows") where s[4] == "events": return "/api/v1/workflows/{workflowInstanceId}/events"
-        default: return "unmatched"
-        }
-    }
-
-    private func route(_ request: APIRequest, principal: inout Principal?, logger: Logger) throws -> Response {
-        let s = request.segments
-        if s == ["metrics"], let metrics {
-            try allow(request.head.method, [.get])
-            var response = Response(status: .ok, json: metrics())
-            response.contentType = "text/plain; version=0.0.4; charset=utf-8"
-            return response
-        }
-        guard s.count >= 3, s[0] == "api", s[1] == "v1" else { throw Problem.notFound }
-        let method = request.head.method
-        switch (s.count, s[2]) {
-        case (3, "health"):
-            try allow(method, [.get])
-            return healthResponse()
-        case (3, "openapi.json"):
-            try allow(method, [.get])
-            return Response(status: .ok, json: OpenAPIDocument.json)
-        case (3, "workflow-states"):
-            try allow(method, [.get])
-            principal = try authenticate(request)
-            guard principal!.canRead else { throw WorkflowError.forbidden("The token carries none of the roles Participant, Viewer or Admin.") }
-            return Response(status: .ok, json: JSONWriter.states())
-        case (3, "workflow-definitions"):
-            try allow(method, [.get])
-            principal = try authenticate(request)
-            let items = try service.definitions(for: principal!).map(JSONWriter.definition)
-            return Response(status: .ok, json: "{\"items\":[\(items.joined(separator: ","))]}")
-        case (4, "workflow-definitions"):
-            try allow(method, [.get])
-            principal = try authenticate(request)
-            return Response(status: .ok, json: JSONWriter.definition(try service.definition(id: String(s[3]), for: principal!)))
-        case (3, "workflows"):
-            try allow(method, [.get, .post])
-            principal = try authenticate(request)
-            return method == .post ? try create(request, principal!) : try list(request, principal!)
-        case (4, "workflows"):
-            let id = try instanceId(s[3])
-            try allow(method, [.get])
-            principal = try authenticate(request)
-            return .instance(try service.instance(id: id, for: principal!), status: .ok)
-        case (5, "workflows") where s[4] == "transitions":
-            let id = try instanceId(s[3])
-            try allow(method, [.post])
-            principal = try authenticate(request)
-            return try transition(request, id: id, principal!)
-        case (5, "workflows") where s[4] == "advance":
-            let id = try instanceId(s[3])
-            try allow(method, [.post])
-            principal = try authenticate(request)
-            return try advance(request, id: id, principal!)
-        case (5, "workflows") where s[4] == "events":
-            let id = try instanceId(s[3])
-            try allow(method, [.get])
-            principal = try authenticate(request)
-            return try events(request, id: id, principal!)
-        default:
+    /// Finds the route, checks who may call it and runs its handler. `routeLabel` becomes the route's
+    /// template (the metric label: ids never explode the label space) once the path is known.
+    private func dispatch(
+        _ request: APIRequest, principal: inout Principal?, routeLabel: inout String, logger: inout Logger
+    ) throws -> Response {
+        switch Self.router.match(request.head.method, request.segments) {
+        case .notFound:
             throw Problem.notFound
-        }
-    }
-
-    /// GET routes also answer HEAD.
-    private func allow(_ method: HTTPRequest.Method, _ allowed: [HTTPRequest.Method]) throws {
-        let all = allowed.contains(.get) ? allowed + [.head] : allowed
-        guard all.contains(method) else {
-            var problem = Problem(.methodNotAllowed, nil, detail: "\(method.rawValue) is not supported here; use \(all.map(\.rawValue).joined(separator: ", ")).")
-            problem.headers[.allow] = all.map(\.rawValue).joined(separator: ", ")
+        case .methodNotAllowed(let template, let allow):
+            routeLabel = template
+            let list = allow.map(\.rawValue).joined(separator: ", ")
+            var problem = Problem(.methodNotAllowed, nil, detail: "\(request.head.method.rawValue) is not supported here; use \(list).")
+            problem.headers[.allow] = list
             throw problem
+        case .route(let route, let parameters):
+            routeLabel = route.template
+            if case .token(let capability) = route.access {
+                let caller = try authenticate(request)
+                principal = caller
+                logger[metadataKey: "user_id"] = "\(caller.userId.lowercaseText)"
+                guard capability.allows(caller) else { throw WorkflowError.forbidden(capability.refusal) }
+            }
+            if let id = parameters["workflowInstanceId"] { logger[metadataKey: "workflow_id"] = "\(id)" }
+            return try route.handler(self, RouteContext(request: request, parameters: parameters, principal: principal, logger: logger))
         }
-    }
-
-    private func instanceId(_ segment: Substring) throws -> UUID {
-        guard segment.utf8.count == 36, let id = UUID(text: segment) else { throw Problem.notFound }
-        return id
     }
 
     private func authenticate(_ request: APIRequest) throws -> Principal {
@@ -205,14 +150,35 @@ public final class WorkflowAPI: Sendable {
         if report.databaseOK { return Response(status: .ok, json: "{\"status\":\"ok\",\"database\":\"ok\"}") }
         var response = Response(
             status: .serviceUnavailable,
-            json: "{\"status\":\"unavailable\",\"database\":\"unavailable\",\"detail\":\(JSONWriter.quoted(report.detail ?? "database check failed"))}")
+            json: "{\"status\":\"unavailable\",\"database\":\"unavailable\",\"detail\":\(JSONString.quoted(report.detail ?? "database check failed"))}")
         response.headers[.retryAfter] = "1"
+        return response
+    }
+
+    private func metricsResponse() throws -> Response {
+        guard let metrics else { throw Problem.notFound }
+        var response = Response(status: .ok, json: metrics())
+        response.contentType = "text/plain; version=0.0.4; charset=utf-8"
         return response
     }
 
     // MARK: Handlers
 
-    private func create(_ request: APIRequest, _ principal: Principal) throws -> Response {
+    private func definitions(_ c: RouteContext) throws -> Response {
+        let items = try service.definitions().map(JSONWriter.definition)
+        return Response(status: .ok, json: "{\"items\":[\(items.joined(separator: ","))]}")
+    }
+
+    private func definition(_ c: RouteContext) throws -> Response {
+        Response(status: .ok, json: JSONWriter.definition(try service.definition(id: String(c.parameter("definitionId")))))
+    }
+
+    private func instance(_ c: RouteContext) throws -> Response {
+        .instance(try service.instance(id: c.instanceId, for: c.principal), status: .ok)
+    }
+
+    private func create(_ c: RouteContext) throws -> Response {
+        let (request, principal) = (c.request, c.principal!)
         let body = try jsonBody(request, required: true)
         var errors: [(String, String)] = []
         var definitionId = ""
@@ -247,7 +213,8 @@ public final class WorkflowAPI: Sendable {
         Hex.encode(SHA256.hash(data: Array((definitionId + "\n" + parameters.text).utf8)))
     }
 
-    private func list(_ request: APIRequest, _ principal: Principal) throws -> Response {
+    private func list(_ c: RouteContext) throws -> Response {
+        let (request, principal) = (c.request, c.principal!)
         var errors: [(String, String)] = []
         var filter = WorkflowService.ListFilter()
         if let text = request.queryValue("status") {
@@ -268,7 +235,8 @@ public final class WorkflowAPI: Sendable {
         return Response(status: .ok, json: JSONWriter.page(page, item: JSONWriter.instance))
     }
 
-    private func transition(_ request: APIRequest, id: UUID, _ principal: Principal) throws -> Response {
+    private func transition(_ c: RouteContext) throws -> Response {
+        let (request, id, principal) = (c.request, c.instanceId, c.principal!)
         let body = try jsonBody(request, required: true)
         let ifMatch = try version(fromIfMatch: request)
         var errors: [(String, String)] = []
@@ -277,7 +245,7 @@ public final class WorkflowAPI: Sendable {
         case .string(let name):
             target = WorkflowStatus(rawValue: name)
             if target == nil {
-                errors.append(("to", "\(JSONWriter.quoted(String(name.prefix(64)))) is not a status; use one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
+                errors.append(("to", "\(JSONString.quoted(String(name.prefix(64)))) is not a status; use one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
             }
         case nil, .null?: errors.append(("to", "is required"))
         case let other?: errors.append(("to", "must be a string, not \(other.typeName)"))
@@ -293,7 +261,8 @@ public final class WorkflowAPI: Sendable {
         return .instance(try service.transition(id: id, to: target, reason: reason, ifMatch: ifMatch, by: principal), status: .ok)
     }
 
-    private func advance(_ request: APIRequest, id: UUID, _ principal: Principal) throws -> Response {
+    private func advance(_ c: RouteContext) throws -> Response {
+        let (request, id, principal) = (c.request, c.instanceId, c.principal!)
         let body = try jsonBody(request, required: false)
         let ifMatch = try version(fromIfMatch: request)
         var output: JSONText?
@@ -306,7 +275,8 @@ public final class WorkflowAPI: Sendable {
         return .instance(try service.advance(id: id, output: output, ifMatch: ifMatch, by: principal), status: .ok)
     }
 
-    private func events(_ request: APIRequest, id: UUID, _ principal: Principal) throws -> Response {
+    private func events(_ c: RouteContext) throws -> Response {
+        let (request, id, principal) = (c.request, c.instanceId, c.principal!)
         var errors: [(String, String)] = []
         let limit = limit(request, default: 50, errors: &errors)
         guard errors.isEmpty else { throw Problem.validation(errors) }

@@ -1,6 +1,7 @@
 public import Foundation
 public import Logging
 import Metrics
+import Synchronization
 public import PostgresClient
 public import Workflows
 import TextCoding
@@ -10,10 +11,23 @@ import TextCoding
 public struct PostgresWorkflowRepository: WorkflowRepository {
     let pool: PostgresPool
     let logger: Logger
+    /// Statements re-run after a serialization failure or deadlock, since start (also the metric
+    /// `db_statement_retries_total`).
+    public let retries = RetryCount()
 
     public init(pool: PostgresPool, logger: Logger) {
         self.pool = pool
         self.logger = logger
+    }
+
+    public final class RetryCount: Sendable {
+        let count = Atomic(0)
+        public var value: Int { count.load(ordering: .relaxed) }
+        static let counter = Counter(label: "db_statement_retries_total")
+        func increment() {
+            count.add(1, ordering: .relaxed)
+            Self.counter.increment()
+        }
     }
 
     /// The instance columns, in the order `instance(from:)` reads them; `i` is the instance, `total` the step count.
@@ -156,68 +170,92 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
-    public func apply(_ change: InstanceChange) throws -> WorkflowInstance? {
-        let events = "[" + change.events.map(Self.json).joined(separator: ",") + "]"
-        let rows = try run { connection in
-            try connection.query("""
-                WITH i AS (
-                    UPDATE workflow_instances
-                    SET status = \(change.status.rawValue), current_step = \(change.currentStep)::int,
-                        step_data = CASE WHEN \(change.stepOutput?.stepId)::text IS NULL THEN step_data
-                                         ELSE step_data || jsonb_build_object(\(change.stepOutput?.stepId)::text, \(change.stepOutput?.output.text)::jsonb) END,
-                        version = version + 1, updated_at = now()
-                    WHERE id = \(change.instanceId) AND version = \(change.expectedVersion)::int
-                    RETURNING *
-                ), ev AS (
-                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
-                    SELECT i.id, e.doc->>'type', e.doc->>'fromStatus', e.doc->>'toStatus', (e.doc->>'step')::int,
-                           e.doc->>'reason', NULLIF(e.doc->'data', 'null'::jsonb), \(change.actorId)::uuid, i.updated_at
-                    FROM i, jsonb_array_elements(\(events)::jsonb) WITH ORDINALITY AS e(doc, ord)
-                    ORDER BY e.ord
-                )
-                SELECT \(unescaped: Self.instanceColumns)
-                FROM i CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
-                """)
-        }
-        guard let row = rows.first else { return nil }
-        for event in change.events where event.type == .statusChanged {
-            Self.countTransition(from: event.fromStatus?.rawValue ?? "", to: event.toStatus?.rawValue ?? "")
-        }
-        return try Self.instance(from: row)
+    public func transition(_ t: ConditionalTransition) throws -> ChangeOutcome {
+        // `old` locks the row and reads it as it is now (a concurrent writer is waited for), so the
+        // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.
+        func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
+        let outcome = try conditionalChange("""
+            WITH old AS (
+                SELECT id, status, version, (\(t.ownerId)::uuid IS NULL OR user_id = \(t.ownerId)::uuid) AS visible
+                FROM workflow_instances WHERE id = \(t.instanceId)
+                FOR UPDATE
+            ), i AS (
+                UPDATE workflow_instances w
+                SET status = \(t.target.rawValue),
+                    current_step = CASE WHEN old.status = ANY(\(list(t.firstStepFrom))::text[]) THEN 1 ELSE w.current_step END,
+                    version = w.version + 1, updated_at = now()
+                FROM old
+                WHERE w.id = old.id AND old.visible AND old.status = ANY(\(list(t.allowedFrom))::text[])
+                  AND (\(t.expectedVersion)::int IS NULL OR w.version = \(t.expectedVersion)::int)
+                RETURNING w.*
+            ), ev AS (
+                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, user_id, occurred_at)
+                SELECT i.id, \(WorkflowEventType.statusChanged.rawValue), old.status, i.status, i.current_step,
+                       \(t.reason), \(t.actorId)::uuid, i.updated_at
+                FROM i, old
+            )
+            \(unescaped: Self.outcomeSelect)
+            """)
+        if case .applied(let instance) = outcome.result { Self.countTransition(from: outcome.from, to: instance.status.rawValue) }
+        return outcome.result
     }
 
-    public func transition(_ t: ConditionalTransition) throws -> WorkflowInstance? {
-        // `old` locks the row and reads its status as it is now (a concurrent writer is waited for), so
-        // the conditions and the event's fromStatus see the same, latest state.
-        func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
-        let rows = try run { connection in
-            try connection.query("""
-                WITH old AS (
-                    SELECT id, status FROM workflow_instances
-                    WHERE id = \(t.instanceId) AND (\(t.ownerId)::uuid IS NULL OR user_id = \(t.ownerId)::uuid)
-                    FOR UPDATE
-                ), i AS (
-                    UPDATE workflow_instances w
-                    SET status = \(t.target.rawValue),
-                        current_step = CASE WHEN old.status = ANY(\(list(t.firstStepFrom))::text[]) THEN 1 ELSE w.current_step END,
-                        version = w.version + 1, updated_at = now()
-                    FROM old
-                    WHERE w.id = old.id AND old.status = ANY(\(list(t.allowedFrom))::text[])
-                      AND (\(t.expectedVersion)::int IS NULL OR w.version = \(t.expectedVersion)::int)
-                    RETURNING w.*, old.status AS from_status
-                ), ev AS (
-                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, user_id, occurred_at)
-                    SELECT i.id, \(WorkflowEventType.statusChanged.rawValue), i.from_status, i.status, i.current_step,
-                           \(t.reason), \(t.actorId)::uuid, i.updated_at
-                    FROM i
-                )
-                SELECT \(unescaped: Self.instanceColumns), i.from_status
-                FROM i CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
-                """)
+    public func advance(_ a: ConditionalAdvance) throws -> ChangeOutcome {
+        // Like `transition`; the step id, the step count and whether this was the last step come from the
+        // definition in the same statement, and the events are written in order (step, then completion).
+        let outcome = try conditionalChange("""
+            WITH old AS (
+                SELECT w.id, w.status, w.version, w.current_step, d.steps, jsonb_array_length(d.steps) AS step_count,
+                       (\(a.ownerId)::uuid IS NULL OR w.user_id = \(a.ownerId)::uuid) AS visible
+                FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
+                WHERE w.id = \(a.instanceId)
+                FOR UPDATE OF w
+            ), i AS (
+                UPDATE workflow_instances w
+                SET status = CASE WHEN old.current_step = old.step_count THEN 'Completed' ELSE 'Running' END,
+                    current_step = CASE WHEN old.current_step = old.step_count THEN old.current_step ELSE old.current_step + 1 END,
+                    step_data = w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', \(a.output.text)::jsonb),
+                    version = w.version + 1, updated_at = now()
+                FROM old
+                WHERE w.id = old.id AND old.visible AND old.status = 'Running' AND old.current_step BETWEEN 1 AND old.step_count
+                  AND (\(a.expectedVersion)::int IS NULL OR w.version = \(a.expectedVersion)::int)
+                RETURNING w.*
+            ), ev AS (
+                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, \(a.actorId)::uuid, i.updated_at
+                FROM i, old, LATERAL (VALUES
+                    (1, \(WorkflowEventType.stepCompleted.rawValue), NULL, NULL, NULL, \(a.output.text)::jsonb),
+                    (2, \(WorkflowEventType.statusChanged.rawValue), 'Running', 'Completed', 'All steps completed', NULL)
+                ) AS e(ord, type, from_status, to_status, reason, data)
+                WHERE e.ord = 1 OR i.status = 'Completed'
+                ORDER BY e.ord
+            )
+            \(unescaped: Self.outcomeSelect)
+            """)
+        if case .applied(let instance) = outcome.result, instance.status == .completed {
+            Self.countTransition(from: WorkflowStatus.running.rawValue, to: instance.status.rawValue)
         }
-        guard let row = rows.first else { return nil }
-        Self.countTransition(from: try row.string(11), to: t.target.rawValue)
-        return try Self.instance(from: row)
+        return outcome.result
+    }
+
+    /// The last part of a conditional change: the changed instance (columns 0–10, NULL when refused) and
+    /// what `old` found (status, version, visible: 11–13; no row when there is no such instance).
+    static let outcomeSelect = """
+        SELECT \(instanceColumns), old.status, old.version, old.visible
+        FROM old LEFT JOIN i ON true
+        LEFT JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d ON true
+        """
+
+    /// Runs a statement ending in `outcomeSelect`; `from` is the status the row had before.
+    private func conditionalChange(_ query: PostgresQuery) throws -> (result: ChangeOutcome, from: String) {
+        let rows = try run { connection in try connection.query(query) }
+        guard let row = rows.first else { return (.refused(nil), "") }
+        let from = try row.string(11)
+        if !row.isNull(0) { return (.applied(try Self.instance(from: row)), from) }
+        guard let status = WorkflowStatus(rawValue: from) else {
+            throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
+        }
+        return (.refused(FoundInstance(status: status, version: try row.int(12), visible: try row.bool(13))), from)
     }
 
     /// `workflow_transitions_total{from,to}`.
@@ -250,7 +288,10 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             do {
                 return try pool.withConnection(body)
             } catch let error as PostgresError {
-                if error.isRetryableConflict && attempt < 3 { continue }
+                if error.isRetryableConflict && attempt < 3 {
+                    retries.increment()
+                    continue
+                }
                 throw Self.domainError(for: error, logger: logger)
             }
         }
@@ -311,15 +352,5 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             toStatus: row.optionalString(4).flatMap(WorkflowStatus.init(rawValue:)), step: try row.int(5),
             reason: row.optionalString(6), data: row.optionalString(7).map(JSONText.init(unchecked:)),
             userId: try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
-    }
-
-    /// An event as the JSON object the apply statement unpacks.
-    static func json(_ event: NewWorkflowEvent) -> String {
-        func optional(_ s: String?) -> String { s.map(JSONText.quoted) ?? "null" }
-        return """
-            {"type":\(JSONText.quoted(event.type.rawValue)),"fromStatus":\(optional(event.fromStatus?.rawValue)),\
-            "toStatus":\(optional(event.toStatus?.rawValue)),"step":\(event.step),"reason":\(optional(event.reason)),\
-            "data":\(event.data?.text ?? "null")}
-            """
     }
 }

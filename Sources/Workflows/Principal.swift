@@ -34,3 +34,35 @@ public struct Principal: Sendable, Hashable {
         ownerScope.map { $0 == instance.userId } ?? true
     }
 }
+
+/// What an operation demands of the caller's roles. The API's route table names one per route, so the
+/// role each operation needs is written down exactly once.
+public enum Capability: Sendable, Hashable, CaseIterable {
+    /// Any role: read its own instances (an Admin: all).
+    case read
+    /// Participant or Admin: create and change instances.
+    case act
+
+    public func allows(_ principal: Principal) -> Bool {
+        switch self {
+        case .read: principal.canRead
+        case .act: principal.canAct
+        }
+    }
+
+    /// The roles that grant it, for documentation and refusals.
+    public var roles: [Role] {
+        switch self {
+        case .read: [.participant, .viewer, .admin]
+        case .act: [.participant, .admin]
+        }
+    }
+
+    /// Why a caller without it is refused, in words a person can read.
+    public var refusal: String {
+        switch self {
+        case .read: "The token carries none of the roles Participant, Viewer or Admin."
+        case .act: "This action needs the Participant or Admin role."
+        }
+    }
+}

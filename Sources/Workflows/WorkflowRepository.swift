@@ -37,41 +37,6 @@ public enum CreateOutcome: Sendable, Hashable {
     case keyReused
 }
 
-/// Output recorded in `stepData` under a step's id.
-public struct StepOutput: Sendable, Hashable {
-    public let stepId: String
-    public let output: JSONText
-    public init(stepId: String, output: JSONText) {
-        self.stepId = stepId
-        self.output = output
-    }
-}
-
-/// A change to an instance, applied only if the stored version still equals `expectedVersion`.
-public struct InstanceChange: Sendable, Hashable {
-    public let instanceId: UUID
-    public let expectedVersion: Int
-    public let status: WorkflowStatus
-    public let currentStep: Int
-    public let stepOutput: StepOutput?
-    /// Written in the same transaction, in this order.
-    public let events: [NewWorkflowEvent]
-    /// Who made the change (recorded on each event).
-    public let actorId: UUID
-    public init(
-        instanceId: UUID, expectedVersion: Int, status: WorkflowStatus, currentStep: Int, stepOutput: StepOutput?,
-        events: [NewWorkflowEvent], actorId: UUID
-    ) {
-        self.instanceId = instanceId
-        self.expectedVersion = expectedVersion
-        self.status = status
-        self.currentStep = currentStep
-        self.stepOutput = stepOutput
-        self.events = events
-        self.actorId = actorId
-    }
-}
-
 /// A status change applied without reading the instance first: it happens only if the stored instance is
 /// in one of `allowedFrom`, belongs to `ownerId` (nil: anyone's, for an Admin) and is at `expectedVersion`
 /// when one is given. The service derives the lists from the transition table, so the rules stay in the
@@ -101,6 +66,46 @@ public struct ConditionalTransition: Sendable, Hashable {
         self.reason = reason
         self.actorId = actorId
     }
+}
+
+/// Completes the current step of a Running instance (recording `output` under the step's id in
+/// `stepData`) and moves to the next step, or to `Completed` after the last one — applied only if the
+/// stored instance is Running at a step its definition has, belongs to `ownerId` (nil: anyone's) and is at
+/// `expectedVersion` when one is given.
+public struct ConditionalAdvance: Sendable, Hashable {
+    public let instanceId: UUID
+    public let ownerId: UUID?
+    public let expectedVersion: Int?
+    public let output: JSONText
+    /// Who made the change (recorded on its events).
+    public let actorId: UUID
+    public init(instanceId: UUID, ownerId: UUID?, expectedVersion: Int?, output: JSONText, actorId: UUID) {
+        self.instanceId = instanceId
+        self.ownerId = ownerId
+        self.expectedVersion = expectedVersion
+        self.output = output
+        self.actorId = actorId
+    }
+}
+
+/// What a conditional change found where the row is, when it did not apply: enough for the service to
+/// explain the refusal without reading the instance again.
+public struct FoundInstance: Sendable, Hashable {
+    public let status: WorkflowStatus
+    public let version: Int
+    /// Whether the instance belongs to the change's `ownerId` (always true for an Admin's change).
+    public let visible: Bool
+    public init(status: WorkflowStatus, version: Int, visible: Bool) {
+        self.status = status
+        self.version = version
+        self.visible = visible
+    }
+}
+
+/// The result of a conditional change: applied, or refused with what was found (nil: no such instance).
+public enum ChangeOutcome: Sendable, Hashable {
+    case applied(WorkflowInstance)
+    case refused(FoundInstance?)
 }
 
 /// Keyset position in the newest-first instance listing.
@@ -140,11 +145,13 @@ public protocol WorkflowRepository: Sendable {
     func instance(id: UUID) throws -> WorkflowInstance?
     /// Newest first; at most `query.limit` items.
     func instances(matching query: InstanceQuery) throws -> [WorkflowInstance]
-    /// Applies the change and its events atomically; nil when the stored version is no longer the expected one.
-    func apply(_ change: InstanceChange) throws -> WorkflowInstance?
     /// Applies the transition and its `StatusChanged` event (from the stored status, at the resulting
-    /// step) atomically if every condition holds; nil, writing nothing, if one does not (or no such instance).
-    func transition(_ transition: ConditionalTransition) throws -> WorkflowInstance?
+    /// step) atomically if every condition holds; otherwise writes nothing and returns what it found.
+    func transition(_ transition: ConditionalTransition) throws -> ChangeOutcome
+    /// Applies the advance with its `StepCompleted` event (and, after the last step, the `StatusChanged`
+    /// event to `Completed`) atomically if every condition holds; otherwise writes nothing and returns
+    /// what it found.
+    func advance(_ advance: ConditionalAdvance) throws -> ChangeOutcome
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
 }

@@ -5,11 +5,10 @@ public import Foundation
 #endif
 import TextCoding
 
-/// The rules: the state machine, step progress, ownership and roles. No I/O of its own.
+/// The rules: the state machine, step progress and ownership. No I/O of its own. The role each operation
+/// needs (`Capability`) is checked before it is called, by the API's route table.
 public struct WorkflowService: Sendable {
     public let repository: any WorkflowRepository
-    /// How often a change is retried after losing a race to another writer before giving up.
-    let maxAttempts = 5
 
     public init(repository: any WorkflowRepository) {
         self.repository = repository
@@ -17,13 +16,11 @@ public struct WorkflowService: Sendable {
 
     // MARK: Definitions
 
-    public func definitions(for principal: Principal) throws -> [WorkflowDefinition] {
-        try requireRead(principal)
-        return try repository.definitions()
+    public func definitions() throws -> [WorkflowDefinition] {
+        try repository.definitions()
     }
 
-    public func definition(id: String, for principal: Principal) throws -> WorkflowDefinition {
-        try requireRead(principal)
+    public func definition(id: String) throws -> WorkflowDefinition {
         guard let definition = try repository.definition(id: id) else { throw WorkflowError.definitionNotFound(id) }
         return definition
     }
@@ -39,7 +36,6 @@ public struct WorkflowService: Sendable {
     public func create(
         definitionId: String, parameters: JSONText, idempotency: IdempotencyClaim? = nil, by principal: Principal
     ) throws -> Created {
-        try requireAct(principal)
         let new = NewWorkflowInstance(id: UUID.random(), definitionId: definitionId, userId: principal.userId, context: parameters)
         let event = NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0)
         switch try repository.createInstance(new, event: event, idempotency: idempotency) {
@@ -50,7 +46,6 @@ public struct WorkflowService: Sendable {
     }
 
     public func instance(id: UUID, for principal: Principal) throws -> WorkflowInstance {
-        try requireRead(principal)
         return try visibleInstance(id: id, for: principal)
     }
 
@@ -71,7 +66,6 @@ public struct WorkflowService: Sendable {
 
     /// Newest first. Non-admins see only their own; only an Admin may filter by another user.
     public func list(_ filter: ListFilter, for principal: Principal) throws -> Page<WorkflowInstance> {
-        try requireRead(principal)
         let owner: UUID?
         if principal.isAdmin {
             owner = filter.userId
@@ -89,32 +83,19 @@ public struct WorkflowService: Sendable {
         return Page(items: items, nextCursor: next)
     }
 
-    /// Moves the instance to `target`. `Created → Running` also starts the first step.
+    /// Moves the instance to `target`. `Created → Running` also starts the first step. One conditional
+    /// write: the database applies it if the stored state allows it, and otherwise reports what it
+    /// found, from which the refusal is explained.
     public func transition(
         id: UUID, to target: WorkflowStatus, reason: String?, ifMatch: Int?, by principal: Principal
     ) throws -> WorkflowInstance {
-        try requireAct(principal)
-        // The common case in one round trip: the database applies it if the stored state allows it.
         let allowedFrom = WorkflowStatus.allCases.filter { $0.canTransition(to: target) }
-        if !allowedFrom.isEmpty {
-            let attempt = ConditionalTransition(
-                instanceId: id, target: target, allowedFrom: allowedFrom,
-                firstStepFrom: allowedFrom.filter { Self.startsFirstStep(from: $0, to: target) },
-                ownerId: principal.ownerScope, expectedVersion: ifMatch, reason: reason,
-                actorId: principal.userId)
-            if let updated = try repository.transition(attempt) { return updated }
-        }
-        // Not applied: read, and either explain why (not found, invalid, version) or apply what is now valid.
-        return try change(id: id, ifMatch: ifMatch, by: principal) { current in
-            guard current.status.canTransition(to: target) else {
-                throw WorkflowError.invalidTransition(from: current.status, to: target)
-            }
-            let step = Self.startsFirstStep(from: current.status, to: target) ? 1 : current.currentStep
-            let event = NewWorkflowEvent(
-                type: .statusChanged, fromStatus: current.status, toStatus: target, step: step, reason: reason)
-            return InstanceChange(
-                instanceId: id, expectedVersion: current.version, status: target, currentStep: step,
-                stepOutput: nil, events: [event], actorId: principal.userId)
+        let outcome = try repository.transition(ConditionalTransition(
+            instanceId: id, target: target, allowedFrom: allowedFrom,
+            firstStepFrom: allowedFrom.filter { Self.startsFirstStep(from: $0, to: target) },
+            ownerId: principal.ownerScope, expectedVersion: ifMatch, reason: reason, actorId: principal.userId))
+        return try applied(outcome, ifMatch: ifMatch) { found in
+            found.status.canTransition(to: target) ? nil : .invalidTransition(from: found.status, to: target)
         }
     }
 
@@ -126,36 +107,32 @@ public struct WorkflowService: Sendable {
     /// Completes the current step (recording `output` under its id) and moves to the next one;
     /// after the last step the instance becomes `Completed`.
     public func advance(id: UUID, output: JSONText?, ifMatch: Int?, by principal: Principal) throws -> WorkflowInstance {
-        try requireAct(principal)
-        var definition: WorkflowDefinition?
-        return try change(id: id, ifMatch: ifMatch, by: principal) { current in
-            guard current.status == .running else { throw WorkflowError.notRunning(current.status) }
-            if definition == nil { definition = try repository.definition(id: current.definitionId) }
-            guard let steps = definition?.steps, current.currentStep >= 1, current.currentStep <= steps.count else {
-                throw WorkflowError.unavailable("The definition of \(current.definitionId) does not match the instance's step.")
-            }
-            let stepId = steps[current.currentStep - 1].id
-            let output = output ?? .emptyObject
-            var events = [
-                NewWorkflowEvent(type: .stepCompleted, fromStatus: nil, toStatus: nil, step: current.currentStep, data: output)
-            ]
-            var status = WorkflowStatus.running
-            var nextStep = current.currentStep + 1
-            if current.currentStep == steps.count {
-                status = .completed
-                nextStep = current.currentStep
-                events.append(NewWorkflowEvent(
-                    type: .statusChanged, fromStatus: .running, toStatus: .completed, step: current.currentStep,
-                    reason: "All steps completed"))
-            }
-            return InstanceChange(
-                instanceId: id, expectedVersion: current.version, status: status, currentStep: nextStep,
-                stepOutput: StepOutput(stepId: stepId, output: output), events: events, actorId: principal.userId)
+        let outcome = try repository.advance(ConditionalAdvance(
+            instanceId: id, ownerId: principal.ownerScope, expectedVersion: ifMatch, output: output ?? .emptyObject,
+            actorId: principal.userId))
+        return try applied(outcome, ifMatch: ifMatch) { found in
+            found.status == .running
+                ? .unavailable("The definition of this workflow does not match the instance's step.") : .notRunning(found.status)
+        }
+    }
+
+    /// The instance a conditional change produced, or the error that explains its refusal, in the order
+    /// a client needs them: not visible (404), stale version (412), then the rule that refused it.
+    private func applied(
+        _ outcome: ChangeOutcome, ifMatch: Int?, rule: (FoundInstance) -> WorkflowError?
+    ) throws -> WorkflowInstance {
+        switch outcome {
+        case .applied(let instance):
+            return instance
+        case .refused(let found):
+            guard let found, found.visible else { throw WorkflowError.instanceNotFound }
+            if let ifMatch, ifMatch != found.version { throw WorkflowError.versionMismatch(current: found.version) }
+            // Every condition held where the row is, yet nothing applied: a writer changed it in between.
+            throw rule(found) ?? WorkflowError.contention
         }
     }
 
     public func events(instanceId: UUID, cursor: String?, limit: Int, for principal: Principal) throws -> Page<WorkflowEvent> {
-        try requireRead(principal)
         _ = try visibleInstance(id: instanceId, for: principal)
         let after = try cursor.map { cursor throws(WorkflowError) in try CursorCoding.decodeEventCursor(cursor) }
         let found = try repository.events(instanceId: instanceId, afterId: after, limit: limit + 1)
@@ -166,34 +143,10 @@ public struct WorkflowService: Sendable {
 
     // MARK: Helpers
 
-    /// Read, decide, write-if-unchanged; on a lost race read again and decide anew (bounded).
-    private func change(
-        id: UUID, ifMatch: Int?, by principal: Principal, decide: (WorkflowInstance) throws -> InstanceChange
-    ) throws -> WorkflowInstance {
-        for _ in 0..<maxAttempts {
-            let current = try visibleInstance(id: id, for: principal)
-            if let ifMatch, ifMatch != current.version { throw WorkflowError.versionMismatch(current: current.version) }
-            if let updated = try repository.apply(try decide(current)) { return updated }
-        }
-        throw WorkflowError.contention
-    }
-
     private func visibleInstance(id: UUID, for principal: Principal) throws -> WorkflowInstance {
         guard let instance = try repository.instance(id: id), principal.canSee(instance) else {
             throw WorkflowError.instanceNotFound
         }
         return instance
-    }
-
-    private func requireRead(_ principal: Principal) throws {
-        guard principal.canRead else {
-            throw WorkflowError.forbidden("The token carries none of the roles Participant, Viewer or Admin.")
-        }
-    }
-
-    private func requireAct(_ principal: Principal) throws {
-        guard principal.canAct else {
-            throw WorkflowError.forbidden("This action needs the Participant or Admin role.")
-        }
     }
 }

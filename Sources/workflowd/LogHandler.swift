@@ -28,8 +28,8 @@ struct StderrLogHandler: LogHandler {
         var line: String
         switch format {
         case .json:
-            line = "{\"time\":\"\(time)\",\"level\":\"\(event.level)\",\"message\":\(JSONText.quoted(event.message.description))"
-            for key in merged.keys.sorted() { line += ",\(JSONText.quoted(key)):\(JSONText.quoted(merged[key]!.description))" }
+            line = "{\"time\":\"\(time)\",\"level\":\"\(event.level)\",\"message\":\(JSONString.quoted(event.message.description))"
+            for key in merged.keys.sorted() { line += ",\(JSONString.quoted(key)):\(JSONString.quoted(merged[key]!.description))" }
             line += "}\n"
         case .text:
             line = "\(time) \(event.level) \(event.message)"

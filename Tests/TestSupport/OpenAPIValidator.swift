@@ -5,7 +5,7 @@ import Foundation
 /// (the JSON Schema subset the document uses: $ref, type, enum, required, properties,
 /// additionalProperties, items, minItems, anyOf, pattern, minimum/maximum, minLength/maxLength, format uuid).
 public struct OpenAPIValidator: @unchecked Sendable {
-    let document: [String: Any]
+    public let document: [String: Any]
 
     public init(json: String) throws {
         guard let document = try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any] else {
@@ -60,6 +60,11 @@ public struct OpenAPIValidator: @unchecked Sendable {
         var current: Any = document
         for part in ref.dropFirst(2).split(separator: "/") { current = (current as? [String: Any])?[String(part)] as Any }
         return resolve(current as? [String: Any] ?? [:])
+    }
+
+    /// Problems with `value` against `schema` (which may be a `$ref`); empty when it conforms.
+    public func violations(of value: Any, against schema: [String: Any], at path: String) -> [String] {
+        validate(value, schema, at: path)
     }
 
     func validate(_ value: Any, _ rawSchema: [String: Any], at path: String) -> [String] {

@@ -86,61 +86,8 @@ struct PostgresWorkflowRepositoryTests {
         #expect(reused.id != first.id)
     }
 
-    @Test func applyIsConditionalOnTheVersionAndWritesEventsInOrder() throws {
-        let instance = try create()
-        let change = InstanceChange(
-            instanceId: instance.id, expectedVersion: 1, status: .running, currentStep: 1,
-            stepOutput: StepOutput(stepId: "s1", output: JSONText(unchecked: #"{"k":"v"}"#)),
-            events: [
-                NewWorkflowEvent(type: .statusChanged, fromStatus: .created, toStatus: .running, step: 1, reason: "go \"now\""),
-                NewWorkflowEvent(type: .stepCompleted, fromStatus: nil, toStatus: nil, step: 1, data: JSONText(unchecked: #"{"k":"v"}"#)),
-            ], actorId: user)
-        let updated = try #require(try repository.apply(change))
-        #expect(updated.version == 2 && updated.status == .running && updated.currentStep == 1)
-        #expect(updated.stepData.text == #"{"s1": {"k": "v"}}"#)
-        #expect(try repository.apply(change) == nil, "a second apply against version 1 must not write")
-        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
-        #expect(events.map(\.type) == [.instanceCreated, .statusChanged, .stepCompleted])
-        #expect(events[1].reason == "go \"now\"")
-        #expect(events[2].data?.text == #"{"k": "v"}"#)
-        #expect(try repository.events(instanceId: instance.id, afterId: events[0].id, limit: 1).map(\.id) == [events[1].id])
-    }
-
-    @Test func aConditionalTransitionAppliesOnlyWhenEveryConditionHolds() throws {
-        let instance = try create()
-        func attempt(from allowed: [WorkflowStatus], owner: UUID?, version: Int?) -> ConditionalTransition {
-            ConditionalTransition(
-                instanceId: instance.id, target: .running, allowedFrom: allowed, firstStepFrom: [.created], ownerId: owner,
-                expectedVersion: version, reason: "go", actorId: user)
-        }
-        // Each failed condition writes nothing.
-        #expect(try repository.transition(attempt(from: [.paused], owner: user, version: nil)) == nil)
-        #expect(try repository.transition(attempt(from: [.created], owner: UUID(), version: nil)) == nil)
-        #expect(try repository.transition(attempt(from: [.created], owner: user, version: 2)) == nil)
-        #expect(try repository.instance(id: instance.id) == instance)
-        #expect(try repository.events(instanceId: instance.id, afterId: nil, limit: 10).count == 1)
-
-        let started = try #require(try repository.transition(attempt(from: [.created, .paused], owner: user, version: 1)))
-        #expect(started.status == .running && started.currentStep == 1 && started.version == 2)
-        #expect(try repository.instance(id: instance.id) == started)
-        let events = try repository.events(instanceId: instance.id, afterId: nil, limit: 10)
-        #expect(events.count == 2)
-        #expect(events[1].type == .statusChanged && events[1].fromStatus == .created && events[1].toStatus == .running)
-        #expect(events[1].step == 1 && events[1].reason == "go" && events[1].userId == user)
-        #expect(events[1].occurredAt == started.updatedAt)
-
-        // An Admin (no owner condition) pauses it; the step is kept when the from-state starts no step.
-        let admin = UUID()
-        let paused = try #require(try repository.transition(ConditionalTransition(
-            instanceId: instance.id, target: .paused, allowedFrom: [.running], firstStepFrom: [], ownerId: nil,
-            expectedVersion: nil, reason: nil, actorId: admin)))
-        #expect(paused.status == .paused && paused.currentStep == 1 && paused.version == 3)
-        let last = try #require(try repository.events(instanceId: instance.id, afterId: events[1].id, limit: 10).first)
-        #expect(last.fromStatus == .running && last.toStatus == .paused && last.userId == admin && last.reason == nil)
-    }
-
-    /// Under SERIALIZABLE, a concurrent committed update makes the apply fail with 40001; the repository
-    /// retries it (the statement was rolled back whole) and the change goes through exactly once.
+    /// Under SERIALIZABLE, a concurrent committed update makes the transition fail with 40001; the
+    /// repository retries it (the statement was rolled back whole) and the change goes through exactly once.
     @Test func aSerializationFailureIsRetriedAndAppliesOnce() throws {
         let instance = try create()
         let admin = try database.connect()
@@ -155,33 +102,38 @@ struct PostgresWorkflowRepositoryTests {
         defer { other.close() }
         try other.execute("BEGIN")
         try other.query("UPDATE workflow_instances SET updated_at = now() WHERE id = \(instance.id)")
-        let change = InstanceChange(
-            instanceId: instance.id, expectedVersion: 1, status: .running, currentStep: 1, stepOutput: nil,
-            events: [NewWorkflowEvent(type: .statusChanged, fromStatus: .created, toStatus: .running, step: 1)], actorId: user)
-        let outcome = Mutex<Result<WorkflowInstance?, any Error>?>(nil)
+        let start = ConditionalTransition(
+            instanceId: instance.id, target: .running, allowedFrom: [.created], firstStepFrom: [.created], ownerId: user,
+            expectedVersion: 1, reason: nil, actorId: user)
+        let outcome = Mutex<Result<ChangeOutcome, any Error>?>(nil)
         let done = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            let result = Result { try repository.apply(change) }
+            let result = Result { try repository.transition(start) }
             outcome.withLock { $0 = result }
             done.signal()
         }
-        Thread.sleep(forTimeInterval: 0.5)  // the apply now waits on the row lock
-        try other.execute("COMMIT")        // ... and fails with 40001 when it is released
+        // Wait until the transition really waits on the row lock, then release it: it fails with 40001.
+        try waitUntil("the transition waits on the row lock") {
+            try admin.query("SELECT count(*) FROM pg_stat_activity WHERE datname = \(database.name) AND wait_event_type = 'Lock'")
+                .first?.int(0) == 1
+        }
+        try other.execute("COMMIT")
         #expect(done.wait(timeout: .now() + 10) == .success)
-        let applied = try #require(try outcome.withLock { $0 }?.get())
+        guard case .applied(let applied) = try #require(try outcome.withLock { $0 }?.get()) else {
+            Issue.record("the retried transition did not apply")
+            return
+        }
         #expect(applied.version == 2)
+        #expect(repository.retries.value == 1, "exactly one retry after the serialization failure")
         #expect(try database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'StatusChanged'") == "1")
     }
 
-    @Test func listingIsNewestFirstWithKeysetFilters() throws {
-        var ids: [UUID] = []
-        for _ in 0..<3 { ids.append(try create().id) }
-        let all = try repository.instances(matching: InstanceQuery(ownerId: user, status: nil, definitionId: nil, after: nil, limit: 10))
-        #expect(all.map(\.id) == ids.reversed())
-        let after = InstanceCursor(createdAt: all[0].createdAt, id: all[0].id)
-        let rest = try repository.instances(matching: InstanceQuery(ownerId: user, status: .created, definitionId: "create-prd", after: after, limit: 10))
-        #expect(rest.map(\.id) == Array(ids.reversed().dropFirst()))
-        #expect(try repository.instances(matching: InstanceQuery(ownerId: UUID(), status: nil, definitionId: nil, after: nil, limit: 10)).isEmpty)
+    func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool) throws {
+        let deadline = ContinuousClock.now + timeout
+        while try !condition() {
+            guard ContinuousClock.now < deadline else { throw PostgresError(kind: .decoding, message: "timed out waiting until \(what)") }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
     }
 
     @Test func theDatabaseItselfRejectsAnUnknownStatus() throws {

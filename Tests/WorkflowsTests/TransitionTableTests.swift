@@ -1,5 +1,6 @@
 import Testing
 @testable import Workflows
+import TextCoding
 
 @Suite struct TransitionTableTests {
     /// The table from the specification, written out independently of the code under test.
@@ -44,7 +45,7 @@ import Testing
     }
 
     @Test func jsonQuotingEscapesQuotesBackslashesAndControlCharacters() {
-        #expect(JSONText.quoted("a\"b\\c\nd\u{01}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
-        #expect(JSONText.quoted("Grüße") == "\"Grüße\"")
+        #expect(JSONString.quoted("a\"b\\c\nd\u{01}") == "\"a\\\"b\\\\c\\nd\\u0001\"")
+        #expect(JSONString.quoted("Grüße") == "\"Grüße\"")
     }
 }

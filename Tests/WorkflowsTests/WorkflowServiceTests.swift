@@ -1,5 +1,6 @@
-import Synchronization
 import Foundation
+import Synchronization
+import TestSupport
 import Testing
 @testable import Workflows
 
@@ -41,11 +42,15 @@ import Testing
         #expect(repository.reads.load(ordering: .relaxed) == 0)
         let last = try #require(try repository.events(instanceId: instance.id, afterId: nil, limit: 10).last)
         #expect(last.fromStatus == .running && last.toStatus == .paused && last.reason == "lunch" && last.userId == admin.userId)
-        // A refused one reads once, to explain itself.
+        // A refused one is explained from what the write found: no read either.
         #expect(throws: WorkflowError.invalidTransition(from: .paused, to: .completed)) {
             try service.transition(id: instance.id, to: .completed, reason: nil, ifMatch: nil, by: marcus)
         }
-        #expect(repository.reads.load(ordering: .relaxed) == 1)
+        #expect(throws: WorkflowError.versionMismatch(current: 3)) {
+            try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: 2, by: marcus)
+        }
+        #expect(throws: WorkflowError.notRunning(.paused)) { try service.advance(id: instance.id, output: nil, ifMatch: nil, by: marcus) }
+        #expect(repository.reads.load(ordering: .relaxed) == 0)
     }
 
     @Test func invalidTransitionIsRefusedAndWritesNothing() throws {
@@ -98,14 +103,14 @@ import Testing
         #expect(try service.transition(id: instance.id, to: .cancelled, reason: "admin", ifMatch: nil, by: admin).status == .cancelled)
     }
 
-    @Test func viewerReadsOwnButCannotActAndNoRoleCannotRead() throws {
-        let viewer = Principal(userId: marcus.userId, roles: [.viewer])
+    @Test func aStrangersAdvanceIsNotFoundAndAStaleOneIsAVersionMismatch() throws {
         let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
-        #expect(try service.instance(id: instance.id, for: viewer).id == instance.id)
-        #expect(throws: WorkflowError.self) { try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: viewer) }
-        #expect(throws: WorkflowError.self) { try service.create(definitionId: "create-prd", parameters: .emptyObject, by: viewer) }
-        let nobody = Principal(userId: marcus.userId, roles: [])
-        #expect(throws: WorkflowError.self) { try service.instance(id: instance.id, for: nobody) }
+        _ = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
+        let stranger = Principal(userId: UUID(), roles: [.participant])
+        #expect(throws: WorkflowError.instanceNotFound) { try service.advance(id: instance.id, output: nil, ifMatch: 2, by: stranger) }
+        #expect(throws: WorkflowError.instanceNotFound) { try service.advance(id: UUID(), output: nil, ifMatch: nil, by: marcus) }
+        #expect(throws: WorkflowError.versionMismatch(current: 2)) { try service.advance(id: instance.id, output: nil, ifMatch: 1, by: marcus) }
+        #expect(try service.advance(id: instance.id, output: nil, ifMatch: 2, by: admin).currentStep == 2)
     }
 
     @Test func sameIdempotencyKeyReplaysTheOriginalAndADifferentRequestIsRefused() throws {
@@ -134,9 +139,9 @@ import Testing
         let other = WorkflowService(repository: repository)
         let who = marcus
         // Just before our write, another writer starts the instance.
-        repository.beforeApply.withLock { hook in
+        repository.beforeChange.withLock { hook in
             hook = { repo in
-                repo.beforeApply.withLock { $0 = nil }
+                repo.beforeChange.withLock { $0 = nil }
                 _ = try? other.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: who)
             }
         }
@@ -158,7 +163,9 @@ import Testing
         #expect((first.items + second.items + third.items).map(\.id) == created.reversed())
         #expect(third.nextCursor == nil)
         #expect(try service.list(.init(limit: 100), for: admin).items.count == 6)
-        #expect(throws: WorkflowError.self) { try service.list(.init(userId: admin.userId), for: marcus) }
+        #expect(throws: WorkflowError.forbidden("Only an Admin may list another user's workflows.")) {
+            try service.list(.init(userId: admin.userId), for: marcus)
+        }
         #expect(throws: WorkflowError.invalidCursor) { try service.list(.init(cursor: "garbage!"), for: marcus) }
     }
 }

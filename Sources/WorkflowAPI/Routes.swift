@@ -1,0 +1,120 @@
+import Foundation
+import HTTPTypes
+import Logging
+import TextCoding
+import Workflows
+
+/// Who may call a route.
+enum Access: Sendable, Equatable {
+    /// No token needed (health, the OpenAPI document, metrics — nginx guards the last).
+    case anyone
+    /// A valid bearer token whose roles grant the capability: 401 without a valid token, 403 without the role.
+    case token(Capability)
+}
+
+/// One operation of the API: method, path template (as in the OpenAPI document), who may call it, and
+/// the handler. `WorkflowAPI.routes` is the only list of operations: dispatch, `405` with `Allow`,
+/// `HEAD`, the metric label and the role checks derive from it, and tests hold the OpenAPI paths and
+/// nginx's allow map to it.
+struct Route: Sendable {
+    typealias Handler = @Sendable (WorkflowAPI, RouteContext) throws -> Response
+
+    let method: HTTPRequest.Method
+    let template: String
+    let access: Access
+    let handler: Handler
+    let segments: [Segment]
+
+    enum Segment: Sendable, Equatable {
+        case literal(String)
+        case parameter(String)
+    }
+
+    init(_ method: HTTPRequest.Method, _ template: String, _ access: Access, _ handler: @escaping Handler) {
+        self.method = method
+        self.template = template
+        self.access = access
+        self.handler = handler
+        segments = template.split(separator: "/").map { part in
+            part.first == "{" && part.last == "}" ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+        }
+    }
+
+    /// The path parameters when `path` (split at "/", without the leading empty segment) fits this
+    /// template; nil otherwise. A parameter segment must satisfy its kind (`parameterIsValid`).
+    func parameters(matching path: [Substring]) -> [String: Substring]? {
+        guard path.count == segments.count else { return nil }
+        var found: [String: Substring] = [:]
+        for (segment, part) in zip(segments, path) {
+            switch segment {
+            case .literal(let text): guard part == text else { return nil }
+            case .parameter(let name):
+                guard Self.parameterIsValid(name: name, value: part) else { return nil }
+                found[name] = part
+            }
+        }
+        return found
+    }
+
+    /// An instance id that is not a UUID names nothing: such a path is a 404, like an unknown id.
+    static func parameterIsValid(name: String, value: Substring) -> Bool {
+        if name.hasSuffix("InstanceId") { return value.utf8.count == 36 && UUID(text: value) != nil }
+        return !value.isEmpty
+    }
+}
+
+/// What a handler gets: the request, its path parameters, the authenticated caller (for routes that
+/// need a token) and the request's logger.
+struct RouteContext {
+    let request: APIRequest
+    let parameters: [String: Substring]
+    let principal: Principal!
+    let logger: Logger
+
+    /// A parameter the route's template declares; the router has already checked its form.
+    func parameter(_ name: String) -> Substring { parameters[name] ?? "" }
+
+    var instanceId: UUID { UUID(text: parameter("workflowInstanceId"))! }
+}
+
+/// Finds the route for a request.
+struct Router: Sendable {
+    let routes: [Route]
+
+    enum Match {
+        case route(Route, parameters: [String: Substring])
+        /// The path exists but not with this method: the methods it has, for `Allow`.
+        case methodNotAllowed(template: String, allow: [HTTPRequest.Method])
+        case notFound
+    }
+
+    /// `HEAD` is answered by the `GET` route of the same path.
+    func match(_ method: HTTPRequest.Method, _ path: [Substring]) -> Match {
+        var template: String?
+        var methods: [HTTPRequest.Method] = []
+        for route in routes {
+            guard let parameters = route.parameters(matching: path) else { continue }
+            if route.method == method || (method == .head && route.method == .get) {
+                return .route(route, parameters: parameters)
+            }
+            template = template ?? route.template
+            methods.append(route.method)
+        }
+        guard let template else { return .notFound }
+        return .methodNotAllowed(template: template, allow: Self.allow(methods))
+    }
+
+    /// The methods of one path as `Allow` lists them: each `GET` followed by `HEAD`.
+    static func allow(_ methods: [HTTPRequest.Method]) -> [HTTPRequest.Method] {
+        methods.flatMap { $0 == .get ? [.get, .head] : [$0] }
+    }
+
+    /// Every path template with its methods, in table order.
+    var templates: [(template: String, methods: [HTTPRequest.Method])] {
+        var result: [(String, [HTTPRequest.Method])] = []
+        for route in routes {
+            if let i = result.firstIndex(where: { $0.0 == route.template }) { result[i].1.append(route.method) } else { result.append((route.template, [route.method])) }
+        }
+        return result
+    }
+}

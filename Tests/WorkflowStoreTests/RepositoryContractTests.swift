@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import PostgresClient
+import TestSupport
+import Testing
+import TextCoding
+import Workflows
+import WorkflowStore
+
+/// What every `WorkflowRepository` must do, written once and run against both implementations, so the
+/// in-memory one that the service's unit tests use cannot drift from PostgreSQL's.
+enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
+    case createWritesTheInstanceWithItsEvent
+    case anUnknownDefinitionCreatesNothing
+    case anIdempotencyKeyReplaysTheSameRequestAndRefusesAnother
+    case aTransitionAppliesOnlyWhenEveryConditionHoldsAndReportsWhatItFound
+    case anAdminTransitionKeepsTheStepWhenNoStepStarts
+    case advanceRecordsOutputAndCompletesAfterTheLastStepWithEventsInOrder
+    case aRefusedAdvanceWritesNothingAndReportsWhatItFound
+    case listingIsNewestFirstWithKeysetFilters
+
+    var testDescription: String { rawValue }
+
+    func check(_ repository: any WorkflowRepository) throws {
+        let user = UUID()
+        func create(_ key: IdempotencyClaim? = nil, by owner: UUID? = nil) throws -> CreateOutcome {
+            try repository.createInstance(
+                NewWorkflowInstance(id: UUID(), definitionId: "create-prd", userId: owner ?? user, context: JSONText(unchecked: #"{"p":1}"#)),
+                event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0), idempotency: key)
+        }
+        func created() throws -> WorkflowInstance {
+            guard case .created(let instance) = try create() else { throw ContractFailure("not created") }
+            return instance
+        }
+        func events(_ id: UUID) throws -> [WorkflowEvent] { try repository.events(instanceId: id, afterId: nil, limit: 50) }
+        func transition(_ id: UUID, to target: WorkflowStatus, from allowed: [WorkflowStatus], owner: UUID?, version: Int? = nil) throws -> ChangeOutcome {
+            try repository.transition(ConditionalTransition(
+                instanceId: id, target: target, allowedFrom: allowed, firstStepFrom: allowed.filter { $0 == .created },
+                ownerId: owner, expectedVersion: version, reason: "why \"not\"", actorId: owner ?? user))
+        }
+        func advance(_ id: UUID, output: String = #"{"k":"v"}"#, version: Int? = nil) throws -> ChangeOutcome {
+            try repository.advance(ConditionalAdvance(
+                instanceId: id, ownerId: user, expectedVersion: version, output: JSONText(unchecked: output), actorId: user))
+        }
+        func applied(_ outcome: ChangeOutcome) throws -> WorkflowInstance {
+            guard case .applied(let instance) = outcome else { throw ContractFailure("refused: \(outcome)") }
+            return instance
+        }
+
+        switch self {
+        case .createWritesTheInstanceWithItsEvent:
+            let instance = try created()
+            let steps = try #require(try repository.definition(id: "create-prd")).steps
+            #expect(instance.status == .created && instance.currentStep == 0 && instance.version == 1)
+            #expect(instance.totalSteps == steps.count && instance.userId == user)
+            #expect(try repository.instance(id: instance.id) == instance)
+            let history = try events(instance.id)
+            #expect(history.map(\.type) == [.instanceCreated])
+            #expect(history.first?.toStatus == .created && history.first?.userId == user && history.first?.occurredAt == instance.createdAt)
+
+        case .anUnknownDefinitionCreatesNothing:
+            #expect(throws: WorkflowError.unknownDefinition("nope")) {
+                try repository.createInstance(
+                    NewWorkflowInstance(id: UUID(), definitionId: "nope", userId: user, context: .emptyObject),
+                    event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0), idempotency: nil)
+            }
+            #expect(try repository.instances(matching: InstanceQuery(ownerId: user, status: nil, definitionId: nil, after: nil, limit: 5)).isEmpty)
+
+        case .anIdempotencyKeyReplaysTheSameRequestAndRefusesAnother:
+            let key = IdempotencyClaim(key: "k-1", requestHash: "h1")
+            guard case .created(let first) = try create(key) else { throw ContractFailure("first create did not create") }
+            #expect(try create(key) == .replayed(first))
+            #expect(try create(IdempotencyClaim(key: "k-1", requestHash: "h2")) == .keyReused)
+            guard case .created = try create(key, by: UUID()) else { throw ContractFailure("keys must be per user") }
+
+        case .aTransitionAppliesOnlyWhenEveryConditionHoldsAndReportsWhatItFound:
+            let instance = try created()
+            let found = FoundInstance(status: .created, version: 1, visible: true)
+            #expect(try transition(instance.id, to: .running, from: [.paused], owner: user) == .refused(found))
+            #expect(try transition(instance.id, to: .running, from: [.created], owner: UUID()) == .refused(FoundInstance(status: .created, version: 1, visible: false)))
+            #expect(try transition(instance.id, to: .running, from: [.created], owner: user, version: 2) == .refused(found))
+            #expect(try transition(UUID(), to: .running, from: [.created], owner: nil) == .refused(nil))
+            #expect(try repository.instance(id: instance.id) == instance, "a refusal writes nothing")
+            #expect(try events(instance.id).count == 1)
+
+            let started = try applied(try transition(instance.id, to: .running, from: [.created, .paused], owner: user, version: 1))
+            #expect(started.status == .running && started.currentStep == 1 && started.version == 2)
+            #expect(try repository.instance(id: instance.id) == started)
+            let last = try #require(try events(instance.id).last)
+            #expect(last.type == .statusChanged && last.fromStatus == .created && last.toStatus == .running)
+            #expect(last.step == 1 && last.reason == "why \"not\"" && last.userId == user && last.occurredAt == started.updatedAt)
+
+        case .anAdminTransitionKeepsTheStepWhenNoStepStarts:
+            let instance = try created()
+            _ = try applied(try transition(instance.id, to: .running, from: [.created], owner: user))
+            let paused = try applied(try transition(instance.id, to: .paused, from: [.running], owner: nil))
+            #expect(paused.status == .paused && paused.currentStep == 1 && paused.version == 3)
+            let last = try #require(try events(instance.id).last)
+            #expect(last.fromStatus == .running && last.toStatus == .paused && last.step == 1)
+
+        case .advanceRecordsOutputAndCompletesAfterTheLastStepWithEventsInOrder:
+            let instance = try created()
+            let steps = try #require(try repository.definition(id: "create-prd")).steps
+            _ = try applied(try transition(instance.id, to: .running, from: [.created], owner: user))
+            let second = try applied(try advance(instance.id, output: #"{"goal":1}"#, version: 2))
+            #expect(second.currentStep == 2 && second.version == 3 && second.status == .running)
+            #expect(try JSONValueText.object(second.stepData.text) == [steps[0].id: #"{"goal":1}"#])
+            var last = second
+            for _ in 2...steps.count { last = try applied(try advance(instance.id)) }
+            #expect(last.status == .completed && last.currentStep == steps.count)
+            let history = try events(instance.id)
+            #expect(history.map(\.type) == [.instanceCreated, .statusChanged] + Array(repeating: .stepCompleted, count: steps.count) + [.statusChanged])
+            #expect(history[2].step == 1 && history[2].data.map { try? JSONValueText.canonical($0.text) } == #"{"goal":1}"#)
+            let done = try #require(history.last)
+            #expect(done.fromStatus == .running && done.toStatus == .completed && done.step == steps.count && done.reason == "All steps completed")
+            #expect(history.map(\.id) == history.map(\.id).sorted())
+
+        case .aRefusedAdvanceWritesNothingAndReportsWhatItFound:
+            let instance = try created()
+            #expect(try advance(instance.id) == .refused(FoundInstance(status: .created, version: 1, visible: true)))
+            _ = try applied(try transition(instance.id, to: .running, from: [.created], owner: user))
+            #expect(try advance(instance.id, version: 1) == .refused(FoundInstance(status: .running, version: 2, visible: true)))
+            #expect(try repository.advance(ConditionalAdvance(
+                instanceId: instance.id, ownerId: UUID(), expectedVersion: nil, output: .emptyObject, actorId: user))
+                == .refused(FoundInstance(status: .running, version: 2, visible: false)))
+            #expect(try advance(UUID()) == .refused(nil))
+            #expect(try events(instance.id).count == 2)
+            #expect(try repository.instance(id: instance.id)?.stepData.text == "{}")
+
+        case .listingIsNewestFirstWithKeysetFilters:
+            var ids: [UUID] = []
+            for _ in 0..<3 { ids.append(try created().id) }
+            _ = try create(by: UUID())
+            let all = try repository.instances(matching: InstanceQuery(ownerId: user, status: nil, definitionId: nil, after: nil, limit: 10))
+            #expect(all.map(\.id) == ids.reversed())
+            let after = InstanceCursor(createdAt: all[0].createdAt, id: all[0].id)
+            let rest = try repository.instances(matching: InstanceQuery(ownerId: user, status: .created, definitionId: "create-prd", after: after, limit: 10))
+            #expect(rest.map(\.id) == Array(ids.reversed().dropFirst()))
+            #expect(try repository.instances(matching: InstanceQuery(ownerId: user, status: .running, definitionId: nil, after: nil, limit: 10)).isEmpty)
+            #expect(try repository.instances(matching: InstanceQuery(ownerId: nil, status: nil, definitionId: nil, after: nil, limit: 10)).count == 4)
+        }
+    }
+}
+
+struct ContractFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Compares jsonb text regardless of the spacing PostgreSQL adds.
+enum JSONValueText {
+    static func canonical(_ text: String) throws -> String {
+        let value = try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
+        return String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+    }
+
+    /// A JSON object's members as canonical text.
+    static func object(_ text: String) throws -> [String: String] {
+        guard let object = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] else { return [:] }
+        return try object.mapValues { value in
+            String(decoding: try JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .fragmentsAllowed]), as: UTF8.self)
+        }
+    }
+}
+
+@Suite struct InMemoryRepositoryContractTests {
+    @Test(arguments: RepositoryContract.allCases)
+    func holds(_ contract: RepositoryContract) throws {
+        try contract.check(InMemoryWorkflowRepository())
+    }
+}
+
+@Suite(.enabled(if: TestEnvironment.hasDatabase, Comment(rawValue: TestEnvironment.skipReason)))
+struct PostgresRepositoryContractTests {
+    @Test(arguments: RepositoryContract.allCases)
+    func holds(_ contract: RepositoryContract) throws {
+        let database = try TestDatabase.create()
+        let pool = PostgresPool(
+            configuration: PostgresConfiguration(connectionString: database.url), size: 2, checkoutTimeout: .seconds(2),
+            logger: Logger(label: "test"))
+        defer { pool.close() }
+        try contract.check(PostgresWorkflowRepository(pool: pool, logger: Logger(label: "test")))
+    }
+}
