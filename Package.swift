@@ -52,7 +52,11 @@ let package = Package(
         .target(name: "TextCoding", swiftSettings: swiftSettings),
 
         // The domain: pure, no I/O.
-        .target(name: "Workflows", dependencies: ["TextCoding"], swiftSettings: swiftSettings),
+        .target(
+            name: "Workflows",
+            dependencies: ["TextCoding", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
 
         // The PostgreSQL repository and the migrations runner.
         .target(
@@ -99,10 +103,17 @@ let package = Package(
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TextCodingTests", dependencies: ["TextCoding"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "WorkflowStoreTests", dependencies: ["WorkflowStore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WorkflowStoreTests",
+            dependencies: ["WorkflowStore", "TestSupport", .product(name: "InMemoryLogging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "WorkflowAPITests",
-            dependencies: ["WorkflowAPI", "Workflows", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "WorkflowAPI", "Workflows", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -115,7 +126,10 @@ let package = Package(
         // Helpers shared by the tests that need real PostgreSQL, nginx and workflowd processes.
         .target(
             name: "TestSupport",
-            dependencies: ["PostgresClient", "Workflows", "TextCoding", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "PostgresClient", "Workflows", "TextCoding", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),

@@ -133,7 +133,8 @@ public final class WorkflowAPI: Sendable {
                 guard capability.allows(caller) else { throw WorkflowError.forbidden(capability.refusal) }
             }
             if let id = parameters["workflowInstanceId"] { logger[metadataKey: "workflow_id"] = "\(id)" }
-            return try route.handler(self, RouteContext(request: request, parameters: parameters, principal: principal, logger: logger))
+            let context = RouteContext(request: request, parameters: parameters, principal: principal, logger: logger)
+            return try RequestScope.$logger.withValue(logger) { try route.handler(self, context) }
         }
     }
 

@@ -292,7 +292,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                     retries.increment()
                     continue
                 }
-                throw Self.domainError(for: error, logger: logger)
+                throw Self.domainError(for: error, logger: RequestScope.logger ?? logger)
             }
         }
     }

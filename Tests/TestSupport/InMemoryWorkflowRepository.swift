@@ -1,4 +1,5 @@
 public import Foundation
+import Logging
 public import Synchronization
 import TextCoding
 public import Workflows
@@ -29,7 +30,12 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
     public func definitions() throws -> [WorkflowDefinition] { catalogue }
     public func definition(id: String) throws -> WorkflowDefinition? { catalogue.first { $0.id == id } }
 
+    /// The `request_id` of `RequestScope.logger` at each create: whether the API's request logger reaches
+    /// the repository.
+    public let requestIdsSeen = Mutex<[String?]>([])
+
     public func createInstance(_ new: NewWorkflowInstance, event: NewWorkflowEvent, idempotency: IdempotencyClaim?) throws -> CreateOutcome {
+        requestIdsSeen.withLock { $0.append(RequestScope.logger?[metadataKey: "request_id"].map { "\($0)" }) }
         guard let definition = catalogue.first(where: { $0.id == new.definitionId }) else {
             throw WorkflowError.unknownDefinition(new.definitionId)
         }

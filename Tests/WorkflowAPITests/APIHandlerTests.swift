@@ -141,6 +141,11 @@ import Workflows
         #expect(call(.post, "/api/v1/workflows", body: #"{"workflowId":"nope"}"#).status == 400)
     }
 
+    @Test func theRequestLoggerReachesTheRepository() {
+        #expect(call(.post, "/api/v1/workflows", body: #"{"workflowId":"create-prd"}"#, headers: ["X-Request-Id": "req-42"]).status == 201)
+        #expect(repository.requestIdsSeen.withLock { $0 } == ["req-42"])
+    }
+
     @Test func everyResponseCarriesTheRequestIdAndNoStore() {
         let answer = call(.get, "/api/v1/nope", headers: ["X-Request-Id": "abc-123"])
         #expect(answer.headers[.requestID] == "abc-123")

@@ -1,6 +1,7 @@
 import Foundation
-import Synchronization
+import InMemoryLogging
 import Logging
+import Synchronization
 import PostgresClient
 import TestSupport
 import Testing
@@ -126,6 +127,23 @@ struct PostgresWorkflowRepositoryTests {
         #expect(applied.version == 2)
         #expect(repository.retries.value == 1, "exactly one retry after the serialization failure")
         #expect(try database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'StatusChanged'") == "1")
+    }
+
+    /// Lines the store writes while serving a request carry that request's id (RequestScope).
+    @Test func aDatabaseFailureIsLoggedWithTheRequestsId() throws {
+        let unreachable = PostgresPool(
+            configuration: PostgresConfiguration(connectionString: "postgresql://postgres@127.0.0.1:1/none", connectTimeoutSeconds: 2),
+            size: 1, checkoutTimeout: .seconds(1), logger: Logger(label: "test"))
+        defer { unreachable.close() }
+        let repository = PostgresWorkflowRepository(pool: unreachable, logger: Logger(label: "store"))
+        let logs = InMemoryLogHandler()
+        var requestLogger = Logger(label: "request") { _ in logs }
+        requestLogger[metadataKey: "request_id"] = "req-7"
+        #expect(throws: WorkflowError.unavailable("The database is not reachable right now; try again shortly.")) {
+            try RequestScope.$logger.withValue(requestLogger) { try repository.instance(id: UUID()) }
+        }
+        let warning = try #require(logs.entries.first { $0.message == "database unavailable" })
+        #expect(warning.metadata["request_id"] == "req-7")
     }
 
     func waitUntil(_ what: String, timeout: Duration = .seconds(10), _ condition: () throws -> Bool) throws {
