@@ -1,6 +1,7 @@
 import Foundation
 public import Logging
 import Metrics
+import TextCoding
 
 /// A snapshot of the pool, for health and metrics.
 public struct PoolStatistics: Sendable {
@@ -156,11 +157,6 @@ public final class PostgresPool: @unchecked Sendable {
 }
 
 extension Duration {
-    public var nanoseconds: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
-    }
-
     var seconds: Double {
         let (s, atto) = components
         return Double(s) + Double(atto) / 1e18
