@@ -1,9 +1,11 @@
-import Foundation
+import Dispatch
 public import Logging
 import Metrics
+import Synchronization
+import TextCoding
 
 /// A snapshot of the pool, for health and metrics.
-public struct PoolStatistics: Sendable {
+public struct PoolStatistics: Sendable, Equatable {
     public let size: Int
     public let open: Int
     public let inUse: Int
@@ -12,29 +14,49 @@ public struct PoolStatistics: Sendable {
 
 /// A bounded pool of connections for worker threads.
 ///
-/// Check-out waits at most `checkoutTimeout`, then throws `.poolTimeout` (never hangs). Connections are
-/// opened lazily; an idle one that the server dropped (e.g. after a restart) is noticed before use and
-/// replaced, so the pool heals without a restart. A connection left broken or inside a transaction is
-/// closed instead of reused.
-public final class PostgresPool: @unchecked Sendable {
+/// Check-out waits at most `checkoutTimeout`, then throws `.poolTimeout` (never hangs); waiters are served
+/// first come, first served. Connections are opened lazily; an idle one that the server dropped (e.g. after
+/// a restart) is noticed before use and replaced, so the pool heals without a restart. A connection left
+/// broken or inside a transaction is closed instead of reused.
+///
+/// The rules live in `PoolStateMachine`; this class only performs its answers: libpq connects and closes,
+/// and one semaphore per waiting caller, signalled outside the lock.
+public final class PostgresPool: Sendable {
     public let configuration: PostgresConfiguration
     public let size: Int
     public let checkoutTimeout: Duration
     private let logger: Logger
+    private let state: Mutex<State>
 
-    // Guarded by `condition`.
-    private let condition = NSCondition()
-    private var idle: [PostgresConnection] = []
-    private var openCount = 0
-    private var waitingCount = 0
-    private var isClosed = false
+    /// A libpq connection is not thread-safe. It may cross threads here because the state machine hands
+    /// each one to exactly one owner at a time: the caller it lends it to, the idle list (under the lock),
+    /// or the caller it tells to close it.
+    private struct Pooled: @unchecked Sendable {
+        let connection: PostgresConnection
+    }
+
+    private typealias Machine = PoolStateMachine<Pooled>
+
+    private struct State {
+        var machine: Machine
+        /// How to wake each queued caller. Created by whichever comes first, the waiter or its waker;
+        /// dropped once the waiter has collected its outcome.
+        var wakeups: [Machine.WaiterID: DispatchSemaphore] = [:]
+
+        mutating func wakeup(for waiter: Machine.WaiterID) -> DispatchSemaphore {
+            if let wakeup = wakeups[waiter] { return wakeup }
+            let wakeup = DispatchSemaphore(value: 0)
+            wakeups[waiter] = wakeup
+            return wakeup
+        }
+    }
 
     public init(configuration: PostgresConfiguration, size: Int, checkoutTimeout: Duration, logger: Logger) {
-        precondition(size > 0, "pool size must be positive")
         self.configuration = configuration
         self.size = size
         self.checkoutTimeout = checkoutTimeout
         self.logger = logger
+        self.state = Mutex(State(machine: Machine(size: size)))
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
@@ -72,69 +94,65 @@ public final class PostgresPool: @unchecked Sendable {
     }
 
     public var statistics: PoolStatistics {
-        condition.lock()
-        defer { condition.unlock() }
-        return PoolStatistics(size: size, open: openCount, inUse: openCount - idle.count, waiting: waitingCount)
+        state.withLock { $0.machine.statistics }
     }
 
-    /// Closes idle connections and refuses further check-outs; connections in use close on check-in.
+    /// Closes idle connections, fails waiting and later check-outs with `.poolClosed`; connections in use
+    /// close on check-in.
     public func close() {
-        condition.lock()
-        isClosed = true
-        let toClose = idle
-        idle.removeAll()
-        openCount -= toClose.count
-        condition.broadcast()
-        condition.unlock()
-        toClose.forEach { $0.close() }
+        perform { $0.close() }
     }
 
-    // MARK: Check-out / check-in
+    // MARK: Performing the state machine's answers
 
     private func checkOut() throws(PostgresError) -> PostgresConnection {
-        let deadline = Date(timeIntervalSinceNow: checkoutTimeout.seconds)
-        condition.lock()
+        let deadline = DispatchTime.now() + .nanoseconds(Int(checkoutTimeout.nanoseconds))
+        var next = state.withLock { $0.machine.lease() }
         while true {
-            if isClosed {
-                condition.unlock()
-                throw PostgresError(kind: .poolClosed, message: "the connection pool is closed")
-            }
-            if let connection = idle.popLast() {
-                if connection.looksAlive() {
-                    condition.unlock()
-                    return connection
-                }
-                openCount -= 1
-                logger.info("discarding a dropped PostgreSQL connection", metadata: ["pool.open": "\(openCount)"])
-                connection.close()
-                continue
-            }
-            if openCount < size {
-                openCount += 1
-                condition.unlock()
+            switch next {
+            case .use(let pooled):
+                if pooled.connection.looksAlive() { return pooled.connection }
+                pooled.connection.close()
+                let (replacement, open) = state.withLock { ($0.machine.replaceDead(), $0.machine.statistics.open) }
+                logger.info("discarding a dropped PostgreSQL connection", metadata: ["pool.open": "\(open)"])
+                next = replacement
+            case .open:
                 return try open()
-            }
-            waitingCount += 1
-            let signalled = condition.wait(until: deadline)
-            waitingCount -= 1
-            if !signalled && idle.isEmpty && openCount >= size {
-                condition.unlock()
+            case .wait(let waiter):
+                next = awaitTurn(waiter, until: deadline)
+            case .fail(.timeout):
+                let seconds = Double(checkoutTimeout.nanoseconds) / 1e9
                 throw PostgresError(
                     kind: .poolTimeout,
-                    message: "no PostgreSQL connection became free within \(checkoutTimeout.seconds) s (pool size \(size))")
+                    message: "no PostgreSQL connection became free within \(seconds) s (pool size \(size))")
+            case .fail(.closed):
+                throw PostgresError(kind: .poolClosed, message: "the connection pool is closed")
             }
         }
     }
 
-    /// Opens a connection for a slot already counted in `openCount`; gives the slot back on failure.
+    /// Sleeps until this waiter is served or its deadline passes; the state machine decides which won.
+    private func awaitTurn(_ waiter: Machine.WaiterID, until deadline: DispatchTime) -> Machine.Checkout {
+        let wakeup = state.withLock { $0.wakeup(for: waiter) }
+        while true {
+            let timedOut = wakeup.wait(timeout: deadline) == .timedOut
+            let next = state.withLock { state in
+                let next = state.machine.resume(waiter, timedOut: timedOut)
+                if case .wait = next { return next }
+                state.wakeups[waiter] = nil
+                return next
+            }
+            if case .wait = next { continue }
+            return next
+        }
+    }
+
+    /// Opens a connection for the slot the state machine reserved; gives the slot back on failure.
     private func open() throws(PostgresError) -> PostgresConnection {
         do {
             return try PostgresConnection(configuration: configuration)
         } catch {
-            condition.lock()
-            openCount -= 1
-            condition.signal()
-            condition.unlock()
+            perform { $0.connectFailed() }
             logger.warning("cannot connect to PostgreSQL", metadata: ["error": "\(error)"])
             throw error
         }
@@ -142,27 +160,18 @@ public final class PostgresPool: @unchecked Sendable {
 
     private func checkIn(_ connection: PostgresConnection) {
         let reusable = !connection.isBroken && !connection.isInTransaction
-        condition.lock()
-        let keep = reusable && !isClosed
-        if keep {
-            idle.append(connection)
-        } else {
-            openCount -= 1
+        let pooled = Pooled(connection: connection)
+        perform { $0.release(pooled, reusable: reusable) }
+    }
+
+    /// Applies one event under the lock, then wakes the named waiters and closes the named connections
+    /// outside it, so no libpq call ever holds the lock.
+    private func perform(_ event: (inout Machine) -> Machine.Effects) {
+        let (closing, waking) = state.withLock { state in
+            let effects = event(&state.machine)
+            return (effects.close, effects.wake.map { state.wakeup(for: $0) })
         }
-        condition.signal()
-        condition.unlock()
-        if !keep { connection.close() }
-    }
-}
-
-extension Duration {
-    public var nanoseconds: Int64 {
-        let (s, atto) = components
-        return s * 1_000_000_000 + atto / 1_000_000_000
-    }
-
-    var seconds: Double {
-        let (s, atto) = components
-        return Double(s) + Double(atto) / 1e18
+        waking.forEach { $0.signal() }
+        closing.forEach { $0.connection.close() }
     }
 }

@@ -30,15 +30,7 @@ struct PostgresPoolTests {
         let database = try TestDatabase.create(migrated: false)
         let pool = pool(url: database.url, size: 1, wait: .milliseconds(300))
         defer { pool.close() }
-        let holding = DispatchSemaphore(value: 0)
-        let release = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            try? pool.withConnection { _ in
-                holding.signal()
-                release.wait()
-            }
-        }
-        holding.wait()
+        let held = HeldConnection(from: pool)
         let started = Date()
         do {
             try pool.withConnection { _ in }
@@ -49,9 +41,44 @@ struct PostgresPoolTests {
         let waited = Date().timeIntervalSince(started)
         #expect(waited >= 0.25 && waited < 2, "waited \(waited) s")
         #expect(pool.statistics.inUse == 1)
-        release.signal()
-        Thread.sleep(forTimeInterval: 0.1)
+        held.giveBack()
         _ = try pool.withConnection { try $0.query("SELECT 1") }
+    }
+
+    @Test func aWaiterIsHandedTheConnectionReturnedWhileItWaits() throws {
+        let database = try TestDatabase.create(migrated: false)
+        let pool = pool(url: database.url, size: 1, wait: .seconds(5))
+        defer { pool.close() }
+        let held = HeldConnection(from: pool)
+        Thread.detachNewThread {
+            waitUntil { pool.statistics.waiting == 1 }
+            held.release.signal()
+        }
+        let started = Date()
+        #expect(try pool.withConnection { try $0.query("SELECT 1").first?.int(0) } == 1)
+        #expect(Date().timeIntervalSince(started) < 2, "served on return, not at the deadline")
+        #expect(pool.statistics == PoolStatistics(size: 1, open: 1, inUse: 0, waiting: 0))
+    }
+
+    @Test func closeFailsAWaiterAtOnceAndClosesTheLentConnectionOnReturn() throws {
+        let database = try TestDatabase.create(migrated: false)
+        let pool = pool(url: database.url, size: 1, wait: .seconds(10))
+        let held = HeldConnection(from: pool)
+        Thread.detachNewThread {
+            waitUntil { pool.statistics.waiting == 1 }
+            pool.close()
+        }
+        let started = Date()
+        do {
+            try pool.withConnection { _ in }
+            Issue.record("checked out a connection from a closed pool")
+        } catch let error as PostgresError {
+            #expect(error.kind == .poolClosed)
+        }
+        #expect(Date().timeIntervalSince(started) < 5, "woken by close, not by the 10 s deadline")
+        #expect(pool.statistics == PoolStatistics(size: 1, open: 1, inUse: 1, waiting: 0))
+        held.giveBack()
+        #expect(pool.statistics == PoolStatistics(size: 1, open: 0, inUse: 0, waiting: 0))
     }
 
     @Test func aThrownErrorInsideATransactionLeavesNothingWritten() throws {
@@ -91,6 +118,37 @@ struct PostgresPoolTests {
     }
 }
 
+/// A connection checked out on a thread of its own, so that the test's thread finds the pool busy.
+private struct HeldConnection {
+    let release = DispatchSemaphore(value: 0)
+    let returned = DispatchSemaphore(value: 0)
+
+    /// Returns once the connection is checked out.
+    init(from pool: PostgresPool) {
+        let holding = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [release, returned] in
+            try? pool.withConnection { _ in
+                holding.signal()
+                release.wait()
+            }
+            returned.signal()
+        }
+        holding.wait()
+    }
+
+    /// Returns once the connection is back in the pool (or closed, if the pool is).
+    func giveBack() {
+        release.signal()
+        returned.wait()
+    }
+}
+
+/// Polls `condition` for up to 5 s: only for tests that need another thread to be parked in the pool first.
+private func waitUntil(_ condition: () -> Bool) {
+    let deadline = Date(timeIntervalSinceNow: 5)
+    while !condition() && Date() < deadline { Thread.sleep(forTimeInterval: 0.005) }
+}
+
 /// Tests that stop and restart PostgreSQL run on a cluster of their own.
 @Suite(.serialized, .enabled(if: TestEnvironment.hasDatabase, Comment(rawValue: TestEnvironment.skipReason)))
 struct PostgresRestartTests {
@@ -102,15 +160,9 @@ struct PostgresRestartTests {
             logger: Logger(label: "test"))
         defer { pool.close() }
         // Open both connections, then leave them idle across the restart.
-        let hold = DispatchSemaphore(value: 0)
-        let held = DispatchSemaphore(value: 0)
-        Thread.detachNewThread {
-            _ = try? pool.withConnection { _ in held.signal(); hold.wait() }
-        }
-        held.wait()
+        let held = HeldConnection(from: pool)
         _ = try pool.withConnection { try $0.query("SELECT 1") }
-        hold.signal()
-        Thread.sleep(forTimeInterval: 0.1)
+        held.giveBack()
         #expect(pool.statistics.open == 2)
 
         try cluster.restart()

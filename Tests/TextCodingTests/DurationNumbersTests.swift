@@ -1,0 +1,13 @@
+import Testing
+import TextCoding
+
+@Suite struct DurationNumbersTests {
+    @Test func nanosecondsCountWholeNanosecondsTruncatingTowardZero() {
+        #expect(Duration.seconds(2).nanoseconds == 2_000_000_000)
+        #expect(Duration.milliseconds(1500).nanoseconds == 1_500_000_000)
+        #expect(Duration.microseconds(7).nanoseconds == 7_000)
+        #expect((Duration.nanoseconds(3) + .init(secondsComponent: 0, attosecondsComponent: 999_999_999)).nanoseconds == 3)
+        #expect(Duration.milliseconds(-1500).nanoseconds == -1_500_000_000)
+        #expect(Duration.zero.nanoseconds == 0)
+    }
+}
