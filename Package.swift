@@ -118,7 +118,13 @@ let package = Package(
         ),
         .testTarget(
             name: "workflowdTests",
-            dependencies: ["workflowd", "PostgresClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "workflowd", "PostgresClient", "FastCGI", "WorkflowStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PostgresClient"], swiftSettings: swiftSettings),

@@ -8,7 +8,8 @@
 #      temporary directory with /usr/local/bin/workflowd replaced by BINARY.
 #      verify exits 0 on some problems (an unknown key is only a warning), so
 #      any output at all counts as a failure.
-#   2. workflowd.env.example names every variable of the README's
+#   2. Both services keep RestartPreventExitStatus=2 and a start rate limit.
+#   3. workflowd.env.example names every variable of the README's
 #      configuration table.
 #
 # It then prints `systemd-analyze security --offline` 's overall exposure
@@ -59,6 +60,18 @@ grep -q "^ExecStart=$binary serve\$" "$tmp/unix/workflowd.service" ||
   die "workflowd.service: ExecStart=/usr/local/bin/workflowd serve not found"
 verify_units "" "$tmp/unix" workflowd.socket workflowd.service
 verify_units "" "$tmp/unix" workflowd@2.socket workflowd@2.service
+
+# Exit status 2 (a refusal a restart cannot fix) is never retried, and retries are rate-limited
+# (StartLimit*= belong in [Unit]; systemd ignores them in [Service] with only a warning).
+for f in workflowd.service workflowd@.service; do
+  if grep -q '^RestartPreventExitStatus=2$' "$here/$f" &&
+    awk '/^\[/ { unit = ($0 == "[Unit]") } unit && /^StartLimitIntervalSec=[1-9]/ { i = 1 } unit && /^StartLimitBurst=[1-9]/ { b = 1 } END { exit !(i && b) }' "$here/$f"; then
+    echo "ok   $f: RestartPreventExitStatus=2, start rate limit in [Unit]"
+  else
+    echo "FAIL $f: needs RestartPreventExitStatus=2 and StartLimitIntervalSec=/StartLimitBurst= (non-zero) in [Unit]"
+    failed=1
+  fi
+done
 
 # The TCP alternative: the commented ListenStream= line instead of the unix one.
 grep -q '^#ListenStream=127.0.0.1:9000$' "$here/workflowd.socket" ||

@@ -8,8 +8,8 @@
 static void cfastcgi_wake_handler(int signal_number) { (void)signal_number; }
 
 /* Installs a no-op handler for `signal_number` *without* SA_RESTART: delivering it to a worker thread
- * interrupts its blocking accept() with EINTR, and libfcgi then returns from FCGX_Accept_r once
- * FCGX_ShutdownPending() was called. Used to stop on an inherited listen socket, which must not be
+ * interrupts its blocking accept() with EINTR, and libfcgi then returns from FCGX_Accept_r for a request
+ * initialised with FCGI_FAIL_ACCEPT_ON_INTR. Used to stop on an inherited listen socket, which must not be
  * shut down because it belongs to the supervisor (systemd) and outlives this process. */
 static inline int cfastcgi_install_wake_signal(int signal_number) {
     struct sigaction action;
@@ -18,6 +18,19 @@ static inline int cfastcgi_install_wake_signal(int signal_number) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = 0;
     return sigaction(signal_number, &action, NULL);
+}
+
+/* FCGX_Init installs libfcgi's own handlers for SIGTERM, SIGPIPE and SIGUSR1, replacing even SIG_IGN.
+ * Signal dispositions belong to the program that embeds the server, not to this library: initialise
+ * libfcgi and put back what the process had. */
+static inline int cfastcgi_init_keeping_signals(void) {
+    const int numbers[] = {SIGTERM, SIGINT, SIGPIPE, SIGUSR1};
+    enum { count = sizeof numbers / sizeof numbers[0] };
+    struct sigaction saved[count];
+    for (int i = 0; i < count; i++) sigaction(numbers[i], NULL, &saved[i]);
+    int result = FCGX_Init();
+    for (int i = 0; i < count; i++) sigaction(numbers[i], &saved[i], NULL);
+    return result;
 }
 
 /* Threads inherit their creator's signal mask, and Dispatch's worker threads block every signal:

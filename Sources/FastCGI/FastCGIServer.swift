@@ -9,39 +9,66 @@ import Synchronization
 public typealias HTTPHandler = @Sendable (_ request: HTTPRequest, _ body: [UInt8]) -> (HTTPResponse, [UInt8])
 
 public struct FastCGIServerConfiguration: Sendable {
+    /// The service's request body limit, defined once: this configuration's default, the limit the
+    /// executable hands the API (which answers 413 above it), and nginx's `client_max_body_size` (a test
+    /// holds the shipped nginx config to it).
+    public static let defaultMaxBodyBytes = 1 << 20
+    /// Workers spend most of a request blocked on the database, so more threads than cores pay off.
+    public static var defaultWorkers: Int { max(8, 4 * ProcessInfo.processInfo.activeProcessorCount) }
+
     public var address: ListenAddress
     /// Worker threads, each serving one request at a time.
     public var workers: Int
     /// At most this many body bytes are read; the handler sees `maxBodyBytes + 1` bytes for larger bodies.
     public var maxBodyBytes: Int
-    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
-    public var shutdownGrace: Duration
     public var backlog: Int32
 
-    public init(address: ListenAddress, workers: Int, maxBodyBytes: Int = 1 << 20, shutdownGrace: Duration = .seconds(10), backlog: Int32 = 1024) {
+    public init(address: ListenAddress, workers: Int = defaultWorkers, maxBodyBytes: Int = defaultMaxBodyBytes, backlog: Int32 = 1024) {
         self.address = address
         self.workers = workers
         self.maxBodyBytes = maxBodyBytes
-        self.shutdownGrace = shutdownGrace
         self.backlog = backlog
     }
 }
 
 /// A threaded libfcgi responder: N threads, each blocked in `FCGX_Accept_r` on its own request.
 ///
-/// Shutdown: a signal source (not libfcgi's own handler, which cannot wake `accept`) calls
-/// `FCGX_ShutdownPending()` and shuts the listen socket down, which wakes every worker; in-flight
-/// requests finish within the grace period.
+/// It serves between `start` and `stop` and leaves the process alone: it installs no signal handlers
+/// (it even undoes the ones `FCGX_Init` installs) and never exits. The program decides when to stop,
+/// and must ignore SIGPIPE itself (a client that hung up would otherwise kill the process on write).
+/// `stop` shuts the listen socket down, which wakes every worker blocked in `accept` (closing it would
+/// not). It does not call `FCGX_ShutdownPending()`: that flag is process-wide and makes every later accept
+/// in the process fail, another server's too. An inherited socket is left open for the next process and
+/// its workers are woken with SIGUSR2 instead (their requests fail `accept` on EINTR,
+/// `FCGI_FAIL_ACCEPT_ON_INTR`): for that signal, and only on an inherited socket, the
+/// server installs a no-op handler and unblocks it in its own worker threads (an implementation detail of
+/// waking its threads; a program serving an inherited socket must leave SIGUSR2 to it).
 public final class FastCGIServer: Sendable {
+    /// How `stop` ended.
+    public struct StopResult: Sendable, Equatable {
+        /// Every worker finished its request and left before the deadline.
+        public var drained: Bool
+        /// Requests still being served at the deadline (0 when drained). They are not interrupted: the
+        /// program decides whether to wait longer or to exit.
+        public var inFlight: Int
+
+        public init(drained: Bool, inFlight: Int) {
+            self.drained = drained
+            self.inFlight = inFlight
+        }
+    }
+
     private let configuration: FastCGIServerConfiguration
     private let handler: HTTPHandler
     private let logger: Logger
     private let listenSocket: ListenSocket
-    private let liveWorkers = Mutex(0)
+    /// Entered by each worker thread, left when it ends: `stop` waits on it with a deadline.
+    private let workersRunning = DispatchGroup()
     private let inFlight = Atomic(0)
+    private let started = Atomic(false)
     private let stopping = Atomic(false)
-    /// Set when accepting failed for another reason than a shutdown; `run` then reports failure.
-    private let acceptFailed = Mutex(false)
+    private let listenSocketReleased = Atomic(false)
+    private let failureReported = Atomic(false)
     /// Workers blocked in accept, by index: the ones to wake on an inherited socket.
     private let idleWorkers = Mutex<[Int: pthread_t]>([:])
     static let wakeSignal = SIGUSR2
@@ -51,85 +78,78 @@ public final class FastCGIServer: Sendable {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
-        guard FCGX_Init() == 0 else { throw ListenError(description: "FCGX_Init failed") }
+        guard cfastcgi_init_keeping_signals() == 0 else { throw ListenError(description: "FCGX_Init failed", isPermanent: false) }
         listenSocket = try ListenSocket.open(configuration.address, backlog: configuration.backlog)
     }
 
-    /// Serves until SIGTERM or SIGINT, then drains in-flight requests (bounded) and returns; false when
-    /// the listen socket failed instead.
-    @discardableResult
-    public func run() -> Bool {
-        signal(SIGPIPE, SIG_IGN)
-        cfastcgi_install_wake_signal(Self.wakeSignal)
-        let signalSources = [SIGTERM, SIGINT].map { number in
-            signal(number, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler { @Sendable [self] in self.beginShutdown(signal: number) }
-            source.resume()
-            return source
-        }
-        let done = DispatchSemaphore(value: 0)
+    /// Starts the worker threads and returns. If accepting fails for another reason than `stop`,
+    /// `onFailure` is called once (on a worker thread): the server then serves no more and should be stopped.
+    public func start(onFailure: @escaping @Sendable (_ reason: String) -> Void = { _ in }) {
+        guard started.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
+        // Only an inherited socket needs its idle workers woken by a signal at stop.
+        let wakeSignal = listenSocket.isInherited ? Self.wakeSignal : nil
+        if let wakeSignal { cfastcgi_install_wake_signal(wakeSignal) }
         for index in 0..<configuration.workers {
-            liveWorkers.withLock { $0 += 1 }
+            workersRunning.enter()
             let thread = Thread { @Sendable [self] in
-                self.workerLoop(index: index)
-                if self.liveWorkers.withLock({ $0 -= 1; return $0 }) == 0 { done.signal() }
+                self.workerLoop(index: index, wakeSignal: wakeSignal, onFailure: onFailure)
+                self.workersRunning.leave()
             }
             thread.name = "fcgi-worker-\(index)"
             thread.start()
         }
         logger.info("serving", metadata: ["listen": "\(configuration.address)", "workers": "\(configuration.workers)"])
-        done.wait()
-        signalSources.forEach { $0.cancel() }
-        listenSocket.removeSocketFile()
-        return !acceptFailed.withLock { $0 }
     }
 
-    /// Stops accepting; `run` returns once in-flight requests finished or the grace period ran out.
-    public func beginShutdown(signal number: Int32? = nil) {
-        guard stopping.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
-        logger.info("shutting down", metadata: [
-            "signal": "\(number.map(String.init) ?? "none")", "in_flight": "\(inFlight.load(ordering: .relaxed))",
-        ])
-        FCGX_ShutdownPending()
-        if listenSocket.isInherited {
-            // The socket belongs to the supervisor and serves the next process: leave it open and wake
-            // the workers blocked in accept instead (repeatedly: one may be just about to block).
-            Thread.detachNewThread { @Sendable [self] in
-                while self.liveWorkers.withLock({ $0 }) > 0 {
-                    for thread in self.idleWorkers.withLock({ Array($0.values) }) { pthread_kill(thread, Self.wakeSignal) }
-                    Thread.sleep(forTimeInterval: 0.05)
+    /// Stops accepting, then waits until the requests being served finished or `deadline` passed.
+    /// Calling it again only waits again. Removes the unix socket file it created (unless a newer
+    /// instance replaced it).
+    @discardableResult
+    public func stop(deadline: ContinuousClock.Instant) -> StopResult {
+        if stopping.exchange(true, ordering: .acquiringAndReleasing) == false {
+            logger.info("stopping FastCGI server", metadata: ["in_flight": "\(inFlight.load(ordering: .relaxed))"])
+            if listenSocket.isInherited {
+                // The socket belongs to the supervisor and serves the next process: leave it open and wake
+                // the workers blocked in accept instead (repeatedly: one may be just about to block).
+                Thread.detachNewThread { @Sendable [self] in
+                    repeat {
+                        for thread in self.idleWorkers.withLock({ Array($0.values) }) { pthread_kill(thread, Self.wakeSignal) }
+                    } while self.workersRunning.wait(timeout: .now() + .milliseconds(50)) == .timedOut && ContinuousClock.now < deadline
                 }
+            } else {
+                shutdown(listenSocket.fd, Int32(SHUT_RDWR))
             }
-        } else {
-            shutdown(listenSocket.fd, Int32(SHUT_RDWR))
         }
-        let grace = configuration.shutdownGrace
-        Thread.detachNewThread { @Sendable [self] in
-            Thread.sleep(forTimeInterval: Double(grace.components.seconds) + Double(grace.components.attoseconds) / 1e18)
-            let left = self.inFlight.load(ordering: .relaxed)
-            self.logger.warning("grace period over; exiting with requests in flight", metadata: ["in_flight": "\(left)"])
-            self.listenSocket.removeSocketFile()
-            exit(0)
+        let drained = workersRunning.wait(timeout: Self.dispatchTime(deadline)) == .success
+        listenSocket.removeSocketFile()
+        if drained, !listenSocket.isInherited, listenSocketReleased.exchange(true, ordering: .acquiringAndReleasing) == false {
+            close(listenSocket.fd)
         }
+        return StopResult(drained: drained, inFlight: drained ? 0 : inFlight.load(ordering: .relaxed))
     }
 
-    private func workerLoop(index: Int) {
+    private static func dispatchTime(_ instant: ContinuousClock.Instant) -> DispatchTime {
+        let left = max(instant - .now, .zero).components
+        return .now() + .nanoseconds(Int(left.seconds) * 1_000_000_000 + Int(left.attoseconds / 1_000_000_000))
+    }
+
+    private func workerLoop(index: Int, wakeSignal: Int32?, onFailure: @Sendable (String) -> Void) {
         let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
         defer { request.deallocate() }
-        FCGX_InitRequest(request, listenSocket.fd, 0)
-        cfastcgi_unblock_signal(Self.wakeSignal)
-        // Only an inherited socket needs its idle workers woken by a signal at shutdown.
-        let trackIdle = listenSocket.isInherited
+        FCGX_InitRequest(request, listenSocket.fd, wakeSignal == nil ? 0 : FCGI_FAIL_ACCEPT_ON_INTR)
+        // Threads inherit their creator's signal mask, which may block the wake signal.
+        if let wakeSignal { cfastcgi_unblock_signal(wakeSignal) }
         while !stopping.load(ordering: .acquiring) {
-            if trackIdle { idleWorkers.withLock { $0[index] = pthread_self() } }
+            if wakeSignal != nil { idleWorkers.withLock { $0[index] = pthread_self() } }
             let accepted = FCGX_Accept_r(request)
-            if trackIdle { idleWorkers.withLock { _ = $0.removeValue(forKey: index) } }
+            if wakeSignal != nil { idleWorkers.withLock { _ = $0.removeValue(forKey: index) } }
             guard accepted >= 0 else {
+                // Another signal than the wake signal of `stop`: accept again.
+                if accepted == -EINTR, !stopping.load(ordering: .acquiring) { continue }
                 if !stopping.load(ordering: .acquiring) {
-                    logger.critical("accepting FastCGI connections failed; stopping", metadata: ["errno": "\(errno)"])
-                    acceptFailed.withLock { $0 = true }
-                    beginShutdown()
+                    let reason = "accepting FastCGI connections failed: \(errnoText())"
+                    logger.error("accepting FastCGI connections failed", metadata: ["errno": "\(errno)"])
+                    if failureReported.exchange(true, ordering: .acquiringAndReleasing) == false { onFailure(reason) }
                 }
                 break
             }

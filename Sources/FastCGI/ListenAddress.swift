@@ -41,6 +41,14 @@ public enum ListenAddress: Sendable, Equatable, CustomStringConvertible {
 /// Why the listen socket could not be opened, said so that an operator can act on it.
 public struct ListenError: Error, CustomStringConvertible {
     public let description: String
+    /// True when trying again cannot help (a bad path, no socket on fd 0): the address must change.
+    /// False for what time may fix, such as an address still in use by a process that is stopping.
+    public let isPermanent: Bool
+
+    public init(description: String, isPermanent: Bool) {
+        self.description = description
+        self.isPermanent = isPermanent
+    }
 }
 
 /// An open listening socket, and how to clean it up.
@@ -56,7 +64,7 @@ struct ListenSocket {
         switch address {
         case .inherited:
             guard ListenAddress.isStandardInputListening else {
-                throw ListenError(description: "file descriptor 0 is not a listening socket; give --socket or --listen")
+                throw ListenError(description: "file descriptor 0 is not a listening socket; give --socket or --listen", isPermanent: true)
             }
             return ListenSocket(fd: 0, createdPath: nil)
         case .tcp(let host, let port):
@@ -68,7 +76,7 @@ struct ListenSocket {
 
     private static func openTCP(host: String, port: UInt16, backlog: Int32) throws(ListenError) -> ListenSocket {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ListenError(description: "cannot create a TCP socket: \(errnoText())") }
+        guard fd >= 0 else { throw ListenError(description: "cannot create a TCP socket: \(errnoText())", isPermanent: false) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -81,27 +89,27 @@ struct ListenSocket {
         guard bound == 0, listen(fd, backlog) == 0 else {
             let reason = errnoText()
             close(fd)
-            throw ListenError(description: "cannot listen on \(host):\(port): \(reason)")
+            throw ListenError(description: "cannot listen on \(host):\(port): \(reason)", isPermanent: false)
         }
         return ListenSocket(fd: fd, createdPath: nil)
     }
 
     private static func openUnix(path: String, mode: UInt32, backlog: Int32) throws(ListenError) -> ListenSocket {
         guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
-            throw ListenError(description: "socket path is too long (max 107 bytes): \(path)")
+            throw ListenError(description: "socket path is too long (max 107 bytes): \(path)", isPermanent: true)
         }
         var existing = stat()
         if lstat(path, &existing) == 0 {
             guard (existing.st_mode & S_IFMT) == S_IFSOCK else {
-                throw ListenError(description: "\(path) exists and is not a socket; refusing to replace it")
+                throw ListenError(description: "\(path) exists and is not a socket; refusing to replace it", isPermanent: true)
             }
             if canConnect(toUnixPath: path) {
-                throw ListenError(description: "another process is already serving on \(path); stop it first or choose another --socket")
+                throw ListenError(description: "another process is already serving on \(path); stop it first or choose another --socket", isPermanent: false)
             }
             unlink(path)  // stale socket of a process that is gone
         }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw ListenError(description: "cannot create a unix socket: \(errnoText())") }
+        guard fd >= 0 else { throw ListenError(description: "cannot create a unix socket: \(errnoText())", isPermanent: false) }
         var addr = unixAddress(path)
         let bound = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -109,13 +117,13 @@ struct ListenSocket {
         guard bound == 0 else {
             let reason = errnoText()
             close(fd)
-            throw ListenError(description: "cannot bind \(path): \(reason)")
+            throw ListenError(description: "cannot bind \(path): \(reason)", isPermanent: false)
         }
         guard chmod(path, mode_t(mode)) == 0, listen(fd, backlog) == 0 else {
             let reason = errnoText()
             close(fd)
             unlink(path)
-            throw ListenError(description: "cannot listen on \(path): \(reason)")
+            throw ListenError(description: "cannot listen on \(path): \(reason)", isPermanent: false)
         }
         var created = stat()
         stat(path, &created)

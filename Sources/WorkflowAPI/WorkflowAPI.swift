@@ -28,7 +28,7 @@ public final class WorkflowAPI: Sendable {
     private let requestMetrics = RequestMetrics()
 
     public init(
-        service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int = 1 << 20, logger: Logger,
+        service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int, logger: Logger,
         metrics: (@Sendable () -> String)? = nil, health: @escaping @Sendable () -> HealthReport
     ) {
         self.service = service

@@ -40,6 +40,16 @@ public enum MigrationError: Error, CustomStringConvertible, Equatable {
         case .failed(let v, let name, let reason): return "migration \(v) (\(name)) failed: \(reason)"
         }
     }
+
+    /// True when running again cannot help: the files or the database's record of them must change
+    /// first (a supervisor should not restart). A failed migration may be transient (a lock timeout, a
+    /// dropped connection), so it is not.
+    public var isPermanent: Bool {
+        switch self {
+        case .unreadableDirectory, .badFileName, .duplicateVersion, .checksumMismatch, .unknownAppliedVersion: return true
+        case .failed: return false
+        }
+    }
 }
 
 /// Where each migration stands against a database.

@@ -6,10 +6,13 @@ import WorkflowAPI
 import WorkflowStore
 import Workflows
 
-/// The composition root: builds the pool, repository, service, API and FastCGI server, and runs them.
+/// The composition root: builds the pool, repository, service, API, FastCGI server and background jobs,
+/// runs them until told to stop, then stops them in order.
 struct App {
     let server: FastCGIServer
+    let jobs: [any BackgroundJob]
     let pool: PostgresPool
+    let shutdownGrace: Duration
     let logger: Logger
 
     static func start(_ configuration: ServeConfiguration, logger: Logger) async throws -> App {
@@ -20,16 +23,15 @@ struct App {
             configuration: configuration.database, size: configuration.poolSize, checkoutTimeout: configuration.poolTimeout,
             logger: logger)
         let target = try pool.withConnection { connection in
-            let pending = try migrator.status(on: connection).pending
-            guard pending.isEmpty else {
-                throw ConfigurationError("\(pending.count) migration(s) pending (\(pending.map { "\($0.version)_\($0.name)" }.joined(separator: ", "))); run `workflowd migrate` first")
-            }
+            try requireNoPendingMigrations(migrator, on: connection)
             return connection.target
         }
         let repository = PostgresWorkflowRepository(pool: pool, logger: logger)
         let service = WorkflowService(repository: repository)
-        startIdempotencyKeyPurge(repository, logger: logger)
-        let api = WorkflowAPI(service: service, verifier: verifier, logger: logger, metrics: metrics.renderer(pool: pool)) {
+        let maxBodyBytes = FastCGIServerConfiguration.defaultMaxBodyBytes
+        let api = WorkflowAPI(
+            service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool)
+        ) {
             do {
                 _ = try pool.withConnection { try $0.query("SELECT 1") }
                 return HealthReport(databaseOK: true, detail: nil)
@@ -38,15 +40,20 @@ struct App {
             }
         }
         let server = try FastCGIServer(
-            configuration: FastCGIServerConfiguration(
-                address: configuration.address, workers: configuration.workers, shutdownGrace: configuration.shutdownGrace),
+            configuration: FastCGIServerConfiguration(address: configuration.address, workers: configuration.workers, maxBodyBytes: maxBodyBytes),
             logger: logger
         ) { request, body in api.handle(request, body: body) }
+        // One line per job. Expired idempotency keys go in batches, several processes may purge at once.
+        let jobs: [any BackgroundJob] = [
+            PeriodicJob(name: "idempotency_key_purge", every: .seconds(600), logger: logger) { isStopping in
+                while !isStopping(), try repository.purgeExpiredIdempotencyKeys() > 0 {}
+            },
+        ]
         logger.info("starting workflowd", metadata: [
             "version": "\(Workflowd.version)", "listen": "\(configuration.address)", "workers": "\(configuration.workers)",
             "pool_size": "\(configuration.poolSize)", "database": "\(target.map(String.init(describing:)) ?? "?")",
         ])
-        return App(server: server, pool: pool, logger: logger)
+        return App(server: server, jobs: jobs, pool: pool, shutdownGrace: configuration.shutdownGrace, logger: logger)
     }
 
     static func makeVerifier(_ configuration: ServeConfiguration) async throws -> TokenVerifier {
@@ -65,26 +72,40 @@ struct App {
         }
     }
 
-    /// Deletes expired idempotency keys every ten minutes, in small batches, off the request path.
-    static func startIdempotencyKeyPurge(_ repository: PostgresWorkflowRepository, logger: Logger) {
-        Thread.detachNewThread { @Sendable in
-            while true {
-                Thread.sleep(forTimeInterval: 600)
-                do {
-                    while try repository.purgeExpiredIdempotencyKeys() > 0 {}
-                } catch {
-                    logger.debug("idempotency key purge skipped", metadata: ["error": "\(error)"])
-                }
-            }
+    /// `serve` and `check` refuse a database that lacks migrations this binary has (exit 2: only
+    /// `workflowd migrate` fixes it). Edited or unknown applied migrations throw `MigrationError`s.
+    @discardableResult
+    static func requireNoPendingMigrations(_ migrator: Migrator, on connection: PostgresConnection) throws -> MigrationStatus {
+        let status = try migrator.status(on: connection)
+        guard status.pending.isEmpty else {
+            let names = status.pending.map { "\($0.version)_\($0.name)" }.joined(separator: ", ")
+            throw ConfigurationError("\(status.pending.count) migration(s) pending (\(names)); run `workflowd migrate` first")
         }
+        return status
     }
 
-    /// Blocks until SIGTERM/SIGINT and the drain; then closes the database connections. False when the
-    /// listen socket failed (the process should exit non-zero so that a supervisor restarts it).
-    func run() -> Bool {
-        let clean = server.run()
+    /// Serves until `stop` has a reason, then, all against one deadline (now + the shutdown grace): asks
+    /// the jobs to stop, stops the server (no new requests, in-flight ones finish), waits for the jobs,
+    /// closes the pool. The exit status: 0 when everything finished in time after a signal, 1 otherwise.
+    func run(until stop: StopRequest) -> Int32 {
+        server.start { reason in stop.request(.failure(reason)) }
+        jobs.forEach { $0.start() }
+        let reason = stop.wait()
+        let deadline = ContinuousClock.now + shutdownGrace
+        logger.info("shutting down", metadata: ["reason": "\(reason)", "grace_seconds": "\(shutdownGrace.components.seconds)"])
+        jobs.forEach { $0.requestStop() }
+        let served = server.stop(deadline: deadline)
+        if !served.drained {
+            logger.warning("grace period over; requests still in flight are cut off", metadata: ["in_flight": "\(served.inFlight)"])
+        }
+        let lingering = jobs.filter { !$0.waitUntilStopped(deadline: deadline) }.map(\.name)
+        if !lingering.isEmpty {
+            logger.warning("background jobs still running at the deadline", metadata: ["jobs": "\(lingering.joined(separator: ","))"])
+        }
         pool.close()
-        logger.info("stopped", metadata: ["clean": "\(clean)"])
-        return clean
+        var clean = served.drained && lingering.isEmpty
+        if case .failure = reason { clean = false }
+        logger.info("stopped", metadata: ["reason": "\(reason)", "drained": "\(served.drained)", "clean": "\(clean)"])
+        return clean ? 0 : 1
     }
 }

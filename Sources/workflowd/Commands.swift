@@ -18,10 +18,22 @@ struct Workflowd: AsyncParsableCommand {
         subcommands: [Serve.self, Migrate.self, Check.self, Token.self, OpenAPI.self])
 }
 
-/// Exits with code 2 and a one-line message for configuration problems.
+/// Says why on one stderr line and picks the exit status: 2 for what a restart cannot fix (bad
+/// settings, an unreadable migrations directory, an edited or unknown applied migration, pending
+/// migrations, bad JWT keys, an unusable listen address), so that systemd's `RestartPreventExitStatus=2`
+/// leaves it to an operator; 1 for the rest, which may pass (PostgreSQL not up yet), so it restarts.
 func fail(_ error: any Error) -> ExitCode {
     FileHandle.standardError.write(Data("workflowd: \(error)\n".utf8))
-    return error is ConfigurationError ? ExitCode(2) : ExitCode.failure
+    return ExitCode(exitStatus(for: error))
+}
+
+func exitStatus(for error: any Error) -> Int32 {
+    switch error {
+    case is ConfigurationError: return 2
+    case let error as MigrationError: return error.isPermanent ? 2 : 1
+    case let error as ListenError: return error.isPermanent ? 2 : 1
+    default: return 1
+    }
 }
 
 struct DatabaseFlags: ParsableArguments {
@@ -48,7 +60,7 @@ struct ServeFlags: ParsableArguments {
     var poolSize: Int?
     @Option(name: .customLong("pool-timeout-ms"), help: "How long a request waits for a pooled connection before 503, ms. [env: WORKFLOWD_POOL_TIMEOUT_MS; default: 2000]")
     var poolTimeoutMilliseconds: Int?
-    @Option(help: "Seconds in-flight requests get to finish after SIGTERM. [env: WORKFLOWD_SHUTDOWN_GRACE; default: 10]")
+    @Option(help: "Seconds in-flight requests and background jobs get to finish after SIGTERM. [env: WORKFLOWD_SHUTDOWN_GRACE; default: 10]")
     var shutdownGrace: Int?
     @Option(help: "HS256 secret, at least 32 bytes (prefer the environment). [env: WORKFLOWD_JWT_SECRET; required]")
     var jwtSecret: String?
@@ -69,11 +81,16 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let environment = ProcessInfo.processInfo.environment
+        // First thing: a SIGTERM during startup then stops the process cleanly once it is up.
+        let stop = StopRequest()
+        let signals = ProcessSignals(stopOn: [SIGTERM, SIGINT]) { number in stop.request(.signal(number)) }
+        defer { withExtendedLifetime(signals) {} }
         do {
             let logger = try Logging.bootstrap(environment: environment)
             let configuration = try ServeConfiguration.resolve(flags, database: database, environment: environment)
             let app = try await App.start(configuration, logger: logger)
-            guard app.run() else { throw ExitCode.failure }
+            let status = app.run(until: stop)
+            guard status == 0 else { throw ExitCode(status) }
         } catch let exit as ExitCode {
             throw exit
         } catch {
@@ -128,11 +145,8 @@ struct Check: AsyncParsableCommand {
             _ = try await App.makeVerifier(configuration)
             let connection = try PostgresConnection(configuration: configuration.database)
             defer { connection.close() }
-            let pending = try migrator.status(on: connection).pending
             print("configuration ok: listen \(configuration.address), \(configuration.workers) workers, pool \(configuration.poolSize), database \(connection.target.map(String.init(describing:)) ?? "?")")
-            guard pending.isEmpty else {
-                throw ConfigurationError("\(pending.count) migration(s) pending: \(pending.map { "\($0.version)_\($0.name)" }.joined(separator: ", ")); run `workflowd migrate`")
-            }
+            try App.requireNoPendingMigrations(migrator, on: connection)
             print("migrations ok: none pending")
         } catch {
             throw fail(error)

@@ -53,7 +53,7 @@ struct ServeConfiguration {
     var migrationsDirectory: String
     var shutdownGrace: Duration
 
-    static var defaultWorkers: Int { max(8, 4 * ProcessInfo.processInfo.activeProcessorCount) }
+    static var defaultWorkers: Int { FastCGIServerConfiguration.defaultWorkers }
 
     /// `requireListenAddress: false` (for `check`) accepts the absence of --socket/--listen, as under
     /// socket activation, where only the running service gets the socket.

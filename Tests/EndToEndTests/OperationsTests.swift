@@ -171,3 +171,170 @@ struct SocketActivationEndToEndTests {
         #expect(second.terminationStatus == 0)
     }
 }
+
+/// Startup refusals that a restart cannot fix exit 2 with one `workflowd: …` line (systemd's
+/// `RestartPreventExitStatus=2` then leaves them to an operator); an unreachable database exits 1 (retried).
+@Suite(requiresStack)
+struct StartupRefusalEndToEndTests {
+    /// `workflowd serve` on a free TCP port; `timeout` turns "it started serving anyway" into 124.
+    func serve(databaseURL: String, migrations: String? = nil, _ extra: [String: String] = [:]) throws -> ShellResult {
+        var environment = [
+            "DATABASE_URL": databaseURL, "WORKFLOWD_JWT_SECRET": TestTokens.secret, "WORKFLOWD_LOG_FORMAT": "json",
+            "WORKFLOWD_MIGRATIONS_DIR": migrations ?? "\(TestEnvironment.root!)/Migrations", "WORKFLOWD_LISTEN": "127.0.0.1:\(try Shell.freePort())",
+        ]
+        environment.merge(extra) { $1 }
+        return try Shell.run(["timeout", "20", TestEnvironment.binary!, "serve"], environment: environment, check: false)
+    }
+
+    func expect(_ result: ShellResult, exits status: Int32, saying phrase: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.status == status, "\(result.output)", sourceLocation: sourceLocation)
+        let lines = result.output.split(separator: "\n").filter { $0.hasPrefix("workflowd: ") }
+        #expect(lines.count == 1 && lines.first?.contains(phrase) == true, "one clear line: \(result.output)", sourceLocation: sourceLocation)
+    }
+
+    /// A copy of the project's migrations that a test may change.
+    func migrationsCopy() throws -> String {
+        let directory = try TestEnvironment.scratchDirectory("migrations") + "/Migrations"
+        try FileManager.default.copyItem(atPath: "\(TestEnvironment.root!)/Migrations", toPath: directory)
+        return directory
+    }
+
+    @Test func badSettingsShortSecretsAndUnreadableKeysExitTwo() throws {
+        let database = try TestDatabase.create()
+        expect(try serve(databaseURL: database.url, ["WORKFLOWD_WORKERS": "0"]), exits: 2, saying: "--workers must be between")
+        expect(try serve(databaseURL: database.url, ["WORKFLOWD_JWT_SECRET": "short"]), exits: 2, saying: "at least 32 bytes")
+        expect(try serve(databaseURL: database.url, ["WORKFLOWD_JWKS_FILE": "/nonexistent/jwks.json"]), exits: 2, saying: "cannot read WORKFLOWD_JWKS_FILE")
+    }
+
+    @Test func aMissingMigrationsDirectoryExitsTwo() throws {
+        let database = try TestDatabase.create()
+        expect(try serve(databaseURL: database.url, migrations: "/nonexistent/migrations"), exits: 2, saying: "cannot read migrations directory")
+    }
+
+    @Test func pendingMigrationsExitTwo() throws {
+        let database = try TestDatabase.create(migrated: false)
+        expect(try serve(databaseURL: database.url), exits: 2, saying: "pending")
+    }
+
+    @Test func anEditedAppliedMigrationExitsTwoForServeAndMigrate() throws {
+        let database = try TestDatabase.create()
+        let migrations = try migrationsCopy()
+        let first = try #require(try FileManager.default.contentsOfDirectory(atPath: migrations).sorted().first)
+        let handle = try #require(FileHandle(forWritingAtPath: "\(migrations)/\(first)"))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data("\n-- edited after it was applied\n".utf8))
+        try handle.close()
+        expect(try serve(databaseURL: database.url, migrations: migrations), exits: 2, saying: "was changed after it was applied")
+        let migrate = try Shell.run(
+            [TestEnvironment.binary!, "migrate"], environment: ["DATABASE_URL": database.url, "WORKFLOWD_MIGRATIONS_DIR": migrations], check: false)
+        expect(migrate, exits: 2, saying: "was changed after it was applied")
+    }
+
+    @Test func aDatabaseAheadOfTheBinaryExitsTwo() throws {
+        let database = try TestDatabase.create()
+        let migrations = try migrationsCopy()
+        let last = try #require(try FileManager.default.contentsOfDirectory(atPath: migrations).sorted().last)
+        try FileManager.default.removeItem(atPath: "\(migrations)/\(last)")
+        expect(try serve(databaseURL: database.url, migrations: migrations), exits: 2, saying: "no such file exists here")
+    }
+
+    @Test func anUnreachableDatabaseExitsOneSoThatTheSupervisorRetries() throws {
+        let nobody = "postgresql://postgres@127.0.0.1:\(try Shell.freePort())/workflowd"
+        expect(try serve(databaseURL: nobody, ["WORKFLOWD_CONNECT_TIMEOUT": "2"]), exits: 1, saying: "workflowd: ")
+    }
+}
+
+@Suite(requiresStack)
+struct ShutdownEndToEndTests {
+    /// Bit `number - 1` of a `Sig*:` mask line of /proc/PID/status.
+    func signalMask(_ pid: Int32, _ field: String) throws -> UInt64 {
+        let status = try String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)
+        let line = try #require(status.split(separator: "\n").first { $0.hasPrefix("\(field):") })
+        return try #require(UInt64(line.dropFirst(field.count + 1).trimmingCharacters(in: .whitespaces), radix: 16))
+    }
+
+    func bit(_ number: Int32) -> UInt64 { 1 << UInt64(number - 1) }
+
+    /// The order of a clean stop: drain the request, stop the purge job, close the pool, then say `stopped`.
+    @Test func sigtermDrainsTheRequestStopsTheJobsClosesThePoolAndExitsZero() throws {
+        let stack = try Stack(name: "lifecycle")
+        let responder = stack.responders[0]
+        let pid = responder.process.processIdentifier
+        // The executable owns the signals: SIGPIPE ignored, SIGTERM/SIGINT taken from their default action
+        // (libdispatch's handler feeds the signal sources), and libfcgi's SIGUSR1 handler not left installed.
+        let ignored = try signalMask(pid, "SigIgn"), caught = try signalMask(pid, "SigCgt")
+        #expect(ignored & bit(SIGPIPE) != 0, "SIGPIPE is ignored")
+        for number in [SIGTERM, SIGINT] { #expect((ignored | caught) & bit(number) != 0, "signal \(number) keeps its default action") }
+        #expect((ignored | caught) & bit(SIGUSR1) == 0, "libfcgi's SIGUSR1 handler is undone")
+        // The purge job runs once at start, and counts it.
+        var scrape = ""
+        for _ in 0..<50 where !scrape.contains(#"workflowd_job_runs_total{name="idempotency_key_purge",outcome="ok"} 1"#) {
+            scrape = try stack.client.request("GET", "/metrics").text
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(scrape.contains(#"workflowd_job_runs_total{name="idempotency_key_purge",outcome="ok"} 1"#), "\(scrape)")
+
+        let user = try APIUser(stack, roles: ["Participant"])
+        let id = try #require(user.create()["id"] as? String)
+        let lock = try RowLock(stack.database, instance: id)
+        let slow = inBackground(timeout: 10) { try user.transition(id, to: "Running") }
+        Thread.sleep(forTimeInterval: 0.5)
+        responder.signal(SIGTERM)
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(responder.process.isRunning, "workflowd waits for the in-flight request")
+        try lock.release()
+        #expect(slow()?.status == 200)
+        #expect(responder.waitForExit(timeout: 10) == 0)
+        let lines = responder.log.split(separator: "\n")
+        func index(_ message: String) -> Int? { lines.firstIndex { $0.contains(#""message":"\#(message)""#) } }
+        let shuttingDown = try #require(index("shutting down"), "\(responder.log)")
+        let jobStopped = try #require(index("background job stopped"), "\(responder.log)")
+        let stopped = try #require(index("stopped"), "\(responder.log)")
+        #expect(shuttingDown < jobStopped && jobStopped < stopped, "\(responder.log)")
+        #expect(lines[shuttingDown].contains(#""reason":"SIGTERM""#))
+        #expect(lines[jobStopped].contains(#""job":"idempotency_key_purge""#))
+        #expect(lines[stopped].contains(#""drained":"true""#) && lines[stopped].contains(#""clean":"true""#), "\(lines[stopped])")
+    }
+
+    @Test func aRequestStillInFlightWhenTheGraceRunsOutIsReportedAndTheExitIsOne() throws {
+        let stack = try Stack(name: "grace-over", environment: ["WORKFLOWD_SHUTDOWN_GRACE": "1"])
+        let responder = stack.responders[0]
+        let user = try APIUser(stack, roles: ["Participant"])
+        let id = try #require(user.create()["id"] as? String)
+        let lock = try RowLock(stack.database, instance: id)
+        let slow = inBackground(timeout: 15) { try user.transition(id, to: "Running") }
+        Thread.sleep(forTimeInterval: 0.5)
+        let signalled = Date()
+        responder.signal(SIGTERM)
+        #expect(responder.waitForExit(timeout: 10) == 1, "requests cut off: not a clean stop")
+        #expect(Date().timeIntervalSince(signalled) < 5, "the 1 s grace period bounds the stop")
+        let log = responder.log
+        #expect(log.contains(#""message":"grace period over; requests still in flight are cut off""#), "\(log)")
+        #expect(log.contains(#""in_flight":"1""#), "\(log)")
+        #expect(log.contains(#""drained":"false""#), "\(log)")
+        // The orphaned backend notices its client is gone (client_connection_check_interval) and rolls back.
+        Thread.sleep(forTimeInterval: 1.5)
+        try lock.release()
+        #expect(slow().map { isProblem($0, status: 502) } == true, "nginx answers the cut-off request")
+        #expect(try stack.database.scalar("SELECT status FROM workflow_instances") == "Created")
+    }
+
+    /// The purge runs at start, so a process restarted more often than its 10-minute interval still purges.
+    @Test func expiredIdempotencyKeysArePurgedWhenAResponderStarts() throws {
+        let stack = try Stack(name: "purge-at-start")
+        let user = try APIUser(stack, roles: ["Participant"])
+        #expect(try user.call("POST", "/api/v1/workflows", json: ["workflowId": "create-prd"], headers: ["Idempotency-Key": "old"]).status == 201)
+        #expect(try user.call("POST", "/api/v1/workflows", json: ["workflowId": "create-prd"], headers: ["Idempotency-Key": "new"]).status == 201)
+        let connection = try stack.database.connect()
+        defer { connection.close() }
+        try connection.query("UPDATE idempotency_keys SET created_at = now() - interval '2 days' WHERE key = 'old'")
+        stack.responders[0].stop()
+        try stack.restartResponder(0)
+        var keys: String?
+        for _ in 0..<50 where keys != "new" {
+            keys = try stack.database.scalar("SELECT string_agg(key, ',') FROM idempotency_keys")
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(keys == "new", "the expired key is gone, the fresh one kept")
+    }
+}
