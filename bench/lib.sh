@@ -1,9 +1,9 @@
 # Shared by bench/run.sh and bench/soak.sh (sourced, not run).
 #
-# Everything started here lives under .run/bench/ with the pid-file conventions of scripts/run.sh
-# (workflowd.pid / ceiling.pid for processes whose command line names "workflowd", nginx.pid per
-# nginx directory, a scripts/pg.sh cluster in .run/bench/pg), so `scripts/run.sh sweep .run/bench`
-# stops any leftovers; bench_cleanup (an EXIT trap) does that at the end of every run.
+# Everything started here lives under .run/bench/: the stack of scripts/stack.sh (cluster in pg/,
+# workflowd0.pid/.log/.sock, nginx/) and the C ceiling in ceiling/ (ceiling.pid: its command line
+# names "workflowd", so `scripts/stack.sh sweep .run/bench` stops any leftovers; bench_cleanup, an
+# EXIT trap, does that at the end of every run).
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$PWD
@@ -39,7 +39,7 @@ bench_lock() {
 
 # Leftovers of an earlier run: stop them, wipe .run/bench, make its directories.
 bench_prepare() {
-  "$ROOT/scripts/run.sh" sweep "$RUN"
+  "$ROOT/scripts/stack.sh" sweep "$RUN"
   mkdir -p "$RUN/logs" "$DATA" "$OUT"
   : >"$RUN/runs"
 }
@@ -89,47 +89,47 @@ bench_cleanup() {
   [[ -d $RUN ]] || exit "$rc"
   log "stopping what the run started (.run/bench)"
   [[ -f $RUN/pg/postgres.log ]] && cp "$RUN/pg/postgres.log" "$RUN/logs/postgres.log" 2>/dev/null
-  "$ROOT/scripts/run.sh" sweep "$RUN" --keep || true
+  "$ROOT/scripts/stack.sh" sweep "$RUN" --keep || true
   "$ROOT/scripts/pg.sh" destroy "$RUN/pg" || true
-  rm -f "$RUN/workflowd" "$RUN/workflowd-bench-ceiling" "$RUN"/*.sock
+  rm -f "$RUN/workflowd" "$RUN/workflowd-bench-ceiling" "$RUN"/*.sock "$RUN"/ceiling/*.sock
   exit "$rc"
 }
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 -tA "$DATABASE_URL" "$@"; }
 
-wait_http() {  # wait_http URL SECONDS PID: until URL answers 200 (PID must stay alive)
-  local url=$1 secs=$2 pid=$3 i
-  for ((i = 0; i < secs * 10; i++)); do
-    curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
-# A fresh cluster and database, migrated and seeded; tokens and the wrk data files; workflowd
-# (log level warning) behind nginx (production site + a `return 200` server block).
+# The stack (scripts/stack.sh: a fresh cluster, migrated; workflowd with log level warning behind
+# nginx with the production site + a `return 200` server block), then the database seeded, tokens
+# and the wrk data files.
 # TRANS_SEGMENTS: "name:size ..." ranges of seeded Created instances for the transition runs.
 bench_start() {
-
   PG_PORT=$("$ROOT/scripts/pg.sh" free-port)
   PORT=$("$ROOT/scripts/pg.sh" free-port)
   R200_PORT=$("$ROOT/scripts/pg.sh" free-port)
-  log "PostgreSQL: fresh cluster in .run/bench/pg on 127.0.0.1:$PG_PORT"
-  "$ROOT/scripts/pg.sh" start "$RUN/pg" "$PG_PORT"
   # workflowd and pgbench reach PostgreSQL the same way: its unix socket by default (how a local
   # PostgreSQL is usually deployed), loopback TCP with BENCH_PG_TRANSPORT=tcp.
+  local transport=()
   case ${BENCH_PG_TRANSPORT:-socket} in
-    socket) DATABASE_URL=$("$ROOT/scripts/pg.sh" socket-url "$RUN/pg") ;;
-    tcp) DATABASE_URL=$("$ROOT/scripts/pg.sh" url "$RUN/pg") ;;
+    socket) transport=(--pg-socket) ;;
+    tcp) ;;
     *) die "BENCH_PG_TRANSPORT must be socket or tcp" ;;
   esac
+  # The production site, unchanged, plus a `return 200` server block for the nginx ceiling.
+  local body
+  body=$(tr -d '\n' <"$B/ceiling/response.json")
+  { cat "$ROOT/nginx/workflowd.conf"; echo
+    sed -e "s/@PORT@/$R200_PORT/" -e "s|@BODY@|$body|" "$B/nginx/return200.conf"
+  } >"$RUN/site-template.conf"
+  log "stack (scripts/stack.sh): fresh cluster in .run/bench/pg on 127.0.0.1:$PG_PORT, workflowd ($BENCH_BUILD," \
+    "$WORKERS workers, WORKFLOWD_LOG_LEVEL=warning) and nginx on 127.0.0.1:$PORT"
+  WORKFLOWD_NGINX_SITE=$RUN/site-template.conf "$ROOT/scripts/stack.sh" up "$RUN" --bin "$BIN" \
+    --port "$PORT" --pg-port "$PG_PORT" "${transport[@]}" --timeout 60 \
+    --env WORKFLOWD_LOG_LEVEL=warning --env "WORKFLOWD_WORKERS=$WORKERS" || die "the stack did not start"
+  source "$RUN/env"  # DATABASE_URL, WORKFLOWD_JWT_SECRET, BASE_URL
   PG_HOST=127.0.0.1
   [[ $DATABASE_URL == *'?host='* ]] && PG_HOST=${DATABASE_URL#*\?host=} PG_HOST=${PG_HOST%%&*}
-  WORKFLOWD_JWT_SECRET=$(openssl rand -hex 32)
-  WORKFLOWD_MIGRATIONS_DIR=$ROOT/Migrations
-  export DATABASE_URL WORKFLOWD_JWT_SECRET WORKFLOWD_MIGRATIONS_DIR
-  "$BIN" migrate >"$RUN/logs/migrate.log" 2>&1 || { cat "$RUN/logs/migrate.log" >&2; die "workflowd migrate failed"; }
+  WFD_PID=$(cat "$RUN/workflowd0.pid")
+  NGINX_PID=$(cat "$RUN/nginx/nginx.pid")
+  PG_PID=$(head -n 1 "$RUN/pg/postmaster.pid")
 
   # Transition targets: one disjoint range of seeded Created instances per run that starts some.
   local seg name size first=1 total=0
@@ -164,31 +164,6 @@ bench_start() {
     cat "$DATA/tok/$k" >>"$DATA/tokens.txt"
   done
   awk 'BEGIN { print "return {" } { printf "\"%s\",\n", $1 } END { print "}" }' "$DATA/tokens.txt" >"$DATA/tokens.lua"
-
-  log "starting workflowd ($BENCH_BUILD, $WORKERS workers, WORKFLOWD_LOG_LEVEL=warning) and nginx on 127.0.0.1:$PORT"
-  rm -f "$RUN/workflowd.sock"
-  (close_inherited_fds
-   WORKFLOWD_LOG_LEVEL=warning WORKFLOWD_WORKERS=$WORKERS \
-     exec "$BIN" serve --socket "$RUN/workflowd.sock" --socket-mode 0666 \
-     >"$RUN/logs/workflowd.log" 2>&1 </dev/null) &
-  WFD_PID=$!
-  echo "$WFD_PID" >"$RUN/workflowd.pid"
-
-  # The production site, unchanged, plus a `return 200` server block for the nginx ceiling.
-  local body
-  body=$(tr -d '\n' <"$B/ceiling/response.json")
-  { cat "$ROOT/nginx/workflowd.conf"; echo
-    sed -e "s/@PORT@/$R200_PORT/" -e "s|@BODY@|$body|" "$B/nginx/return200.conf"
-  } >"$RUN/site-template.conf"
-  WORKFLOWD_NGINX_SITE=$RUN/site-template.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx" "$PORT" \
-    "unix:$RUN/workflowd.sock"
-  NGINX_PID=$(cat "$RUN/nginx/nginx.pid")
-  PG_PID=$(head -n 1 "$RUN/pg/postmaster.pid")
-  BASE_URL=http://127.0.0.1:$PORT
-  if ! wait_http "$BASE_URL/api/v1/health" 60 "$WFD_PID"; then
-    tail -n 20 "$RUN/logs/workflowd.log" >&2
-    die "workflowd did not answer /api/v1/health through nginx"
-  fi
 }
 
 # The C libfcgi responder (same thread count as workflowd) behind a second nginx with the
@@ -197,16 +172,18 @@ bench_start_ceiling() {
   CEIL_PORT=$("$ROOT/scripts/pg.sh" free-port)
   cc -O2 -pthread -o "$RUN/workflowd-bench-ceiling" "$B/ceiling/fcgi_ceiling.c" -lfcgi ||
     die "cannot compile bench/ceiling/fcgi_ceiling.c (libfcgi-dev?)"
+  mkdir -p "$RUN/ceiling"
   (close_inherited_fds
-   exec "$RUN/workflowd-bench-ceiling" "$RUN/ceiling.sock" "$WORKERS" "$B/ceiling/response.json" \
+   exec "$RUN/workflowd-bench-ceiling" "$RUN/ceiling/ceiling.sock" "$WORKERS" "$B/ceiling/response.json" \
      >"$RUN/logs/ceiling.log" 2>&1 </dev/null) &
   CEIL_PID=$!
-  echo "$CEIL_PID" >"$RUN/ceiling.pid"
+  echo "$CEIL_PID" >"$RUN/ceiling/ceiling.pid"
   local i
-  for ((i = 0; i < 50; i++)); do [[ -S $RUN/ceiling.sock ]] && break; sleep 0.1; done
-  "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling" "$CEIL_PORT" "unix:$RUN/ceiling.sock"
+  for ((i = 0; i < 50; i++)); do [[ -S $RUN/ceiling/ceiling.sock ]] && break; sleep 0.1; done
+  "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling" "$CEIL_PORT" "unix:$RUN/ceiling/ceiling.sock"
   CEIL_NGINX_PID=$(cat "$RUN/nginx-ceiling/nginx.pid")
-  wait_http "http://127.0.0.1:$CEIL_PORT/api/v1/health" 10 "$CEIL_PID" || die "the C ceiling does not answer"
+  "$ROOT/scripts/stack.sh" wait-http "http://127.0.0.1:$CEIL_PORT/api/v1/health" 10 "$CEIL_PID" ||
+    die "the C ceiling does not answer"
 }
 
 # CPU clock ticks of one process (utime + stime), and of a daemon's whole tree: the master with

@@ -69,7 +69,7 @@ bench_start
 
 failures=()
 python3 "$B/check.py" "$BASE_URL" "$DATA" | tee "$RUN/check.txt" ||
-  die "the correctness check failed: no benchmark of wrong answers (see above, .run/bench/logs/workflowd.log)"
+  die "the correctness check failed: no benchmark of wrong answers (see above, .run/bench/workflowd0.log)"
 
 # Warm-up (read-only): opens the pool's connections and prepares the read statements.
 log "warm-up: 2 s of get at 64 connections (not recorded)"

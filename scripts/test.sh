@@ -8,8 +8,8 @@
 #
 # The tests get: WORKFLOWD_TEST_DATABASE_URL (the throwaway cluster),
 # WORKFLOWD_TEST_ROOT (repo root), WORKFLOWD_TEST_BINARY (.build/debug/workflowd).
-# They start workflowd, nginx (scripts/nginx.sh) and more clusters (scripts/pg.sh)
-# themselves, under .run/test/ preferably, which is wiped at the next run.
+# They start their stacks (scripts/stack.sh), nginx (scripts/nginx.sh) and more clusters
+# (scripts/pg.sh) themselves, under .run/test/ preferably, which is wiped at the next run.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -20,11 +20,11 @@ scripts/install-deps.sh
 swift build --build-tests
 
 # Leftovers of an earlier run: stop what still runs there (by pid files), wipe it.
-scripts/run.sh sweep "$T"
+scripts/stack.sh sweep "$T"
 
 port=$(scripts/pg.sh free-port)
 # Afterwards stop our cluster and whatever the tests left running; keep the logs.
-trap 'scripts/run.sh sweep "$T" --keep || true' EXIT
+trap 'scripts/stack.sh sweep "$T" --keep || true' EXIT
 trap 'exit 130' INT TERM
 scripts/pg.sh start "$T/pg" "$port"
 

@@ -259,7 +259,7 @@ struct ShutdownEndToEndTests {
     @Test func sigtermDrainsTheRequestStopsTheJobsClosesThePoolAndExitsZero() throws {
         let stack = try Stack(name: "lifecycle")
         let responder = stack.responders[0]
-        let pid = responder.process.processIdentifier
+        let pid = responder.pid
         // The executable owns the signals: SIGPIPE ignored, SIGTERM/SIGINT taken from their default action
         // (libdispatch's handler feeds the signal sources), and libfcgi's SIGUSR1 handler not left installed.
         let ignored = try signalMask(pid, "SigIgn"), caught = try signalMask(pid, "SigCgt")
@@ -281,7 +281,7 @@ struct ShutdownEndToEndTests {
         Thread.sleep(forTimeInterval: 0.5)
         responder.signal(SIGTERM)
         Thread.sleep(forTimeInterval: 0.5)
-        #expect(responder.process.isRunning, "workflowd waits for the in-flight request")
+        #expect(responder.isRunning, "workflowd waits for the in-flight request")
         try lock.release()
         #expect(slow()?.status == 200)
         #expect(responder.waitForExit(timeout: 10) == 0)

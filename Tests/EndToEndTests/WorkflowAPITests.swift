@@ -241,7 +241,7 @@ struct WorkflowAPIEndToEndTests {
                 #expect(result.status == 201 || (400..<500).contains(result.status), "round \(round): \(result.status)")
             }
         }
-        let status = try String(contentsOfFile: "/proc/\(stack.responders[0].process.processIdentifier)/status", encoding: .utf8)
+        let status = try String(contentsOfFile: "/proc/\(stack.responders[0].pid)/status", encoding: .utf8)
         let peak = status.split(separator: "\n").first { $0.hasPrefix("VmHWM:") }
             .flatMap { Int($0.split(separator: " ", omittingEmptySubsequences: true)[1]) } ?? Int.max
         #expect(peak < 200 * 1024, "workflowd's peak RSS is \(peak) KiB")

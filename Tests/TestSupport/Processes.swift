@@ -1,74 +1,81 @@
 public import Foundation
 
-/// A `workflowd serve` child process on a unix socket (or TCP), with its log in a file.
-public final class WorkflowdProcess: @unchecked Sendable {
-    public let process: Process
+/// A `workflowd serve` started by `scripts/stack.sh`, the one place that knows how a responder starts
+/// (environment, socket, log, pid file, the wait until it listens) for `make run`, the benchmark, the
+/// fuzzer and these tests. The script keeps the pid in NAME.pid and, once the process ended, its exit
+/// status in NAME.exit, so a test can signal it and see how it exited although it is not our child.
+public final class WorkflowdProcess: Sendable {
+    public let pid: pid_t
     public let socketPath: String?
     public let logPath: String
+    let exitPath: String
 
-    /// Starts `workflowd serve` and waits until it accepts connections.
-    public static func start(
-        directory: String, databaseURL: String, socketPath: String? = nil, listen: String? = nil,
-        environment extra: [String: String] = [:], name: String = "workflowd"
-    ) throws -> WorkflowdProcess {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestEnvironment.binary!)
-        var arguments = ["serve"]
-        if let socketPath { arguments += ["--socket", socketPath, "--socket-mode", "0666"] }
-        if let listen { arguments += ["--listen", listen] }
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["DATABASE_URL"] = databaseURL
-        environment["WORKFLOWD_JWT_SECRET"] = TestTokens.secret
-        environment["WORKFLOWD_MIGRATIONS_DIR"] = "\(TestEnvironment.root!)/Migrations"
-        environment["WORKFLOWD_LOG_FORMAT"] = "json"
-        environment["WORKFLOWD_WORKERS"] = environment["WORKFLOWD_WORKERS"] ?? "8"
+    /// What every test responder gets on top of the stack's settings: JSON logs (the tests search
+    /// them) and 8 workers unless WORKFLOWD_WORKERS says otherwise.
+    static func environmentArguments(_ extra: [String: String]) -> [String] {
+        var environment = ["WORKFLOWD_LOG_FORMAT": "json"]
+        environment["WORKFLOWD_WORKERS"] = ProcessInfo.processInfo.environment["WORKFLOWD_WORKERS"] ?? "8"
         environment.merge(extra) { $1 }
-        process.environment = environment
-        let logPath = "\(directory)/\(name).log"
-        _ = FileManager.default.createFile(atPath: logPath, contents: nil)
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? "\(process.processIdentifier)\n".write(toFile: "\(directory)/\(name).pid", atomically: true, encoding: .utf8)
-        let server = WorkflowdProcess(process: process, socketPath: socketPath, logPath: logPath)
-        try server.waitUntilListening(tcp: listen)
-        return server
+        return environment.sorted { $0.key < $1.key }.flatMap { ["--env", "\($0.key)=\($0.value)"] }
     }
 
-    init(process: Process, socketPath: String?, logPath: String) {
-        self.process = process
+    /// The secret the script hands workflowd, so that `TestTokens` are accepted.
+    static var scriptEnvironment: [String: String] { ["WORKFLOWD_JWT_SECRET": TestTokens.secret] }
+
+    /// (Re)starts responder `name` in `directory` (`scripts/stack.sh responder`) and waits until it
+    /// listens on `socketPath` (default `directory/name.sock`). Without `databaseURL` it uses the
+    /// database of the stack started in `directory`.
+    public static func start(
+        directory: String, databaseURL: String? = nil, socketPath: String? = nil,
+        environment extra: [String: String] = [:], name: String = "workflowd"
+    ) throws -> WorkflowdProcess {
+        var arguments = [Shell.script("stack.sh"), "responder", directory, name, "--bin", TestEnvironment.binary!]
+        if let databaseURL { arguments += ["--database-url", databaseURL] }
+        if let socketPath { arguments += ["--socket", socketPath] }
+        try Shell.run(arguments + environmentArguments(extra), environment: scriptEnvironment)
+        return try WorkflowdProcess(directory: directory, name: name, socketPath: socketPath ?? "\(directory)/\(name).sock")
+    }
+
+    /// The running responder `name` of the stack in `directory`, from its pid file.
+    init(directory: String, name: String, socketPath: String?) throws {
+        let pidPath = "\(directory)/\(name).pid"
+        let text = try String(contentsOfFile: pidPath, encoding: .utf8)
+        guard let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw ShellError(description: "\(pidPath) holds no pid: \(text)")
+        }
+        self.pid = pid
         self.socketPath = socketPath
-        self.logPath = logPath
+        logPath = "\(directory)/\(name).log"
+        exitPath = "\(directory)/\(name).exit"
     }
 
     public var log: String { (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? "" }
 
-    private func waitUntilListening(tcp: String?) throws {
-        let deadline = Date().addingTimeInterval(20)
-        while Date() < deadline {
-            guard process.isRunning else { throw ShellError(description: "workflowd exited at startup: \(log)") }
-            if let socketPath, FileManager.default.fileExists(atPath: socketPath) { return }
-            if let tcp, let port = Int(tcp.split(separator: ":").last ?? ""), canConnect(port: port) { return }
-            Thread.sleep(forTimeInterval: 0.05)
-        }
-        throw ShellError(description: "workflowd did not start listening within 20 s: \(log)")
+    /// The exit status once the process ended (128 + signal number when a signal ended it).
+    public var exitStatus: Int32? {
+        (try? String(contentsOfFile: exitPath, encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
-    public func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+    /// The exit file, not the pid alone, decides: a pid of a process that ended may be reused.
+    public var isRunning: Bool { exitStatus == nil && kill(pid, 0) == 0 }
+
+    public func signal(_ number: Int32) {
+        if isRunning { kill(pid, number) }
+    }
 
     /// Waits for the process to exit; returns its exit status, or nil on timeout.
     @discardableResult
     public func waitForExit(timeout: TimeInterval = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.02) }
-        return process.isRunning ? nil : process.terminationStatus
+        while Date() < deadline {
+            if let status = exitStatus { return status }
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        return exitStatus
     }
 
     public func stop() {
-        guard process.isRunning else { return }
+        guard isRunning else { return }
         signal(SIGTERM)
         if waitForExit(timeout: 15) == nil { signal(SIGKILL); waitForExit() }
     }
@@ -83,7 +90,7 @@ public final class NginxProcess: Sendable {
 
     public static func start(directory: String, upstreams: [String]) throws -> NginxProcess {
         let port = try Shell.freePort()
-        try Shell.run(["\(TestEnvironment.root!)/scripts/nginx.sh", "start", directory, String(port)] + upstreams)
+        try Shell.run([Shell.script("nginx.sh"), "start", directory, String(port)] + upstreams)
         return NginxProcess(directory: directory, port: port)
     }
 
@@ -93,7 +100,7 @@ public final class NginxProcess: Sendable {
     }
 
     public func stop() {
-        _ = try? Shell.run(["\(TestEnvironment.root!)/scripts/nginx.sh", "stop", directory], check: false)
+        _ = try? Shell.run([Shell.script("nginx.sh"), "stop", directory], check: false)
     }
 
     deinit { stop() }
@@ -107,8 +114,8 @@ public final class PostgresCluster: Sendable {
     public static func start(name: String) throws -> PostgresCluster {
         let directory = try TestEnvironment.scratchDirectory(name) + "/pg"
         let port = try Shell.freePort()
-        try Shell.run(["\(TestEnvironment.root!)/scripts/pg.sh", "start", directory, String(port)])
-        let url = try Shell.run(["\(TestEnvironment.root!)/scripts/pg.sh", "url", directory]).output
+        try Shell.run([Shell.script("pg.sh"), "start", directory, String(port)])
+        let url = try Shell.run([Shell.script("pg.sh"), "url", directory]).output
             .trimmingCharacters(in: .whitespacesAndNewlines)
         return PostgresCluster(directory: directory, url: url)
     }
@@ -118,22 +125,9 @@ public final class PostgresCluster: Sendable {
         self.url = url
     }
 
-    public func stop() throws { try Shell.run(["\(TestEnvironment.root!)/scripts/pg.sh", "stop", directory]) }
-    public func start() throws { try Shell.run(["\(TestEnvironment.root!)/scripts/pg.sh", "restart", directory]) }
-    public func restart() throws { try Shell.run(["\(TestEnvironment.root!)/scripts/pg.sh", "restart", directory]) }
+    public func stop() throws { try Shell.run([Shell.script("pg.sh"), "stop", directory]) }
+    public func start() throws { try Shell.run([Shell.script("pg.sh"), "restart", directory]) }
+    public func restart() throws { try Shell.run([Shell.script("pg.sh"), "restart", directory]) }
 
-    public func destroy() { _ = try? Shell.run(["\(TestEnvironment.root!)/scripts/pg.sh", "destroy", directory], check: false) }
-}
-
-func canConnect(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_port = UInt16(port).bigEndian
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    return withUnsafePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    } == 0
+    public func destroy() { _ = try? Shell.run([Shell.script("pg.sh"), "destroy", directory], check: false) }
 }

@@ -33,9 +33,12 @@ public enum Shell {
         return result
     }
 
+    /// The path of one of the repository's scripts (scripts/NAME).
+    public static func script(_ name: String) -> String { "\(TestEnvironment.root!)/scripts/\(name)" }
+
     /// A free loopback TCP port.
     public static func freePort() throws -> Int {
-        let output = try run(["\(TestEnvironment.root!)/scripts/pg.sh", "free-port"]).output
+        let output = try run([script("pg.sh"), "free-port"]).output
         guard let port = Int(output.trimmingCharacters(in: .whitespacesAndNewlines)) else {
             throw ShellError(description: "free-port printed \(output)")
         }
