@@ -102,12 +102,18 @@ let package = Package(
         .testTarget(name: "WorkflowStoreTests", dependencies: ["WorkflowStore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WorkflowAPITests",
-            dependencies: ["WorkflowAPI", "Workflows", "TestSupport", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "WorkflowAPI", "Workflows", "TestSupport", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "InMemoryLogging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "workflowdTests",
-            dependencies: ["workflowd", "PostgresClient", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: [
+                "workflowd", "PostgresClient", "WorkflowAPI", "WorkflowStore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PostgresClient"], swiftSettings: swiftSettings),

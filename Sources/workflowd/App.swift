@@ -29,13 +29,9 @@ struct App {
         let repository = PostgresWorkflowRepository(pool: pool, logger: logger)
         let service = WorkflowService(repository: repository)
         startIdempotencyKeyPurge(repository, logger: logger)
+        let readiness = ReadinessCheck(pool: pool, migrations: migrator.migrations)
         let api = WorkflowAPI(service: service, verifier: verifier, logger: logger, metrics: metrics.renderer(pool: pool)) {
-            do {
-                _ = try pool.withConnection { try $0.query("SELECT 1") }
-                return HealthReport(databaseOK: true, detail: nil)
-            } catch {
-                return HealthReport(databaseOK: false, detail: "PostgreSQL is not answering: \(error)")
-            }
+            readiness.report()
         }
         let server = try FastCGIServer(
             configuration: FastCGIServerConfiguration(

@@ -1,4 +1,3 @@
-import Foundation
 import Metrics
 import PostgresClient
 import Prometheus
@@ -9,14 +8,14 @@ struct MetricsSetup {
 
     init() {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        gauge("process_start", "seconds", "Start time of the process since the Unix epoch.").set(Date().timeIntervalSince1970)
     }
 
     private func gauge(_ name: String, _ unit: String, _ help: String) -> Prometheus.Gauge {
         registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: unit, helpText: help))
     }
 
-    /// The renderer for the API: pool gauges are read at scrape time, the rest accumulates as it happens.
+    /// The renderer for the API: pool gauges and the process figures are read at scrape time, the rest
+    /// accumulates as it happens.
     func renderer(pool: PostgresPool) -> @Sendable () -> String {
         let size = gauge("db_pool", "size", "Configured PostgreSQL connections.")
         let open = gauge("db_pool_connections", "open", "PostgreSQL connections open now.")
@@ -29,7 +28,7 @@ struct MetricsSetup {
             open.set(Double(statistics.open))
             inUse.set(Double(statistics.inUse))
             waiting.set(Double(statistics.waiting))
-            return registry.emitToString()
+            return registry.emitToString() + (ProcessMetrics.current()?.text ?? "")
         }
     }
 }
