@@ -107,6 +107,10 @@ wait_http() {  # wait_http URL SECONDS PID: until URL answers 200 (PID must stay
   return 1
 }
 
+# nginx/workflowd.conf without its per-client `limit_req` lines: the bench is one client (one address)
+# at thousands of requests a second, which the shipped limits would answer with 429.
+unlimited_site() { sed '/^[[:space:]]*limit_req zone=/d' "$ROOT/nginx/workflowd.conf"; }
+
 # A fresh cluster and database, migrated and seeded; tokens and the wrk data files; workflowd
 # (log level warning) behind nginx (production site + a `return 200` server block).
 # TRANS_SEGMENTS: "name:size ..." ranges of seeded Created instances for the transition runs.
@@ -174,10 +178,10 @@ bench_start() {
   WFD_PID=$!
   echo "$WFD_PID" >"$RUN/workflowd.pid"
 
-  # The production site, unchanged, plus a `return 200` server block for the nginx ceiling.
+  # The production site without its rate limits, plus a `return 200` server block for the nginx ceiling.
   local body
   body=$(tr -d '\n' <"$B/ceiling/response.json")
-  { cat "$ROOT/nginx/workflowd.conf"; echo
+  { unlimited_site; echo
     sed -e "s/@PORT@/$R200_PORT/" -e "s|@BODY@|$body|" "$B/nginx/return200.conf"
   } >"$RUN/site-template.conf"
   WORKFLOWD_NGINX_SITE=$RUN/site-template.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx" "$PORT" \
@@ -204,7 +208,9 @@ bench_start_ceiling() {
   echo "$CEIL_PID" >"$RUN/ceiling.pid"
   local i
   for ((i = 0; i < 50; i++)); do [[ -S $RUN/ceiling.sock ]] && break; sleep 0.1; done
-  "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling" "$CEIL_PORT" "unix:$RUN/ceiling.sock"
+  unlimited_site >"$RUN/site-ceiling.conf"
+  WORKFLOWD_NGINX_SITE=$RUN/site-ceiling.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling" "$CEIL_PORT" \
+    "unix:$RUN/ceiling.sock"
   CEIL_NGINX_PID=$(cat "$RUN/nginx-ceiling/nginx.pid")
   wait_http "http://127.0.0.1:$CEIL_PORT/api/v1/health" 10 "$CEIL_PID" || die "the C ceiling does not answer"
 }
