@@ -39,7 +39,6 @@ struct EdgeEndToEndTests {
         let other = TestTokens.token(user: UUID(), roles: ["Viewer"])
         #expect(try client.request("GET", "/api/v1/workflow-states", token: other).status == 200, "another token from the same address")
         #expect(try HTTPClient(port: stack.nginx.port, sourceAddress: "127.0.0.2").request("GET", "/api/v1/health/live").status == 200)
-        #expect(try client.request("GET", "/api/v1/workflow-states", token: flooder).status == 429, "still limited right after")
     }
 
     @Test func aBurstWithoutATokenIsLimitedPerAddress() throws {
@@ -93,7 +92,7 @@ struct EdgeEndToEndTests {
         let file = try TestEnvironment.scratchDirectory("promtool") + "/scrape.txt"
         try scrape.text.write(toFile: file, atomically: true, encoding: .utf8)
         let check = try Shell.run(["bash", "-c", "promtool check metrics < '\(file)'"], check: false)
-        #expect(check.status == 0 && check.output.isEmpty, "\(check.output)")
+        #expect(check.status == 0 && check.output.isEmpty, "\(check.output) (a metric without help text: add it to MetricsSetup.help)")
 
         // Every metric the alert rules and the dashboard use is one workflowd serves, except those that
         // appear with their first event (db_errors_total: see databaseErrorsAreCountedBySQLStateClass)

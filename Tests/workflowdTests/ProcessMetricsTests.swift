@@ -53,3 +53,30 @@ import Testing
         opened.forEach { try? $0.close() }
     }
 }
+
+@Suite struct MetricsHelpTests {
+    @Test func helpIsAddedOnlyWhereAFamilyHasNone() {
+        let text = """
+            # TYPE http_requests_total counter
+            http_requests_total{status="200"} 3
+            # HELP db_pool_size Configured PostgreSQL connections.
+            # TYPE db_pool_size gauge
+            db_pool_size 8
+            # TYPE unknown_total counter
+            unknown_total 1
+
+            """
+        let expected = """
+            # HELP http_requests_total \(MetricsSetup.help["http_requests_total"]!)
+            # TYPE http_requests_total counter
+            http_requests_total{status="200"} 3
+            # HELP db_pool_size Configured PostgreSQL connections.
+            # TYPE db_pool_size gauge
+            db_pool_size 8
+            # TYPE unknown_total counter
+            unknown_total 1
+
+            """
+        #expect(MetricsSetup.addingHelp(to: text) == expected)
+    }
+}
