@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "workflowdTests",
             dependencies: [
-                "workflowd", "PostgresClient", "FastCGI", "WorkflowStore",
+                "workflowd", "PostgresClient", "FastCGI", "WorkflowAPI", "WorkflowStore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "InMemoryLogging", package: "swift-log"),

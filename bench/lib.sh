@@ -97,6 +97,10 @@ bench_cleanup() {
 
 psql_q() { psql -X -q -v ON_ERROR_STOP=1 -tA "$DATABASE_URL" "$@"; }
 
+# nginx/workflowd.conf without its per-client `limit_req` lines: the bench is one client (one address)
+# at thousands of requests a second, which the shipped limits would answer with 429.
+unlimited_site() { sed '/^[[:space:]]*limit_req zone=/d' "$ROOT/nginx/workflowd.conf"; }
+
 # The stack (scripts/stack.sh: a fresh cluster, migrated; workflowd with log level warning behind
 # nginx with the production site + a `return 200` server block), then the database seeded, tokens
 # and the wrk data files.
@@ -113,10 +117,10 @@ bench_start() {
     tcp) ;;
     *) die "BENCH_PG_TRANSPORT must be socket or tcp" ;;
   esac
-  # The production site, unchanged, plus a `return 200` server block for the nginx ceiling.
+  # The production site without its rate limits, plus a `return 200` server block for the nginx ceiling.
   local body
   body=$(tr -d '\n' <"$B/ceiling/response.json")
-  { cat "$ROOT/nginx/workflowd.conf"; echo
+  { unlimited_site; echo
     sed -e "s/@PORT@/$R200_PORT/" -e "s|@BODY@|$body|" "$B/nginx/return200.conf"
   } >"$RUN/site-template.conf"
   log "stack (scripts/stack.sh): fresh cluster in .run/bench/pg on 127.0.0.1:$PG_PORT, workflowd ($BENCH_BUILD," \
@@ -180,7 +184,9 @@ bench_start_ceiling() {
   echo "$CEIL_PID" >"$RUN/ceiling/ceiling.pid"
   local i
   for ((i = 0; i < 50; i++)); do [[ -S $RUN/ceiling/ceiling.sock ]] && break; sleep 0.1; done
-  "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling" "$CEIL_PORT" "unix:$RUN/ceiling/ceiling.sock"
+  unlimited_site >"$RUN/site-ceiling.conf"
+  WORKFLOWD_NGINX_SITE=$RUN/site-ceiling.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling" "$CEIL_PORT" \
+    "unix:$RUN/ceiling/ceiling.sock"
   CEIL_NGINX_PID=$(cat "$RUN/nginx-ceiling/nginx.pid")
   "$ROOT/scripts/stack.sh" wait-http "http://127.0.0.1:$CEIL_PORT/api/v1/health" 10 "$CEIL_PID" ||
     die "the C ceiling does not answer"

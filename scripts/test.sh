@@ -47,5 +47,6 @@ if [[ -z ${TEST_ARGS:-} ]]; then
   step "systemd units (deploy/verify.sh)" deploy/verify.sh "$WORKFLOWD_TEST_BINARY"
   step "benchmark harness smoke (bench/smoke.sh)" bench/smoke.sh
   step "OpenAPI fuzzing through nginx (fuzz/ci.sh)" fuzz/ci.sh
+  step "alert rules and dashboard (deploy/check-monitoring.sh)" deploy/check-monitoring.sh
 fi
 exit "$rc"

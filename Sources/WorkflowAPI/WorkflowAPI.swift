@@ -5,13 +5,40 @@ public import Logging
 public import Workflows
 import TextCoding
 
-/// What the health endpoint reports about the database.
+/// What the readiness check found. The public answers carry only `reason`; `detail` (libpq's words, which
+/// can name hosts and addresses) goes to the log, at warning with the request id, and nowhere else.
 public struct HealthReport: Sendable {
-    public let databaseOK: Bool
+    /// Why the process cannot serve now: stable codes that load balancers, probes and dashboards may match on.
+    public enum Reason: String, Sendable, CaseIterable {
+        /// No connection to PostgreSQL (refused, timed out, broken) or it refused the check.
+        case databaseUnreachable = "database_unreachable"
+        /// Every pooled connection stayed busy for the whole pool wait.
+        case poolExhausted = "pool_exhausted"
+        /// The pool is closed: the process is stopping.
+        case shuttingDown = "shutting_down"
+        /// A migration this binary needs is not applied (`workflowd migrate`).
+        case migrationsPending = "migrations_pending"
+        /// An applied migration differs from this binary's file of the same version.
+        case migrationsChanged = "migrations_changed"
+    }
+
+    /// nil: ready.
+    public let reason: Reason?
     public let detail: String?
-    public init(databaseOK: Bool, detail: String?) {
-        self.databaseOK = databaseOK
+
+    public init(reason: Reason?, detail: String? = nil) {
+        self.reason = reason
         self.detail = detail
+    }
+
+    public static let ready = HealthReport(reason: nil)
+
+    /// For `GET /api/v1/health`'s `database` member: PostgreSQL answered, whatever else is wrong.
+    var databaseAnswered: Bool {
+        switch reason {
+        case nil, .migrationsPending?, .migrationsChanged?: true
+        case .databaseUnreachable?, .poolExhausted?, .shuttingDown?: false
+        }
     }
 }
 
@@ -42,7 +69,9 @@ public final class WorkflowAPI: Sendable {
     /// Every operation of the API, in the order the OpenAPI document lists them. The one place where a
     /// path, its methods, the role it needs and its handler are written down.
     static let routes: [Route] = [
-        Route(.get, "/api/v1/health", .anyone) { api, _ in api.healthResponse() },
+        Route(.get, "/api/v1/health", .anyone) { api, c in api.healthResponse(c) },
+        Route(.get, "/api/v1/health/live", .anyone) { _, _ in Response(status: .ok, json: #"{"status":"ok"}"#) },
+        Route(.get, "/api/v1/health/ready", .anyone) { api, c in api.readyResponse(c) },
         Route(.get, "/api/v1/openapi.json", .anyone) { _, _ in Response(status: .ok, json: OpenAPIDocument.json) },
         Route(.get, "/api/v1/workflow-states", .token(.read)) { _, _ in Response(status: .ok, json: JSONWriter.states()) },
         Route(.get, "/api/v1/workflow-definitions", .token(.read)) { api, c in try api.definitions(c) },
@@ -146,14 +175,35 @@ public final class WorkflowAPI: Sendable {
         }
     }
 
-    private func healthResponse() -> Response {
+    /// Seconds a probe or client should wait after a 503 from the health checks.
+    static let healthRetryAfter = "5"
+
+    /// Runs the readiness check; a failure is logged with its detail (the public answer never has it).
+    private func checkHealth(_ c: RouteContext) -> HealthReport {
         let report = health()
-        if report.databaseOK { return Response(status: .ok, json: "{\"status\":\"ok\",\"database\":\"ok\"}") }
-        var response = Response(
-            status: .serviceUnavailable,
-            json: "{\"status\":\"unavailable\",\"database\":\"unavailable\",\"detail\":\(JSONString.quoted(report.detail ?? "database check failed"))}")
-        response.headers[.retryAfter] = "1"
+        if let reason = report.reason {
+            c.logger.warning("not ready", metadata: ["health.reason": "\(reason.rawValue)", "health.detail": "\(report.detail ?? "")"])
+        }
+        return report
+    }
+
+    private static func unavailable(_ json: String) -> Response {
+        var response = Response(status: .serviceUnavailable, json: json)
+        response.headers[.retryAfter] = healthRetryAfter
         return response
+    }
+
+    /// The original health answer, kept for its clients: `status` and `database`, now with `reason` on 503.
+    private func healthResponse(_ c: RouteContext) -> Response {
+        let report = checkHealth(c)
+        let database = report.databaseAnswered ? "ok" : "unavailable"
+        guard let reason = report.reason else { return Response(status: .ok, json: #"{"status":"ok","database":"ok"}"#) }
+        return Self.unavailable(#"{"status":"unavailable","database":"\#(database)","reason":"\#(reason.rawValue)"}"#)
+    }
+
+    private func readyResponse(_ c: RouteContext) -> Response {
+        guard let reason = checkHealth(c).reason else { return Response(status: .ok, json: #"{"status":"ok"}"#) }
+        return Self.unavailable(#"{"status":"unavailable","reason":"\#(reason.rawValue)"}"#)
     }
 
     private func metricsResponse() throws -> Response {

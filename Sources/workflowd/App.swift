@@ -29,15 +29,11 @@ struct App {
         let repository = PostgresWorkflowRepository(pool: pool, logger: logger)
         let service = WorkflowService(repository: repository)
         let maxBodyBytes = FastCGIServerConfiguration.defaultMaxBodyBytes
+        let readiness = ReadinessCheck(pool: pool, migrations: migrator.migrations)
         let api = WorkflowAPI(
             service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool)
         ) {
-            do {
-                _ = try pool.withConnection { try $0.query("SELECT 1") }
-                return HealthReport(databaseOK: true, detail: nil)
-            } catch {
-                return HealthReport(databaseOK: false, detail: "PostgreSQL is not answering: \(error)")
-            }
+            readiness.report()
         }
         let server = try FastCGIServer(
             configuration: FastCGIServerConfiguration(address: configuration.address, workers: configuration.workers, maxBodyBytes: maxBodyBytes),

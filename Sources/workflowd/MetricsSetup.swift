@@ -1,4 +1,3 @@
-import Foundation
 import Metrics
 import PostgresClient
 import Prometheus
@@ -9,14 +8,14 @@ struct MetricsSetup {
 
     init() {
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        gauge("process_start", "seconds", "Start time of the process since the Unix epoch.").set(Date().timeIntervalSince1970)
     }
 
     private func gauge(_ name: String, _ unit: String, _ help: String) -> Prometheus.Gauge {
         registry.makeGauge(descriptor: MetricNameDescriptor(metricName: name, unitName: unit, helpText: help))
     }
 
-    /// The renderer for the API: pool gauges are read at scrape time, the rest accumulates as it happens.
+    /// The renderer for the API: pool gauges and the process figures are read at scrape time, the rest
+    /// accumulates as it happens.
     func renderer(pool: PostgresPool) -> @Sendable () -> String {
         let size = gauge("db_pool", "size", "Configured PostgreSQL connections.")
         let open = gauge("db_pool_connections", "open", "PostgreSQL connections open now.")
@@ -29,7 +28,38 @@ struct MetricsSetup {
             open.set(Double(statistics.open))
             inUse.set(Double(statistics.inUse))
             waiting.set(Double(statistics.waiting))
-            return registry.emitToString()
+            return Self.addingHelp(to: registry.emitToString()) + (ProcessMetrics.current()?.text ?? "")
         }
+    }
+
+    /// HELP texts for the metrics that the modules make through swift-metrics: its Prometheus factory
+    /// registers them without one, and the registry refuses the same name with another help text, so
+    /// they are added to the rendered text instead. A new swift-metrics metric belongs here too
+    /// (`aRealScrapePassesPromtoolCheckMetrics` runs `promtool check metrics`, which wants HELP).
+    static let help: [String: String] = [
+        "http_requests_total": "Requests answered by workflowd, by route template, method and status.",
+        "http_request_duration_seconds": "Time workflowd took to answer a request, by route template and method.",
+        "workflow_transitions_total": "Workflow status changes, by from and to status.",
+        "db_pool_wait_seconds": "Time a check-out waited for a pooled PostgreSQL connection.",
+        "db_errors_total": "PostgreSQL errors by SQLSTATE class, or by kind (connectionFailed, poolTimeout, ...) without one.",
+        "db_statement_retries_total": "Statements run again after a serialization failure or deadlock.",
+    ]
+
+    /// Puts `# HELP` before each `# TYPE` line of a family from `help` that has none.
+    static func addingHelp(to text: String) -> String {
+        var out = ""
+        out.reserveCapacity(text.utf8.count + 1024)
+        var previous: Substring = ""
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("# TYPE "), let name = line.dropFirst(7).split(separator: " ").first,
+                !previous.hasPrefix("# HELP \(name) "), let help = help[String(name)]
+            {
+                out += "# HELP \(name) \(help)\n"
+            }
+            out += line
+            out += "\n"
+            previous = line
+        }
+        return String(out.dropLast())  // split kept the text's own last line ending as an empty piece
     }
 }

@@ -37,6 +37,7 @@ struct FoundationEndToEndTests {
         stack.responders[0].stop()
         let result = try stack.client.request("GET", "/api/v1/health")
         #expect(isProblem(result, status: 502), "\(result)")
+        #expect(result.header("retry-after") == "5", "nginx says when to come back: \(result)")
     }
 
     @Test func bodiesOverOneMebibyteGet413FromNginx() throws {
@@ -106,6 +107,23 @@ struct DatabaseOutageEndToEndTests {
         let down = try stack.client.request("GET", "/api/v1/health")
         #expect(down.status == 503, "\(down)")
         #expect(down.json["database"] as? String == "unavailable")
+        let ready = try stack.client.request("GET", "/api/v1/health/ready")
+        #expect(ready.status == 503, "\(ready)")
+        #expect(try stack.client.request("GET", "/api/v1/health/live").status == 200, "liveness does not depend on the database")
+        let port = try #require(URLComponents(string: cluster.url)?.port)
+        for answer in [down, ready] {
+            #expect(answer.json["status"] as? String == "unavailable")
+            #expect(answer.json["reason"] as? String == "database_unreachable")
+            #expect(answer.header("retry-after") == "5")
+            // libpq's message names the host, address and port; none of it may be public.
+            for leak in ["connection", "127.0.0.1", "localhost", "port", "\(port)", "refused", "socket", "server"] {
+                #expect(!answer.text.lowercased().contains(leak), "'\(leak)' leaks in \(answer)")
+            }
+            // ...but the log has it, on the line of that request.
+            let requestId = try #require(answer.header("x-request-id"))
+            let line = stack.responders[0].log.split(separator: "\n").first { $0.contains(requestId) && $0.contains("not ready") }
+            #expect(line?.contains("database_unreachable") == true && line?.contains("health.detail") == true, "\(String(describing: line))")
+        }
         let token = TestTokens.token(user: UUID(), roles: ["Participant"])
         let create = try stack.client.send("POST", "/api/v1/workflows", json: ["workflowId": "create-prd"], token: token)
         #expect(isProblem(create, status: 503), "\(create)")

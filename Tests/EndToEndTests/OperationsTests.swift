@@ -35,7 +35,10 @@ struct MetricsEndToEndTests {
         #expect((sample(text, "db_pool_connections_open") ?? 0) >= 1)
         #expect(sample(text, "db_pool_connections_in_use") == 0)
         #expect((sample(text, "db_pool_wait_seconds_count") ?? 0) >= 5)
-        #expect((sample(text, "process_start_seconds") ?? 0) > 1_700_000_000)
+        #expect((sample(text, "process_start_time_seconds") ?? 0) > 1_700_000_000)
+        #expect((sample(text, "process_resident_memory_bytes") ?? 0) > 1_000_000)
+        #expect((sample(text, "process_open_fds") ?? 0) >= 3)
+        #expect((sample(text, "process_cpu_seconds_total") ?? 0) > 0)
     }
 
     @Test func databaseErrorsAreCountedBySQLStateClass() throws {

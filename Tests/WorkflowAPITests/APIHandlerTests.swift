@@ -19,7 +19,7 @@ import Workflows
             hmacSecret: TestTokens.secret, jwksJSON: nil, issuer: nil, audience: nil))
         api = WorkflowAPI(
             service: WorkflowService(repository: repository), verifier: verifier, maxBodyBytes: 1000,
-            logger: Logger(label: "test"), metrics: { "# metrics\n" }) { HealthReport(databaseOK: true, detail: nil) }
+            logger: Logger(label: "test"), metrics: { "# metrics\n" }) { .ready }
     }
 
     struct Answer {
@@ -56,7 +56,7 @@ import Workflows
     @Test func everyRouteIsReachableWithItsMethod() throws {
         let id = try create()
         for (method, path) in [
-            (HTTPRequest.Method.get, "/api/v1/health"), (.get, "/api/v1/openapi.json"), (.get, "/api/v1/workflow-states"),
+            (HTTPRequest.Method.get, "/api/v1/health"), (.get, "/api/v1/health/live"), (.get, "/api/v1/health/ready"), (.get, "/api/v1/openapi.json"), (.get, "/api/v1/workflow-states"),
             (.get, "/api/v1/workflow-definitions"), (.get, "/api/v1/workflow-definitions/create-prd"), (.get, "/api/v1/workflows"),
             (.get, "/api/v1/workflows/\(id)"), (.get, "/api/v1/workflows/\(id)/events"), (.get, "/metrics"),
         ] {
