@@ -43,6 +43,7 @@ struct MetricsSetup {
         "db_pool_wait_seconds": "Time a check-out waited for a pooled PostgreSQL connection.",
         "db_errors_total": "PostgreSQL errors by SQLSTATE class, or by kind (connectionFailed, poolTimeout, ...) without one.",
         "db_statement_retries_total": "Statements run again after a serialization failure or deadlock.",
+        "workflowd_job_runs_total": "Background job runs, by job name and outcome (ok or failed).",
     ]
 
     /// Puts `# HELP` before each `# TYPE` line of a family from `help` that has none.
