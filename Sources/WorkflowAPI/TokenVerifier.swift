@@ -1,5 +1,6 @@
 public import Foundation
 import Synchronization
+import Crypto
 import JWTKit
 public import Workflows
 import TextCoding
@@ -10,11 +11,9 @@ public struct AuthenticationError: Error, Equatable, CustomStringConvertible {
     init(_ description: String) { self.description = description }
 }
 
+/// What the verifier checks besides the signature, and the keys it starts with (a reload replaces only the keys).
 public struct TokenVerifierConfiguration: Sendable {
-    /// HS256 shared secret (at least 32 bytes).
-    public var hmacSecret: String
-    /// Contents of a JWKS document with RS256/ES256 public keys, each with a `kid`.
-    public var jwksJSON: String?
+    public var keys: TokenKeyMaterial
     public var issuer: String?
     public var audience: String?
     /// Clock skew tolerated for `exp` and `nbf`.
@@ -22,11 +21,15 @@ public struct TokenVerifierConfiguration: Sendable {
     /// Larger tokens are refused before any parsing.
     public var maxTokenBytes = 8192
 
-    public init(hmacSecret: String, jwksJSON: String? = nil, issuer: String? = nil, audience: String? = nil) {
-        self.hmacSecret = hmacSecret
-        self.jwksJSON = jwksJSON
+    public init(keys: TokenKeyMaterial, issuer: String? = nil, audience: String? = nil) {
+        self.keys = keys
         self.issuer = issuer
         self.audience = audience
+    }
+
+    /// One HS256 secret (at least 32 bytes) and optionally a JWKS document with RS256/ES256 public keys.
+    public init(hmacSecret: String, jwksJSON: String? = nil, issuer: String? = nil, audience: String? = nil) {
+        self.init(keys: TokenKeyMaterial(hmacSecrets: [hmacSecret], jwksJSON: jwksJSON), issuer: issuer, audience: audience)
     }
 }
 
@@ -67,56 +70,130 @@ struct WorkflowClaims: JWTPayload {
 }
 
 /// Verifies bearer JWTs synchronously on the request thread (jwt-kit's parser and algorithms, keys
-/// resolved once at startup), following RFC 8725: the key decides the algorithm, never the token.
+/// resolved when they are loaded), following RFC 8725: the key decides the algorithm, never the token.
+///
+/// The keys can be replaced while requests are served (`reload`): the set in use is an immutable value
+/// swapped under the same lock as the token cache, so a request sees either the old set or the new one,
+/// never a mix, and a swap costs a request nothing more than the cache lookup it already does.
 public final class TokenVerifier: Sendable {
     struct Key: Sendable {
         let algorithmName: String
         let algorithm: any JWTAlgorithm
     }
 
-    let configuration: TokenVerifierConfiguration
-    /// The HS256 key, used for tokens without a `kid`.
-    let defaultKey: Key
-    /// JWKS keys by `kid`.
-    let keysByID: [String: Key]
-    let parser = DefaultJWTParser()
+    /// The keys of one load, never changed after it: tokens without a `kid` are tried against each HS256
+    /// secret (current first, then previous), tokens with one against the JWKS key of that `kid`.
+    final class KeySet: Sendable {
+        let hmacKeys: [Key]
+        let keysByID: [String: Key]
+        /// What an operator sees in the log: `hs256:` and the start of each secret's SHA-256, then the kids.
+        let identifiers: [String]
 
-    public static func make(configuration: TokenVerifierConfiguration) async throws -> TokenVerifier {
-        guard configuration.hmacSecret.utf8.count >= 32 else {
-            throw AuthenticationError("WORKFLOWD_JWT_SECRET must be at least 32 bytes long")
+        init(hmacKeys: [Key], keysByID: [String: Key], identifiers: [String]) {
+            self.hmacKeys = hmacKeys
+            self.keysByID = keysByID
+            self.identifiers = identifiers
         }
-        let collection = JWTKeyCollection()
-        await collection.add(hmac: HMACKey(from: configuration.hmacSecret), digestAlgorithm: .sha256)
-        let defaultKey = Key(algorithmName: "HS256", algorithm: try await collection.getKey())
-        var keys: [String: Key] = [:]
-        if let json = configuration.jwksJSON {
-            let jwks = try JSONDecoder().decode(JWKS.self, from: Data(json.utf8))
-            for jwk in jwks.keys {
-                guard let kid = jwk.keyIdentifier?.string else { throw AuthenticationError("every JWKS key needs a kid") }
-                let name = try Self.algorithmName(of: jwk)
-                try await collection.add(jwk: jwk)
-                keys[kid] = Key(algorithmName: name, algorithm: try await collection.getKey(for: jwk.keyIdentifier, alg: name))
-            }
-        }
-        return TokenVerifier(configuration: configuration, defaultKey: defaultKey, keysByID: keys)
     }
 
-    init(configuration: TokenVerifierConfiguration, defaultKey: Key, keysByID: [String: Key]) {
+    /// The keys in use and the tokens they verified, under one lock: a token verified with keys that a
+    /// reload has since replaced must not be served from the cache.
+    struct State {
+        var keys: KeySet
+        /// The `reload` call these keys came from; a slower earlier call must not overwrite a later one.
+        var ticket: UInt64 = 0
+        var cache: [CacheKey: VerifiedToken] = [:]
+    }
+
+    let configuration: TokenVerifierConfiguration
+    private let state: Mutex<State>
+    private let reloadTickets = Atomic<UInt64>(0)
+    let parser = DefaultJWTParser()
+
+    public static func make(configuration: TokenVerifierConfiguration) async throws(TokenKeyError) -> TokenVerifier {
+        TokenVerifier(configuration: configuration, keys: try await keySet(from: configuration.keys))
+    }
+
+    init(configuration: TokenVerifierConfiguration, keys: KeySet) {
         self.configuration = configuration
-        self.defaultKey = defaultKey
-        self.keysByID = keysByID
+        state = Mutex(State(keys: keys))
+    }
+
+    /// The identifiers of the keys that verify tokens now (see `KeySet.identifiers`).
+    public var activeKeyIdentifiers: [String] { state.withLock { $0.keys.identifiers } }
+
+    /// Replaces the keys with `material` and forgets every cached token, or throws and keeps the keys in
+    /// use. Returns the identifiers active afterwards (those of a later call, when one finished first).
+    @discardableResult
+    public func reload(_ material: TokenKeyMaterial) async throws(TokenKeyError) -> [String] {
+        let ticket = reloadTickets.add(1, ordering: .relaxed).newValue
+        let keys = try await Self.keySet(from: material)
+        return state.withLock { state in
+            if ticket > state.ticket {
+                state.keys = keys
+                state.ticket = ticket
+                state.cache.removeAll()
+            }
+            return state.keys.identifiers
+        }
+    }
+
+    static func keySet(from material: TokenKeyMaterial) async throws(TokenKeyError) -> KeySet {
+        guard !material.hmacSecrets.isEmpty else { throw TokenKeyError("\(material.hmacSource) holds no secret", path: material.hmacPath) }
+        var hmacKeys: [Key] = [], identifiers: [String] = []
+        for (index, secret) in material.hmacSecrets.enumerated() {
+            guard secret.utf8.count >= 32 else {
+                let which = material.hmacSecrets.count > 1 ? "secret \(index + 1) is" : "is"
+                throw TokenKeyError(
+                    "\(material.hmacSource) \(which) \(secret.utf8.count) bytes long; it must be at least 32 bytes", path: material.hmacPath)
+            }
+            let collection = JWTKeyCollection()
+            await collection.add(hmac: HMACKey(from: secret), digestAlgorithm: .sha256)
+            do {
+                hmacKeys.append(Key(algorithmName: "HS256", algorithm: try await collection.getKey()))
+            } catch {
+                throw TokenKeyError("\(material.hmacSource): \(error)", path: material.hmacPath)
+            }
+            identifiers.append("hs256:" + SHA256.hash(data: Data(secret.utf8)).prefix(4).map { String(format: "%02x", $0) }.joined())
+        }
+        var keysByID: [String: Key] = [:]
+        if let json = material.jwksJSON {
+            func refuse(_ reason: String) -> TokenKeyError { TokenKeyError("\(material.jwksSource): \(reason)", path: material.jwksPath) }
+            let jwks: JWKS
+            do {
+                jwks = try JSONDecoder().decode(JWKS.self, from: Data(json.utf8))
+            } catch let error as DecodingError {
+                throw refuse("not a JWKS document (\(error.reason))")
+            } catch {
+                throw refuse("not a JWKS document")
+            }
+            let collection = JWTKeyCollection()
+            for jwk in jwks.keys {
+                guard let kid = jwk.keyIdentifier?.string else { throw refuse("every JWKS key needs a kid") }
+                guard keysByID[kid] == nil else { throw refuse("kid \(kid) appears twice") }
+                do {
+                    let name = try algorithmName(of: jwk)
+                    try await collection.add(jwk: jwk)
+                    keysByID[kid] = Key(algorithmName: name, algorithm: try await collection.getKey(for: jwk.keyIdentifier, alg: name))
+                } catch {
+                    throw refuse("key \(kid) is not usable: \(error)")
+                }
+                identifiers.append(kid)
+            }
+        }
+        return KeySet(hmacKeys: hmacKeys, keysByID: keysByID, identifiers: identifiers)
     }
 
     /// RS256 or ES256 only; the JWK's `alg` must agree with its key type when given.
-    static func algorithmName(of jwk: JWK) throws -> String {
+    static func algorithmName(of jwk: JWK) throws(TokenKeyError) -> String {
         let expected: String
         switch jwk.keyType {
         case .rsa: expected = "RS256"
         case .ecdsa: expected = "ES256"
-        default: throw AuthenticationError("JWKS keys must be RSA (RS256) or EC P-256 (ES256)")
+        default: throw TokenKeyError("JWKS keys must be RSA (RS256) or EC P-256 (ES256)")
         }
         if let alg = jwk.algorithm?.rawValue, alg != expected {
-            throw AuthenticationError("JWKS key \(jwk.keyIdentifier?.string ?? "?") has alg \(alg); only \(expected) is accepted for its key type")
+            throw TokenKeyError("it has alg \(alg); only \(expected) is accepted for its key type")
         }
         return expected
     }
@@ -130,10 +207,10 @@ public final class TokenVerifier: Sendable {
         return try principal(fromToken: String(header.dropFirst(7).trimmingHTTPWhitespace()), now: now)
     }
 
-    /// Tokens verified before, with their time window: a client sends the same token with every request,
-    /// and verifying it (two JSON decodes and an HMAC or signature check) is a fifth of a read's CPU.
-    /// Only exact token strings that passed every check are kept; the time checks are redone on each hit.
-    private let verified = Mutex<[CacheKey: VerifiedToken]>([:])
+    /// Tokens verified before (in `State.cache`), with their time window: a client sends the same token
+    /// with every request, and verifying it (two JSON decodes and an HMAC or signature check) is a fifth of
+    /// a read's CPU. Only exact token strings that passed every check are kept; the time checks are redone
+    /// on each hit.
     static let cacheLimit = 10_000
 
     /// A token with its hash computed before the lock is taken: the workers share one cache, and hashing
@@ -149,6 +226,11 @@ public final class TokenVerifier: Sendable {
         static func == (a: CacheKey, b: CacheKey) -> Bool { a.hash == b.hash && a.token == b.token }
     }
 
+    enum Lookup {
+        case hit(VerifiedToken)
+        case miss(KeySet)
+    }
+
     struct VerifiedToken {
         let principal: Principal
         let expires: Date
@@ -157,15 +239,25 @@ public final class TokenVerifier: Sendable {
 
     func principal(fromToken token: String, now: Date) throws(AuthenticationError) -> Principal {
         let key = CacheKey(token)
-        if let hit = verified.withLock({ $0[key] }) {
+        let lookup = state.withLock { state -> Lookup in
+            if let hit = state.cache[key] { return .hit(hit) }
+            return .miss(state.keys)
+        }
+        let keys: KeySet
+        switch lookup {
+        case .hit(let hit):
             try checkTimes(expires: hit.expires, notBefore: hit.notBefore, now: now)
             return hit.principal
+        case .miss(let current):
+            keys = current
         }
-        let (principal, claims) = try verify(token, now: now)
+        let (principal, claims) = try verify(token, with: keys, now: now)
         if let exp = claims.exp?.value {
-            verified.withLock { cache in
-                if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-                cache[key] = VerifiedToken(principal: principal, expires: exp, notBefore: claims.nbf?.value)
+            state.withLock { state in
+                // Keys replaced while this token was checked: it was verified against the old ones.
+                guard state.keys === keys else { return }
+                if state.cache.count >= Self.cacheLimit { state.cache.removeAll(keepingCapacity: true) }
+                state.cache[key] = VerifiedToken(principal: principal, expires: exp, notBefore: claims.nbf?.value)
             }
         }
         return principal
@@ -178,7 +270,7 @@ public final class TokenVerifier: Sendable {
         }
     }
 
-    private func verify(_ token: String, now: Date) throws(AuthenticationError) -> (Principal, WorkflowClaims) {
+    private func verify(_ token: String, with keys: KeySet, now: Date) throws(AuthenticationError) -> (Principal, WorkflowClaims) {
         let bytes = Array(token.utf8)
         guard bytes.count <= configuration.maxTokenBytes else { throw AuthenticationError("The token is larger than 8 KiB.") }
         guard bytes.count(where: { $0 == UInt8(ascii: ".") }) == 2 else {
@@ -192,15 +284,16 @@ public final class TokenVerifier: Sendable {
         } catch {
             throw AuthenticationError("The token is malformed or its claims have the wrong types.")
         }
-        let key = try key(for: header)
+        let candidates = try candidates(for: header, in: keys)
         let signingInput = bytes[..<bytes.lastIndex(of: UInt8(ascii: "."))!]
-        let valid = (try? key.algorithm.verify(signature, signs: signingInput)) ?? false
+        let valid = candidates.contains { (try? $0.algorithm.verify(signature, signs: signingInput)) ?? false }
         guard valid else { throw AuthenticationError("The token's signature is not valid.") }
         return (try principal(from: claims, now: now), claims)
     }
 
-    /// Picks the key by `kid` (or the HS256 key without one) and insists the token's `alg` is that key's.
-    private func key(for header: JWTHeader) throws(AuthenticationError) -> Key {
+    /// The keys that may have signed a token with this header: the JWKS key of its `kid`, or without one
+    /// every HS256 secret (two while a secret is being rotated). The token's `alg` must be theirs.
+    private func candidates(for header: JWTHeader, in keys: KeySet) throws(AuthenticationError) -> [Key] {
         if let crit = header.crit, !crit.isEmpty {
             throw AuthenticationError("The token names critical header extensions (crit) that are not supported.")
         }
@@ -208,17 +301,17 @@ public final class TokenVerifier: Sendable {
             throw AuthenticationError("Tokens carrying a \(field) header are not accepted.")
         }
         guard let alg = header.alg else { throw AuthenticationError("The token header has no alg.") }
-        let key: Key
+        let candidates: [Key]
         if let kid = header.kid {
-            guard let found = keysByID[kid] else { throw AuthenticationError("The token's kid names no known key.") }
-            key = found
+            guard let found = keys.keysByID[kid] else { throw AuthenticationError("The token's kid names no known key.") }
+            candidates = [found]
         } else {
-            key = defaultKey
+            candidates = keys.hmacKeys
         }
-        guard alg == key.algorithmName else {
-            throw AuthenticationError("The token's alg \(alg.prefix(16)) does not match its key (\(key.algorithmName)).")
+        guard let algorithmName = candidates.first?.algorithmName, alg == algorithmName else {
+            throw AuthenticationError("The token's alg \(alg.prefix(16)) does not match its key (\(candidates.first?.algorithmName ?? "none")).")
         }
-        return key
+        return candidates
     }
 
     private func principal(from claims: WorkflowClaims, now: Date) throws(AuthenticationError) -> Principal {

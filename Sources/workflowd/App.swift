@@ -14,6 +14,8 @@ struct App {
     let pool: PostgresPool
     let shutdownGrace: Duration
     let logger: Logger
+    /// What SIGHUP runs.
+    let keys: KeyReloader
 
     static func start(_ configuration: ServeConfiguration, logger: Logger) async throws -> App {
         let migrator = try Migrator(directory: configuration.migrationsDirectory)
@@ -48,23 +50,20 @@ struct App {
         logger.info("starting workflowd", metadata: [
             "version": "\(Workflowd.version)", "listen": "\(configuration.address)", "workers": "\(configuration.workers)",
             "pool_size": "\(configuration.poolSize)", "database": "\(target.map(String.init(describing:)) ?? "?")",
+            "jwt_keys": "\(verifier.activeKeyIdentifiers.joined(separator: ","))",
         ])
-        return App(server: server, jobs: jobs, pool: pool, shutdownGrace: configuration.shutdownGrace, logger: logger)
+        return App(
+            server: server, jobs: jobs, pool: pool, shutdownGrace: configuration.shutdownGrace, logger: logger,
+            keys: KeyReloader(verifier: verifier, sources: configuration.keySources, logger: logger))
     }
 
+    /// Reads the key files and checks every key: a refusal here is a configuration error (exit 2).
     static func makeVerifier(_ configuration: ServeConfiguration) async throws -> TokenVerifier {
-        var jwks: String?
-        if let path = configuration.jwksFile {
-            guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-                throw ConfigurationError("cannot read WORKFLOWD_JWKS_FILE \(path)")
-            }
-            jwks = text
-        }
-        do {
+        do throws(TokenKeyError) {
             return try await TokenVerifier.make(configuration: TokenVerifierConfiguration(
-                hmacSecret: configuration.jwtSecret, jwksJSON: jwks, issuer: configuration.jwtIssuer, audience: configuration.jwtAudience))
+                keys: try configuration.keySources.read(), issuer: configuration.jwtIssuer, audience: configuration.jwtAudience))
         } catch {
-            throw ConfigurationError("cannot load the JWT keys: \(error)")
+            throw ConfigurationError(error.description)
         }
     }
 

@@ -62,9 +62,11 @@ struct ServeFlags: ParsableArguments {
     var poolTimeoutMilliseconds: Int?
     @Option(help: "Seconds in-flight requests and background jobs get to finish after SIGTERM. [env: WORKFLOWD_SHUTDOWN_GRACE; default: 10]")
     var shutdownGrace: Int?
-    @Option(help: "HS256 secret, at least 32 bytes (prefer the environment). [env: WORKFLOWD_JWT_SECRET; required]")
+    @Option(help: "HS256 secret, at least 32 bytes (prefer the environment). [env: WORKFLOWD_JWT_SECRET; this or --jwt-secret-file required]")
     var jwtSecret: String?
-    @Option(help: "JWKS file with RS256/ES256 public keys. [env: WORKFLOWD_JWKS_FILE]")
+    @Option(help: "File with the HS256 secret (a second line: the previous one, while rotating); re-read on SIGHUP. [env: WORKFLOWD_JWT_SECRET_FILE]")
+    var jwtSecretFile: String?
+    @Option(help: "JWKS file with RS256/ES256 public keys; re-read on SIGHUP. [env: WORKFLOWD_JWKS_FILE]")
     var jwksFile: String?
     @Option(help: "Required iss claim. [env: WORKFLOWD_JWT_ISSUER]")
     var jwtIssuer: String?
@@ -75,7 +77,7 @@ struct ServeFlags: ParsableArguments {
 struct Serve: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Serve the API over FastCGI until SIGTERM/SIGINT.",
-        discussion: "Logs go to stderr (WORKFLOWD_LOG_FORMAT=json|text, WORKFLOWD_LOG_LEVEL). Refuses to start while migrations are pending.")
+        discussion: "Logs go to stderr (WORKFLOWD_LOG_FORMAT=json|text, WORKFLOWD_LOG_LEVEL). Refuses to start while migrations are pending. SIGHUP re-reads the JWT key files (WORKFLOWD_JWKS_FILE, WORKFLOWD_JWT_SECRET_FILE).")
     @OptionGroup var flags: ServeFlags
     @OptionGroup var database: DatabaseFlags
 
@@ -83,12 +85,16 @@ struct Serve: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         // First thing: a SIGTERM during startup then stops the process cleanly once it is up.
         let stop = StopRequest()
-        let signals = ProcessSignals(stopOn: [SIGTERM, SIGINT]) { number in stop.request(.signal(number)) }
+        let reload = ReloadRequest()
+        let signals = ProcessSignals(handling: [SIGTERM, SIGINT, SIGHUP]) { number in
+            if number == SIGHUP { reload.arrived() } else { stop.request(.signal(number)) }
+        }
         defer { withExtendedLifetime(signals) {} }
         do {
             let logger = try Logging.bootstrap(environment: environment)
             let configuration = try ServeConfiguration.resolve(flags, database: database, environment: environment)
             let app = try await App.start(configuration, logger: logger)
+            reload.setAction { [keys = app.keys] in await keys.reload() }
             let status = app.run(until: stop)
             guard status == 0 else { throw ExitCode(status) }
         } catch let exit as ExitCode {
@@ -156,7 +162,7 @@ struct Check: AsyncParsableCommand {
 
 struct Token: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a signed HS256 token for development, tests and ops (uses WORKFLOWD_JWT_SECRET).")
+        abstract: "Print a signed HS256 token for development, tests and ops (uses WORKFLOWD_JWT_SECRET or the first line of WORKFLOWD_JWT_SECRET_FILE).")
     @Option(help: "The user id (a UUID).")
     var sub: String
     @Option(help: "A role: Participant, Viewer or Admin (repeatable).")
@@ -165,12 +171,22 @@ struct Token: AsyncParsableCommand {
     var ttl = "1h"
     @Option(help: "HS256 secret. [env: WORKFLOWD_JWT_SECRET]")
     var jwtSecret: String?
+    @Option(help: "File whose first line is the HS256 secret. [env: WORKFLOWD_JWT_SECRET_FILE]")
+    var jwtSecretFile: String?
 
     func run() async throws {
         do {
             let settings = Settings(environment: ProcessInfo.processInfo.environment)
-            guard let secret = settings.string(jwtSecret, env: "WORKFLOWD_JWT_SECRET"), secret.utf8.count >= 32 else {
-                throw ConfigurationError("WORKFLOWD_JWT_SECRET must be set to at least 32 bytes")
+            var secret = settings.string(jwtSecret, env: "WORKFLOWD_JWT_SECRET")
+            if secret == nil, let path = settings.string(jwtSecretFile, env: "WORKFLOWD_JWT_SECRET_FILE") {
+                do throws(TokenKeyError) {
+                    secret = try TokenKeySources(secret: .file(path: path)).read().hmacSecrets.first
+                } catch {
+                    throw ConfigurationError(error.description)
+                }
+            }
+            guard let secret, secret.utf8.count >= 32 else {
+                throw ConfigurationError("WORKFLOWD_JWT_SECRET (or the first line of WORKFLOWD_JWT_SECRET_FILE) must be at least 32 bytes")
             }
             guard let subject = UUID(uuidString: sub) else { throw ConfigurationError("--sub must be a UUID, got \(sub.debugDescription)") }
             let roles = try role.map { name in

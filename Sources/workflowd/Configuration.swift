@@ -1,6 +1,7 @@
 import FastCGI
 import Foundation
 import PostgresClient
+import WorkflowAPI
 
 /// A configuration problem, stated so that an operator can fix it. `workflowd` exits with code 2.
 struct ConfigurationError: Error, CustomStringConvertible {
@@ -46,7 +47,8 @@ struct ServeConfiguration {
     var database: PostgresConfiguration
     var poolSize: Int
     var poolTimeout: Duration
-    var jwtSecret: String
+    /// The HS256 secret as a value (read once) or a file (read again on every reload).
+    var jwtSecret: TokenKeySources.Secret
     var jwksFile: String?
     var jwtIssuer: String?
     var jwtAudience: String?
@@ -67,12 +69,7 @@ struct ServeConfiguration {
         let poolTimeout = try settings.integer(
             flags.poolTimeoutMilliseconds, env: "WORKFLOWD_POOL_TIMEOUT_MS", default: 2000, range: 1...60_000, name: "--pool-timeout-ms")
         let grace = try settings.integer(flags.shutdownGrace, env: "WORKFLOWD_SHUTDOWN_GRACE", default: 10, range: 0...600, name: "--shutdown-grace")
-        guard let secret = settings.string(flags.jwtSecret, env: "WORKFLOWD_JWT_SECRET") else {
-            throw ConfigurationError("WORKFLOWD_JWT_SECRET is not set; give a shared HS256 secret of at least 32 bytes (e.g. `openssl rand -hex 32`)")
-        }
-        guard secret.utf8.count >= 32 else {
-            throw ConfigurationError("WORKFLOWD_JWT_SECRET is \(secret.utf8.count) bytes long; it must be at least 32 bytes")
-        }
+        let secret = try resolveJWTSecret(flags, settings)
         return ServeConfiguration(
             address: address, workers: workers, database: try database.resolve(settings), poolSize: poolSize,
             poolTimeout: .milliseconds(poolTimeout), jwtSecret: secret,
@@ -81,6 +78,27 @@ struct ServeConfiguration {
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
             migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace))
     }
+
+    /// Exactly one of WORKFLOWD_JWT_SECRET and WORKFLOWD_JWT_SECRET_FILE; the file is read (and its
+    /// secrets checked) when the keys are loaded.
+    private static func resolveJWTSecret(_ flags: ServeFlags, _ settings: Settings) throws -> TokenKeySources.Secret {
+        switch (settings.string(flags.jwtSecret, env: "WORKFLOWD_JWT_SECRET"), settings.string(flags.jwtSecretFile, env: "WORKFLOWD_JWT_SECRET_FILE")) {
+        case (.some, .some):
+            throw ConfigurationError("give either WORKFLOWD_JWT_SECRET or WORKFLOWD_JWT_SECRET_FILE, not both")
+        case (nil, let path?):
+            return .file(path: path)
+        case (let secret?, nil):
+            guard secret.utf8.count >= 32 else {
+                throw ConfigurationError("WORKFLOWD_JWT_SECRET is \(secret.utf8.count) bytes long; it must be at least 32 bytes")
+            }
+            return .value(secret)
+        case (nil, nil):
+            throw ConfigurationError(
+                "WORKFLOWD_JWT_SECRET is not set; give a shared HS256 secret of at least 32 bytes (e.g. `openssl rand -hex 32`), or a file holding it in WORKFLOWD_JWT_SECRET_FILE")
+        }
+    }
+
+    var keySources: TokenKeySources { TokenKeySources(secret: jwtSecret, jwksFile: jwksFile) }
 
     private static func listenAddress(_ flags: ServeFlags, _ settings: Settings, required: Bool) throws -> ListenAddress {
         let socket = settings.string(flags.socket, env: "WORKFLOWD_SOCKET")

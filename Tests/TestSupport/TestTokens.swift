@@ -30,3 +30,36 @@ public enum TestTokens {
         return sign(header: ["alg": "HS256", "typ": "JWT"], claims: claims, secret: secret)
     }
 }
+
+/// An ES256 key as an identity provider holds it: the public half goes into a JWKS under `kid`, tokens are
+/// signed with the private half.
+public struct TestECKey: Sendable {
+    public let kid: String
+    let privateKey = P256.Signing.PrivateKey()
+
+    public init(kid: String) { self.kid = kid }
+
+    /// The public key's x and y coordinates, 32 bytes each.
+    public var publicKeyRaw: Data { privateKey.publicKey.rawRepresentation }
+
+    /// The public key as a JWKS entry.
+    public var jwk: String {
+        let raw = publicKeyRaw
+        let x = TestTokens.base64URL(raw.prefix(32)), y = TestTokens.base64URL(raw.suffix(32))
+        return #"{"kty":"EC","crv":"P-256","kid":"\#(kid)","alg":"ES256","x":"\#(x)","y":"\#(y)"}"#
+    }
+
+    public static func jwks(_ keys: [TestECKey]) -> String { #"{"keys":[\#(keys.map(\.jwk).joined(separator: ","))]}"# }
+
+    /// header.payload signed with this key, the header naming its kid.
+    public func sign(claims: [String: Any]) -> String {
+        let input = TestTokens.base64URL(TestTokens.json(["alg": "ES256", "kid": kid])) + "." + TestTokens.base64URL(TestTokens.json(claims))
+        let signature = try! privateKey.signature(for: Data(input.utf8)).rawRepresentation
+        return input + "." + TestTokens.base64URL(signature)
+    }
+
+    /// A valid token for `user` with `roles`.
+    public func token(user: UUID, roles: [String], expiresIn: TimeInterval = 3600) -> String {
+        sign(claims: ["sub": user.uuidString.lowercased(), "roles": roles, "exp": Int(Date().timeIntervalSince1970 + expiresIn)])
+    }
+}

@@ -1,5 +1,5 @@
-import Crypto
 import Foundation
+import Synchronization
 import TestSupport
 import Testing
 @testable import WorkflowAPI
@@ -7,13 +7,8 @@ import Workflows
 
 @Suite struct TokenVerifierTests {
     let user = UUID()
-    let ecKey = P256.Signing.PrivateKey()
-
-    var jwks: String {
-        let raw = ecKey.publicKey.rawRepresentation
-        let x = TestTokens.base64URL(raw.prefix(32)), y = TestTokens.base64URL(raw.suffix(32))
-        return #"{"keys":[{"kty":"EC","crv":"P-256","kid":"ec1","alg":"ES256","x":"\#(x)","y":"\#(y)"}]}"#
-    }
+    let ec = TestECKey(kid: "ec1")
+    var jwks: String { TestECKey.jwks([ec]) }
 
     func verifier(issuer: String? = nil, audience: String? = nil) async throws -> TokenVerifier {
         try await TokenVerifier.make(configuration: TokenVerifierConfiguration(
@@ -49,9 +44,7 @@ import Workflows
 
     @Test func acceptsES256FromTheJWKS() async throws {
         let v = try await verifier()
-        let input = TestTokens.base64URL(TestTokens.json(["alg": "ES256", "kid": "ec1"])) + "." + TestTokens.base64URL(TestTokens.json(claims()))
-        let signature = try ecKey.signature(for: Data(input.utf8)).rawRepresentation
-        #expect(try v.principal(fromAuthorization: "Bearer \(input).\(TestTokens.base64URL(signature))").userId == user)
+        #expect(try v.principal(fromAuthorization: "Bearer \(ec.sign(claims: claims()))").userId == user)
     }
 
     @Test(arguments: ["none", "None", "NONE", "nOnE"])
@@ -63,7 +56,7 @@ import Workflows
 
     @Test func algorithmConfusionWithThePublicKeyAsHMACSecretIsRejected() async throws {
         let v = try await verifier()
-        let publicKeyAsSecret = String(decoding: ecKey.publicKey.rawRepresentation, as: UTF8.self)
+        let publicKeyAsSecret = String(decoding: ec.publicKeyRaw, as: UTF8.self)
         rejects(TestTokens.sign(header: ["alg": "HS256", "kid": "ec1"], claims: claims(), secret: publicKeyAsSecret), v)
         rejects(TestTokens.sign(header: ["alg": "ES256"], claims: claims()), v, "ES256 claimed for the HMAC key")
     }
@@ -112,7 +105,7 @@ import Workflows
     }
 
     @Test func aShortSecretIsRefused() async {
-        await #expect(throws: AuthenticationError.self) {
+        await #expect(throws: TokenKeyError("WORKFLOWD_JWT_SECRET is 9 bytes long; it must be at least 32 bytes")) {
             try await TokenVerifier.make(configuration: TokenVerifierConfiguration(hmacSecret: "too-short"))
         }
     }
@@ -141,5 +134,148 @@ import Workflows
         var tampered = Array(token)
         tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"
         #expect(throws: AuthenticationError.self) { try v.principal(fromToken: String(tampered), now: now) }
+    }
+}
+
+/// Key rotation: `reload` swaps the whole key set while requests are verified, or keeps it when the new
+/// one is unusable.
+@Suite struct TokenKeyReloadTests {
+    let secretA = "secret-a-0123456789-abcdefghijklmnopqrstuvwxyz"
+    let secretB = "secret-b-0123456789-abcdefghijklmnopqrstuvwxyz"
+    let ec1 = TestECKey(kid: "ec1"), ec2 = TestECKey(kid: "ec2")
+    let user = UUID()
+
+    func hs(_ secret: String, user: UUID? = nil) -> String { TestTokens.token(user: user ?? self.user, roles: ["Viewer"], secret: secret) }
+
+    func accepts(_ v: TokenVerifier, _ token: String) -> Bool { (try? v.principal(fromAuthorization: "Bearer \(token)")) != nil }
+
+    func verifier(_ secrets: [String], _ ecKeys: [TestECKey]) async throws -> TokenVerifier {
+        try await TokenVerifier.make(configuration: TokenVerifierConfiguration(
+            keys: TokenKeyMaterial(hmacSecrets: secrets, jwksJSON: TestECKey.jwks(ecKeys))))
+    }
+
+    /// A directory with a secret file and a JWKS file, and the sources that read them.
+    struct KeyFiles {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("keys-\(UUID().uuidString)").path
+        var secretPath: String { "\(directory)/jwt-secret" }
+        var jwksPath: String { "\(directory)/jwks.json" }
+        var sources: TokenKeySources { TokenKeySources(secret: .file(path: secretPath), jwksFile: jwksPath) }
+
+        init(secret: String, jwks: String) throws {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try write(secret: secret, jwks: jwks)
+        }
+
+        func write(secret: String? = nil, jwks: String? = nil) throws {
+            if let secret { try secret.write(toFile: secretPath, atomically: true, encoding: .utf8) }
+            if let jwks { try jwks.write(toFile: jwksPath, atomically: true, encoding: .utf8) }
+        }
+
+        func remove() { try? FileManager.default.removeItem(atPath: directory) }
+    }
+
+    @Test func oldAndNewKeysBothVerifyWhileBothAreListed() async throws {
+        let v = try await verifier([secretA], [ec1])
+        #expect(!accepts(v, hs(secretB)) && !accepts(v, ec2.token(user: user, roles: [])))
+        let active = try await v.reload(TokenKeyMaterial(hmacSecrets: [secretB, secretA], jwksJSON: TestECKey.jwks([ec1, ec2])))
+        for token in [hs(secretA), hs(secretB), ec1.token(user: user, roles: []), ec2.token(user: user, roles: [])] {
+            #expect(accepts(v, token))
+        }
+        #expect(active.count == 4 && active.suffix(2) == ["ec1", "ec2"] && active.allSatisfy { !$0.contains("secret") }, "\(active)")
+        #expect(v.activeKeyIdentifiers == active)
+    }
+
+    @Test func aRemovedKeyStopsVerifyingEvenWhenItsTokenIsCached() async throws {
+        let v = try await verifier([secretA], [ec1])
+        let oldHS = hs(secretA), oldEC = ec1.token(user: user, roles: [])
+        #expect(accepts(v, oldHS) && accepts(v, oldEC), "both verified, so both are in the cache")
+        try await v.reload(TokenKeyMaterial(hmacSecrets: [secretB], jwksJSON: TestECKey.jwks([ec2])))
+        #expect(!accepts(v, oldHS), "a token of the removed secret")
+        #expect(!accepts(v, oldEC), "a token of the removed JWKS key")
+        #expect(accepts(v, hs(secretB)) && accepts(v, ec2.token(user: user, roles: [])))
+    }
+
+    @Test func aSecretFileHoldsTheCurrentAndThePreviousSecretOnePerLine() async throws {
+        let files = try KeyFiles(secret: "\(secretB)\r\n\n  \(secretA)  \n", jwks: TestECKey.jwks([ec1]))
+        defer { files.remove() }
+        let material = try files.sources.read()
+        #expect(material.hmacSecrets == [secretB, secretA])
+        let v = try await TokenVerifier.make(configuration: TokenVerifierConfiguration(keys: material))
+        #expect(accepts(v, hs(secretA)) && accepts(v, hs(secretB)) && accepts(v, ec1.token(user: user, roles: [])))
+    }
+
+    @Test func aBadNewFileKeepsTheKeysInUseAndNamesTheFile() async throws {
+        let files = try KeyFiles(secret: secretA, jwks: TestECKey.jwks([ec1]))
+        defer { files.remove() }
+        let v = try await TokenVerifier.make(configuration: TokenVerifierConfiguration(keys: try files.sources.read()))
+        let before = v.activeKeyIdentifiers
+        let goodHS = hs(secretA), goodEC = ec1.token(user: user, roles: [])
+        let badKey = #"{"kty":"EC","crv":"P-256","kid":"ec9","x":"AAAA","y":"AAAA"}"#
+        let kidless = ec2.jwk.replacingOccurrences(of: "\"kid\":\"ec2\",", with: "")
+        let cases: [(secret: String?, jwks: String?, path: String, reason: String)] = [
+            (nil, "{\"keys\": [", files.jwksPath, "not a JWKS document"),
+            (nil, #"{"keys":[\#(badKey)]}"#, files.jwksPath, "key ec9 is not usable"),
+            (nil, #"{"keys":[\#(kidless)]}"#, files.jwksPath, "needs a kid"),
+            (nil, #"{"keys":[\#(ec1.jwk),\#(ec1.jwk)]}"#, files.jwksPath, "kid ec1 appears twice"),
+            ("\(secretB)\nshort\n", TestECKey.jwks([ec2]), files.secretPath, "secret 2 is 5 bytes long; it must be at least 32 bytes"),
+            ("\(secretB)\n\(secretA)\n\(secretA)\n", TestECKey.jwks([ec2]), files.secretPath, "holds 3 secrets"),
+            ("\n", TestECKey.jwks([ec2]), files.secretPath, "holds no secret"),
+        ]
+        for bad in cases {
+            try files.write(secret: bad.secret ?? secretA, jwks: bad.jwks ?? TestECKey.jwks([ec1]))
+            do {
+                try await v.reload(try files.sources.read())
+                Issue.record("accepted \(bad)")
+            } catch {
+                #expect(error.path == bad.path && error.description.contains(bad.path) && error.description.contains(bad.reason), "\(error)")
+            }
+            #expect(v.activeKeyIdentifiers == before)
+            #expect(accepts(v, goodHS) && accepts(v, goodEC), "the previous keys still verify after \(bad.reason)")
+            #expect(!accepts(v, hs(secretB)) && !accepts(v, ec2.token(user: user, roles: [])), "nothing of the bad load is used")
+        }
+        try FileManager.default.removeItem(atPath: files.jwksPath)
+        do {
+            try await v.reload(try files.sources.read())
+            Issue.record("read a file that is gone")
+        } catch {
+            #expect(error.description == "cannot read WORKFLOWD_JWKS_FILE \(files.jwksPath): No such file or directory", "\(error)")
+        }
+        #expect(accepts(v, goodHS) && accepts(v, goodEC))
+    }
+
+    /// The verifier is read on every request by many threads: a reload must never make one of them fail.
+    @Test func tokensValidBeforeAndAfterAreNeverRefusedDuringReloads() async throws {
+        let v = try await verifier([secretA], [ec1])
+        let cached = hs(secretA)
+        final class Tally: Sendable {
+            let refused = Atomic<Int>(0), checked = Atomic<Int>(0), stop = Atomic<Bool>(false)
+        }
+        let tally = Tally()
+        let threads = (0..<8).map { index in
+            let thread = Thread { [secretA, ec1] in
+                while !tally.stop.load(ordering: .relaxed) {
+                    // Some tokens are cached, some new (a full verification racing the swap), HS256 and ES256.
+                    let token = switch index % 4 {
+                    case 0, 2: cached
+                    case 1: TestTokens.token(user: UUID(), roles: [], secret: secretA)
+                    default: ec1.token(user: UUID(), roles: [])
+                    }
+                    if (try? v.principal(fromAuthorization: "Bearer \(token)")) == nil { tally.refused.add(1, ordering: .relaxed) }
+                    tally.checked.add(1, ordering: .relaxed)
+                }
+            }
+            thread.start()
+            return thread
+        }
+        for round in 0..<40 {
+            let secrets = round.isMultiple(of: 2) ? [secretB, secretA] : [secretA]
+            let keys = round.isMultiple(of: 2) ? [ec1, ec2] : [ec1]
+            try await v.reload(TokenKeyMaterial(hmacSecrets: secrets, jwksJSON: TestECKey.jwks(keys)))
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        tally.stop.store(true, ordering: .relaxed)
+        while !threads.allSatisfy(\.isFinished) { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(tally.refused.load(ordering: .relaxed) == 0)
+        #expect(tally.checked.load(ordering: .relaxed) > 100, "the threads did verify during the reloads")
     }
 }

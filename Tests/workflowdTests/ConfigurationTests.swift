@@ -2,6 +2,7 @@ import ArgumentParser
 import PostgresClient
 import FastCGI
 import Testing
+import WorkflowAPI
 @testable import workflowd
 
 @Suite struct ConfigurationTests {
@@ -38,6 +39,8 @@ import Testing
         (["--socket", "/s"], [:], "WORKFLOWD_JWT_SECRET is not set"),
         (["--socket", "/s"], ["WORKFLOWD_JWT_SECRET": "short"], "at least 32 bytes"),
         (["--socket", "/s", "--listen", "127.0.0.1:1"], [:], "not both"),
+        (["--socket", "/s"], ["WORKFLOWD_JWT_SECRET": String(repeating: "s", count: 32), "WORKFLOWD_JWT_SECRET_FILE": "/run/secret"],
+         "either WORKFLOWD_JWT_SECRET or WORKFLOWD_JWT_SECRET_FILE, not both"),
         (["--listen", "0.0.0.0"], [:], "--listen must be"),
         (["--socket", "/s", "--socket-mode", "999"], [:], "--socket-mode"),
         (["--socket", "/s", "--workers", "0"], [:], "--workers must be between"),
@@ -54,6 +57,18 @@ import Testing
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    /// The file is only named here: it is read (and re-read on SIGHUP) when the keys are loaded.
+    @Test func aSecretFileReplacesTheSecretAndAFlagWinsOverTheEnvironment() throws {
+        let config = try resolve(["--socket", "/s"], ["WORKFLOWD_JWT_SECRET_FILE": "/run/credentials/workflowd.service/jwt"])
+        #expect(config.jwtSecret == .file(path: "/run/credentials/workflowd.service/jwt"))
+        #expect(config.keySources.rereadsSecret)
+        let flagged = try resolve(["--socket", "/s", "--jwt-secret-file", "/etc/workflowd/jwt"], ["WORKFLOWD_JWT_SECRET_FILE": "/other"])
+        #expect(flagged.jwtSecret == .file(path: "/etc/workflowd/jwt"))
+        let value = try resolve(["--socket", "/s"], ["WORKFLOWD_JWT_SECRET": secret])
+        #expect(value.jwtSecret == .value(secret))
+        #expect(!value.keySources.rereadsSecret)
     }
 
     @Test func durationsParse() {
