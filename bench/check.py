@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Correctness check of bench/run.sh, before any load: through nginx, the four requests the
+"""Correctness check of bench/run.sh, before any load: through nginx, the requests the
 scenarios send must answer right, or the figures would measure error pages.
 
   check.py BASE_URL DATA_DIR
@@ -86,6 +86,13 @@ def main(base, data_dir):
            status == 200 and len(items) == 20 and items[0].get("id") == instance_id
            and bool((page or {}).get("nextCursor")), f"{status} {raw[:200]!r}")
     expect("list: only the caller's instances", all(i.get("userId") == user1 for i in items))
+
+    # The context scenario's query: seeded instance n (line n of get.txt) has context team "team-<n % 7>".
+    wanted = [line[0] for n, line in enumerate(seeded, start=1) if line[1] == "1" and n % 7 == 3][::-1][:20]
+    status, _, page, raw = call("GET", api + "/workflows?limit=20&context=%7B%22team%22%3A%22team-3%22%7D", token1)
+    found = [i.get("id") for i in (page or {}).get("items", [])]
+    expect("list by context answers 200 with exactly the caller's seeded instances of that team, newest first",
+           status == 200 and wanted and found == wanted, f"{status} {found} != {wanted}")
 
     status, _, moved, raw = call("POST", f"{api}/workflows/{instance_id}/transitions", token1, {"to": "Running"})
     moved = moved or {}

@@ -9,7 +9,8 @@
 #      a Participant token per user, workflowd (WORKFLOWD_LOG_LEVEL=warning) on a unix socket
 #      behind nginx rendered by scripts/nginx.sh from nginx/workflowd.conf
 #   2. correctness check (bench/check.py): create 201, get 200, list 200, transition 200 answer right
-#   3. wrk (bench/wrk/*.lua) at 16 and 64 connections: create, get, list, transition, mixed;
+#   3. wrk (bench/wrk/*.lua) at 16 and 64 connections: create, get, list, context (a containment
+#      query: list filtered by context={"team":…}), transition, mixed;
 #      after each write scenario every acknowledged create/transition is looked up in the database
 #   4. ceilings: nginx `return 200`, a C libfcgi responder behind the same nginx site,
 #      pgbench (bench/pgbench/*.sql) for workflowd's create statement, the naive 5-round-trip
@@ -21,7 +22,7 @@
 #      never builds it), BENCH_NO_BUILD=1 (release: use .build/release/workflowd as it is),
 #      BENCH_CONNS (default "16 64"), BENCH_USERS, BENCH_INSTANCES, BENCH_MAX_RPS (sizes the
 #      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
-#      BENCH_SCENARIOS (default "create get list transition mixed"), BENCH_CEILINGS=0 (skip the
+#      BENCH_SCENARIOS (default "create get list context transition mixed"), BENCH_CEILINGS=0 (skip the
 #      ceilings), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
 #      symbols go to .run/bench/out/NAME/perf.txt). A partial run (other scenarios, no ceilings)
 #      writes results/partial-*.txt and never replaces latest.txt.
@@ -32,7 +33,7 @@ source "$(dirname "$0")/lib.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONNS=${BENCH_CONNS:-16 64}
-ALL_SCENARIOS="create get list transition mixed"
+ALL_SCENARIOS="create get list context transition mixed"
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 BENCH_CEILINGS=${BENCH_CEILINGS:-1}
 for scenario in $BENCH_SCENARIOS; do

@@ -88,13 +88,15 @@ public final class PostgresConnection {
         try check(result)
     }
 
-    /// Runs a parameterised statement, preparing it on first use on this connection.
+    /// Runs a parameterised statement, preparing it on first use on this connection (unless it
+    /// `plansEachExecution`).
     @discardableResult
     public func query(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
         let conn = try liveConnection()
-        let name = try preparedName(for: query.sql, binds: query.binds.count, conn: conn)
+        let name = query.plansEachExecution ? nil : try preparedName(for: query.sql, binds: query.binds.count, conn: conn)
         let result = withOptionalCStringArray(query.binds) { values in
-            PQexecPrepared(conn, name, Int32(query.binds.count), values, nil, nil, 0)
+            if let name { return PQexecPrepared(conn, name, Int32(query.binds.count), values, nil, nil, 0) }
+            return PQexecParams(conn, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
         }
         defer { PQclear(result) }
         try check(result)

@@ -22,6 +22,10 @@ extension UUID: PostgresBindable { public var postgresText: String { lowercaseTe
 public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
     public private(set) var sql: String
     public private(set) var binds: [String?]
+    /// Planned anew with the bind values at every execution instead of prepared once per connection. For
+    /// statements whose best plan depends on the values (a jsonb containment may match one row or half the
+    /// table): a prepared statement may switch to a generic plan that cannot see them.
+    public var plansEachExecution = false
 
     public init(stringLiteral value: String) {
         sql = value

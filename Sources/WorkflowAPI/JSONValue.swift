@@ -76,6 +76,8 @@ struct JSONParser {
     struct Failure: Error, Equatable {
         let message: String
         let offset: Int
+        /// The value is nested deeper than the parse allowed (the rest of it was not read).
+        var tooDeep = false
     }
 
     static let maxDepth = 64
@@ -83,13 +85,15 @@ struct JSONParser {
     static let maxExponent = 1000
 
     private let bytes: [UInt8]
+    private let maxDepth: Int
     private var index = 0
 
-    static func parse(_ bytes: [UInt8]) throws(Failure) -> JSONValue {
+    /// `maxDepth`: how many arrays and objects may nest (the outermost one is level 1).
+    static func parse(_ bytes: [UInt8], maxDepth: Int = maxDepth) throws(Failure) -> JSONValue {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw Failure(message: "the body is not valid UTF-8", offset: 0)
         }
-        var parser = JSONParser(bytes: bytes)
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
         parser.skipWhitespace()
@@ -97,7 +101,10 @@ struct JSONParser {
         return value
     }
 
-    private init(bytes: [UInt8]) { self.bytes = bytes }
+    private init(bytes: [UInt8], maxDepth: Int) {
+        self.bytes = bytes
+        self.maxDepth = maxDepth
+    }
 
     private func failure(_ message: String) -> Failure { Failure(message: message, offset: index) }
 
@@ -130,7 +137,7 @@ struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maxDepth else { throw failure("nesting deeper than \(Self.maxDepth) levels") }
+        try checkDepth(depth)
         index += 1
         var members: [(key: String, value: JSONValue)] = []
         var keys = Set<String>()
@@ -159,7 +166,7 @@ struct JSONParser {
     }
 
     private mutating func parseArray(depth: Int) throws(Failure) -> JSONValue {
-        guard depth <= Self.maxDepth else { throw failure("nesting deeper than \(Self.maxDepth) levels") }
+        try checkDepth(depth)
         index += 1
         var items: [JSONValue] = []
         skipWhitespace()
@@ -176,6 +183,12 @@ struct JSONParser {
             case UInt8(ascii: "]"): index += 1; return .array(items)
             default: throw failure("expected ',' or ']' in an array")
             }
+        }
+    }
+
+    private func checkDepth(_ depth: Int) throws(Failure) {
+        guard depth <= maxDepth else {
+            throw Failure(message: "nesting deeper than \(maxDepth) levels", offset: index, tooDeep: true)
         }
     }
 

@@ -265,24 +265,7 @@ public final class WorkflowAPI: Sendable {
     }
 
     private func list(_ c: RouteContext) throws -> Response {
-        let (request, principal) = (c.request, c.principal!)
-        var errors: [(String, String)] = []
-        var filter = WorkflowService.ListFilter()
-        if let text = request.queryValue("status") {
-            if let status = WorkflowStatus(rawValue: text) { filter.status = status } else {
-                errors.append(("status", "must be one of \(WorkflowStatus.allCases.map(\.rawValue).joined(separator: ", "))"))
-            }
-        }
-        if let text = request.queryValue("workflowId") {
-            if (1...64).contains(text.count) { filter.definitionId = text } else { errors.append(("workflowId", "must be 1 to 64 characters")) }
-        }
-        if let text = request.queryValue("userId") {
-            if let id = UUID(text: text) { filter.userId = id } else { errors.append(("userId", "must be a UUID")) }
-        }
-        filter.limit = limit(request, default: 20, errors: &errors)
-        filter.cursor = request.queryValue("cursor")
-        guard errors.isEmpty else { throw Problem.validation(errors) }
-        let page = try service.list(filter, for: principal)
+        let page = try service.list(try InstanceListing.filter(c.request), for: c.principal!)
         return Response(status: .ok, json: JSONWriter.page(page, item: JSONWriter.instance))
     }
 
@@ -327,24 +310,12 @@ public final class WorkflowAPI: Sendable {
     }
 
     private func events(_ c: RouteContext) throws -> Response {
-        let (request, id, principal) = (c.request, c.instanceId, c.principal!)
-        var errors: [(String, String)] = []
-        let limit = limit(request, default: 50, errors: &errors)
-        guard errors.isEmpty else { throw Problem.validation(errors) }
-        let page = try service.events(instanceId: id, cursor: request.queryValue("cursor"), limit: limit, for: principal)
+        let asked = try EventListing.page(c.request)
+        let page = try service.events(instanceId: c.instanceId, cursor: asked.cursor, limit: asked.limit, for: c.principal!)
         return Response(status: .ok, json: JSONWriter.page(page, item: JSONWriter.event))
     }
 
     // MARK: Input
-
-    private func limit(_ request: APIRequest, default value: Int, errors: inout [(String, String)]) -> Int {
-        guard let text = request.queryValue("limit") else { return value }
-        guard let limit = Int(text), (1...100).contains(limit) else {
-            errors.append(("limit", "must be an integer from 1 to 100"))
-            return value
-        }
-        return limit
-    }
 
     /// The body as a JSON object. 413 when too large, 415 when not declared as JSON, 400 when malformed
     /// or not an object; nil for an empty optional body.

@@ -148,6 +148,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         if let owner = query.ownerId { conditions.append("i.user_id = \(bind(owner.lowercaseText))::uuid") }
         if let status = query.status { conditions.append("i.status = \(bind(status.rawValue))") }
         if let definitionId = query.definitionId { conditions.append("i.workflow_definition_id = \(bind(definitionId))") }
+        // Served by the GIN indexes (jsonb_path_ops) on each column; docs/scaling.md has the plans.
+        if let context = query.context { conditions.append("i.context @> \(bind(context.text))::jsonb") }
+        if let stepData = query.stepData { conditions.append("i.step_data @> \(bind(stepData.text))::jsonb") }
         if let after = query.after {
             let micros = bind(String(after.createdAt.microsecondsSinceEpoch))
             let id = bind(after.id.lowercaseText)
@@ -165,8 +168,12 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             ORDER BY i.created_at DESC, i.id DESC
             LIMIT \(limit)::int
             """
+        var statement = PostgresQuery(unsafeSQL: sql, binds: binds)
+        // Whether to walk the newest-first index or to intersect the GIN posting lists and sort depends
+        // on how many rows the filter matches: only a plan made with its value can tell.
+        statement.plansEachExecution = query.context != nil || query.stepData != nil
         return try run { connection in
-            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows.map(Self.instance(from:))
+            try connection.query(statement).rows.map(Self.instance(from:))
         }
     }
 

@@ -123,12 +123,23 @@ public struct InstanceQuery: Sendable, Hashable {
     public let ownerId: UUID?
     public let status: WorkflowStatus?
     public let definitionId: String?
+    /// A JSON object the instance's `context` must contain, by PostgreSQL's jsonb `@>` rules: every key of
+    /// an object present with a containing value, every element of an array matched by some element, scalars
+    /// equal. nil: no condition.
+    public let context: JSONText?
+    /// The same over `stepData`.
+    public let stepData: JSONText?
     public let after: InstanceCursor?
     public let limit: Int
-    public init(ownerId: UUID?, status: WorkflowStatus?, definitionId: String?, after: InstanceCursor?, limit: Int) {
+    public init(
+        ownerId: UUID?, status: WorkflowStatus?, definitionId: String?, context: JSONText? = nil, stepData: JSONText? = nil,
+        after: InstanceCursor?, limit: Int
+    ) {
         self.ownerId = ownerId
         self.status = status
         self.definitionId = definitionId
+        self.context = context
+        self.stepData = stepData
         self.after = after
         self.limit = limit
     }

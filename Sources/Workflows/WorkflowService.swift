@@ -53,12 +53,21 @@ public struct WorkflowService: Sendable {
         public var status: WorkflowStatus?
         public var definitionId: String?
         public var userId: UUID?
+        /// Only instances whose `context` contains this JSON object (jsonb `@>`); validated by the caller.
+        public var context: JSONText?
+        /// Only instances whose `stepData` contains this JSON object (jsonb `@>`); validated by the caller.
+        public var stepData: JSONText?
         public var cursor: String?
         public var limit: Int
-        public init(status: WorkflowStatus? = nil, definitionId: String? = nil, userId: UUID? = nil, cursor: String? = nil, limit: Int = 20) {
+        public init(
+            status: WorkflowStatus? = nil, definitionId: String? = nil, userId: UUID? = nil, context: JSONText? = nil,
+            stepData: JSONText? = nil, cursor: String? = nil, limit: Int = 20
+        ) {
             self.status = status
             self.definitionId = definitionId
             self.userId = userId
+            self.context = context
+            self.stepData = stepData
             self.cursor = cursor
             self.limit = limit
         }
@@ -76,7 +85,8 @@ public struct WorkflowService: Sendable {
         }
         let after = try filter.cursor.map { cursor throws(WorkflowError) in try CursorCoding.decodeInstanceCursor(cursor) }
         let query = InstanceQuery(
-            ownerId: owner, status: filter.status, definitionId: filter.definitionId, after: after, limit: filter.limit + 1)
+            ownerId: owner, status: filter.status, definitionId: filter.definitionId, context: filter.context,
+            stepData: filter.stepData, after: after, limit: filter.limit + 1)
         let found = try repository.instances(matching: query)
         let items = Array(found.prefix(filter.limit))
         let next = found.count > filter.limit ? items.last.map { CursorCoding.encode(InstanceCursor(createdAt: $0.createdAt, id: $0.id)) } : nil

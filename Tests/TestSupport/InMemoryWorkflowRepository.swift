@@ -69,6 +69,8 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
                 .filter { query.ownerId == nil || $0.userId == query.ownerId }
                 .filter { query.status == nil || $0.status == query.status }
                 .filter { query.definitionId == nil || $0.definitionId == query.definitionId }
+                .filter { i in query.context.map { JSONContainment.contains(i.context.text, $0.text) } ?? true }
+                .filter { i in query.stepData.map { JSONContainment.contains(i.stepData.text, $0.text) } ?? true }
                 .filter { i in query.after.map { (i.createdAt, i.id.uuidString) < ($0.createdAt, $0.id.uuidString) } ?? true }
                 .sorted { ($0.createdAt, $0.id.uuidString) > ($1.createdAt, $1.id.uuidString) }
                 .prefix(query.limit).map { $0 }

@@ -18,6 +18,7 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case advanceRecordsOutputAndCompletesAfterTheLastStepWithEventsInOrder
     case aRefusedAdvanceWritesNothingAndReportsWhatItFound
     case listingIsNewestFirstWithKeysetFilters
+    case listingFiltersByJSONContainmentOfContextAndStepData
 
     var testDescription: String { rawValue }
 
@@ -138,6 +139,47 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(rest.map(\.id) == Array(ids.reversed().dropFirst()))
             #expect(try repository.instances(matching: InstanceQuery(ownerId: user, status: .running, definitionId: nil, after: nil, limit: 10)).isEmpty)
             #expect(try repository.instances(matching: InstanceQuery(ownerId: nil, status: nil, definitionId: nil, after: nil, limit: 10)).count == 4)
+
+        case .listingFiltersByJSONContainmentOfContextAndStepData:
+            func make(_ context: String) throws -> UUID {
+                guard case .created(let instance) = try repository.createInstance(
+                    NewWorkflowInstance(id: UUID(), definitionId: "create-prd", userId: user, context: JSONText(unchecked: context)),
+                    event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0), idempotency: nil)
+                else { throw ContractFailure("not created") }
+                return instance.id
+            }
+            let apollo = try make(#"{"project":{"name":"Apollo","phase":2},"tags":["db","api",["x",1]],"n":1.0,"flag":true,"none":null}"#)
+            let gemini = try make(#"{"project":{"name":"Gemini"},"tags":["db"],"n":2}"#)
+            _ = try create(by: UUID())
+            func found(_ context: String?, stepData: String? = nil, owner: UUID? = user, status: WorkflowStatus? = nil) throws -> [UUID] {
+                try repository.instances(matching: InstanceQuery(
+                    ownerId: owner, status: status, definitionId: nil, context: context.map(JSONText.init(unchecked:)),
+                    stepData: stepData.map(JSONText.init(unchecked:)), after: nil, limit: 10)).map(\.id)
+            }
+            #expect(try found(#"{"project":{"name":"Apollo"}}"#) == [apollo], "nested objects by containment")
+            #expect(try found(#"{"project":{}}"#) == [gemini, apollo])
+            #expect(try found(#"{"tags":["db"]}"#) == [gemini, apollo], "an array by any of its elements")
+            #expect(try found(#"{"tags":["api","db","api"]}"#) == [apollo], "order and repeats do not matter")
+            #expect(try found(#"{"tags":[["x"]]}"#) == [apollo], "nested arrays by containment")
+            #expect(try found(#"{"tags":["x"]}"#).isEmpty, "an element of a nested array is not an element")
+            #expect(try found(#"{"tags":"db"}"#).isEmpty, "below the top, an array does not contain a scalar")
+            #expect(try found(#"{"project":"Apollo"}"#).isEmpty)
+            #expect(try found(#"{"n":1}"#) == [apollo], "numbers by value")
+            #expect(try found(#"{"flag":1}"#).isEmpty && found(#"{"n":"1"}"#).isEmpty, "no conversion between kinds")
+            #expect(try found(#"{"none":null,"flag":true}"#) == [apollo])
+            #expect(try found(#"{"project":{"name":"Apollo"},"n":2}"#).isEmpty, "every key must match")
+            #expect(try found(#"{"p":1}"#).isEmpty && found(#"{"p":1}"#, owner: nil).count == 1, "with the owner condition")
+            #expect(try found(#"{"tags":["db"]}"#, status: .running).isEmpty)
+
+            let step = try #require(try repository.definition(id: "create-prd")).steps[0].id
+            _ = try applied(try transition(apollo, to: .running, from: [.created], owner: user))
+            _ = try applied(try advance(apollo, output: #"{"decision":{"database":"PostgreSQL","options":["PostgreSQL","SQLite"]}}"#))
+            _ = try applied(try transition(gemini, to: .running, from: [.created], owner: user))
+            _ = try applied(try advance(gemini, output: #"{"decision":{"database":"SQLite"}}"#))
+            #expect(try found(nil, stepData: #"{"\#(step)":{"decision":{"database":"PostgreSQL"}}}"#) == [apollo])
+            #expect(try found(nil, stepData: #"{"\#(step)":{"decision":{"options":["SQLite"]}}}"#) == [apollo])
+            #expect(try found(nil, stepData: #"{"\#(step)":{}}"#, status: .running) == [gemini, apollo])
+            #expect(try found(#"{"tags":["db"]}"#, stepData: #"{"\#(step)":{"decision":{"database":"SQLite"}}}"#) == [gemini])
         }
     }
 }

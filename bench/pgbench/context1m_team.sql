@@ -1,0 +1,7 @@
+-- For the manual 1 M-row measurement in docs/scaling.md, on bench/sql/seed-context-1m.sql (not run by
+-- make bench): pgbench -n -M extended -c 16 -j 2 -T 10 -f bench/pgbench/context1m_team.sql "$DATABASE_URL"
+-- Unselective: a random user's listing filtered by a random team (1/7 of the instances match).
+-- The statement is the repository's listing.
+\set k random(2, 1000)
+\set t random(0, 6)
+SELECT i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, i.context::text, i.step_data::text, i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8 FROM workflow_instances i CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d WHERE i.user_id = md5('ctx-user-' || :k)::uuid AND i.context @> ('{"team":"team-' || :t || '"}')::jsonb ORDER BY i.created_at DESC, i.id DESC LIMIT 21;
