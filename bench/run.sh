@@ -12,6 +12,8 @@
 #   3. wrk (bench/wrk/*.lua) at 16 and 64 connections: create, get, list, context (a containment
 #      query: list filtered by context={"team":…}), transition, mixed;
 #      after each write scenario every acknowledged create/transition is looked up in the database
+#   3b. the same through PgBouncer in transaction mode (bench/pgbouncer.sh): get, create and
+#      transition against a second workflowd with WORKFLOWD_PGBOUNCER=transaction (BENCH_PGBOUNCER=0 skips)
 #   4. ceilings: nginx `return 200`, a C libfcgi responder behind the same nginx site,
 #      pgbench (bench/pgbench/*.sql) for workflowd's create statement, the naive 5-round-trip
 #      create and the read by primary key
@@ -22,6 +24,7 @@
 #      never builds it), BENCH_NO_BUILD=1 (release: use .build/release/workflowd as it is),
 #      BENCH_CONNS (default "16 64"), BENCH_USERS, BENCH_INSTANCES, BENCH_MAX_RPS (sizes the
 #      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
+#      BENCH_PGBOUNCER=0 (skip the PgBouncer runs),
 #      BENCH_SCENARIOS (default "create get list context transition mixed"), BENCH_CEILINGS=0 (skip the
 #      ceilings), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
 #      symbols go to .run/bench/out/NAME/perf.txt). A partial run (other scenarios, no ceilings)
@@ -30,6 +33,7 @@
 # scenario got no 2xx, or the database does not hold exactly what was acknowledged.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/pgbouncer.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONNS=${BENCH_CONNS:-16 64}
@@ -66,6 +70,10 @@ per_run=$((BENCH_SECONDS * BENCH_MAX_RPS + 1000))
 per_mixed=$((BENCH_SECONDS * BENCH_MAX_RPS * 15 / 100 + 1000))
 TRANS_SEGMENTS=""
 for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" transition-c$c:$per_run mixed-c$c:$per_mixed"; done
+BENCH_PGBOUNCER=${BENCH_PGBOUNCER:-1}
+if [[ $BENCH_PGBOUNCER == 1 ]]; then
+  for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" pgbouncer-transition-c$c:$per_run"; done
+fi
 bench_start
 
 failures=()
@@ -95,6 +103,26 @@ for scenario in $BENCH_SCENARIOS; do
       log "  NOTE: $name ran out of seeded Created instances; $ex requests reused started ones (400s). Raise BENCH_MAX_RPS."
   done
 done
+
+if [[ $BENCH_PGBOUNCER == 1 ]]; then
+  bench_start_pgbouncer
+  for scenario in get create transition; do
+    for c in $BENCH_CONNS; do
+      name=pgbouncer-$scenario-c$c
+      trans=""
+      [[ $scenario == transition ]] && trans=$name
+      before=$(db_counts)
+      run_wrk_pgbouncer "$name" "$scenario" "$c" "$BENCH_SECONDS" "$trans"
+      ok=$(kv "$OUT/$name/result" ok)
+      ((${ok:-0} > 0)) || failures+=("$name: no 2xx response (see $OUT/$name/wrk.txt and errors.*)")
+      if [[ $scenario != get ]]; then
+        verify_writes "$name" "$c" "$before" || failures+=("$name: $(kv "$OUT/$name/result" verify)")
+        log "  $(kv "$OUT/$name/result" verify)"
+      fi
+    done
+  done
+  bench_stop_pgbouncer
+fi
 
 if [[ $BENCH_CEILINGS == 1 ]]; then
 log "ceilings"

@@ -5,14 +5,17 @@ import Glibc
 #endif
 
 /// One libpq connection. Not thread-safe: one thread at a time (the pool guarantees it).
-/// Statements are prepared once per connection and reused by name.
+/// Statements are prepared once per connection and reused by name, unless a transaction pooler sits in
+/// between (`ConnectionPooling.transaction`): then each runs unnamed, parsed anew each time.
 public final class PostgresConnection {
     private var conn: OpaquePointer?
+    private let pooling: ConnectionPooling
     private var preparedNames: [String: String] = [:]
     /// Set when a failure may have left the connection unusable; the pool then discards it.
     public private(set) var isBroken = false
 
     public init(configuration: PostgresConfiguration) throws(PostgresError) {
+        pooling = configuration.pooling
         let keywords = ["dbname", "connect_timeout", "application_name", "client_encoding"]
         let values = [
             configuration.connectionString, String(max(configuration.connectTimeoutSeconds, 2)),
@@ -29,11 +32,43 @@ public final class PostgresConnection {
         }
         // Notices (e.g. "relation already exists, skipping") would go to stderr unasked.
         PQsetNoticeProcessor(conn, { _, _ in }, nil)
-        try execute(
-            "SET statement_timeout = \(configuration.statementTimeoutMilliseconds); SET TimeZone = 'UTC'")
-        // PostgreSQL 14+: a backend whose client died (workflowd killed mid-request) notices within a
-        // second while it waits or runs, and rolls the statement back instead of committing it.
-        if PQserverVersion(conn) >= 140000 { try execute("SET client_connection_check_interval = 1000") }
+        switch pooling {
+        case .session:
+            try execute(
+                "SET statement_timeout = \(configuration.statementTimeoutMilliseconds); SET TimeZone = 'UTC'")
+            // PostgreSQL 14+: a backend whose client died (workflowd killed mid-request) notices within a
+            // second while it waits or runs, and rolls the statement back instead of committing it.
+            if PQserverVersion(conn) >= 140000 { try execute("SET client_connection_check_interval = 1000") }
+        case .transaction:
+            // PgBouncer tracks TimeZone (a parameter the server reports) per client and sets it on whichever
+            // server session runs our next transaction. A session SET of anything else would stay behind on
+            // one shared server session, so those settings must be the role's or the database's defaults.
+            try execute("SET TimeZone = 'UTC'")
+            try requireServerStatementTimeout(configuration.statementTimeoutMilliseconds)
+        }
+    }
+
+    /// Refuses a transaction-pooled connection whose server default `statement_timeout` is not the configured
+    /// one: the configured limit could not be applied, so it must already be what the server applies.
+    private func requireServerStatementTimeout(_ milliseconds: Int) throws(PostgresError) {
+        let server = try run("SELECT setting FROM pg_settings WHERE name = 'statement_timeout'", named: false).first?.optionalString(0)
+        guard server != String(milliseconds) else { return }
+        let user = target?.user ?? "workflowd"
+        throw PostgresError(
+            kind: .connectionFailed,
+            message: "statement_timeout is \(server ?? "?") ms on the server, not the configured \(milliseconds) ms, and through a "
+                + "transaction pooler it cannot be set per connection: run `ALTER ROLE \"\(user)\" SET statement_timeout = \(milliseconds)` "
+                + "(or ALTER DATABASE … SET) on PostgreSQL, or configure \(server ?? "?") ms")
+    }
+
+    /// When connected over TCP: "port A, but the server listens on B" if the server's own port differs from
+    /// the one connected to, i.e. something (PgBouncer, a port forward) relays the connection; else nil.
+    /// Session state such as an advisory lock does not survive a transaction pooler.
+    public func relayHint() throws(PostgresError) -> String? {
+        guard let target, !target.host.hasPrefix("/") else { return nil }
+        let serverPort = try run("SELECT inet_server_port()::text", named: false).first?.optionalString(0)
+        guard let serverPort, serverPort != target.port else { return nil }
+        return "connected to \(target.host) port \(target.port), but the server listens on port \(serverPort)"
     }
 
     deinit { close() }
@@ -88,15 +123,24 @@ public final class PostgresConnection {
         try check(result)
     }
 
-    /// Runs a parameterised statement, preparing it on first use on this connection (unless it
-    /// `plansEachExecution`).
+    /// Runs a parameterised statement, preparing it on first use on this connection (session pooling,
+    /// unless it `plansEachExecution`).
     @discardableResult
     public func query(_ query: PostgresQuery) throws(PostgresError) -> PostgresRows {
+        try run(query, named: pooling == .session)
+    }
+
+    /// `named: false` sends the unnamed statement, which lives only until the next Parse, within this one
+    /// round trip. One-off checks go unnamed too: behind a relay that was not declared, a name could collide.
+    private func run(_ query: PostgresQuery, named: Bool) throws(PostgresError) -> PostgresRows {
         let conn = try liveConnection()
-        let name = query.plansEachExecution ? nil : try preparedName(for: query.sql, binds: query.binds.count, conn: conn)
-        let result = withOptionalCStringArray(query.binds) { values in
-            if let name { return PQexecPrepared(conn, name, Int32(query.binds.count), values, nil, nil, 0) }
-            return PQexecParams(conn, query.sql, Int32(query.binds.count), nil, values, nil, nil, 0)
+        let count = Int32(query.binds.count)
+        let result: OpaquePointer?
+        if named && !query.plansEachExecution {
+            let name = try preparedName(for: query.sql, binds: query.binds.count, conn: conn)
+            result = withOptionalCStringArray(query.binds) { PQexecPrepared(conn, name, count, $0, nil, nil, 0) }
+        } else {
+            result = withOptionalCStringArray(query.binds) { PQexecParams(conn, query.sql, count, nil, $0, nil, nil, 0) }
         }
         defer { PQclear(result) }
         try check(result)

@@ -45,6 +45,10 @@ struct DatabaseFlags: ParsableArguments {
     var statementTimeoutMilliseconds: Int?
     @Option(help: "Directory of NNNN_name.sql migrations. [env: WORKFLOWD_MIGRATIONS_DIR; default: Migrations]")
     var migrationsDir: String?
+    @Option(help: "PgBouncer pool_mode in front of --database-url: off or transaction. [env: WORKFLOWD_PGBOUNCER; default: off]")
+    var pgbouncer: String?
+    @Option(name: .customLong("migrations-database-url"), help: "PostgreSQL itself, for `migrate` (required with --pgbouncer transaction). [env: WORKFLOWD_MIGRATIONS_DATABASE_URL; default: --database-url]")
+    var migrationsDatabaseURL: String?
 }
 
 struct ServeFlags: ParsableArguments {
@@ -119,8 +123,11 @@ struct Migrate: AsyncParsableCommand {
             let logger = try Logging.bootstrap(environment: environment)
             let settings = Settings(environment: environment)
             let migrator = try Migrator(directory: database.migrationsDirectory(settings))
-            let connection = try PostgresConnection(configuration: try database.resolve(settings))
+            let connection = try PostgresConnection(configuration: try database.migrationConfiguration(settings))
             defer { connection.close() }
+            if !status, let relay = try connection.relayHint() {
+                FileHandle.standardError.write(Data("workflowd: warning: \(relay); if that is PgBouncer in transaction mode, the migration lock does not hold: point WORKFLOWD_MIGRATIONS_DATABASE_URL at PostgreSQL itself\n".utf8))
+            }
             if status {
                 let report = try migrator.status(on: connection)
                 for applied in report.applied { print("applied  \(String(format: "%04d", applied.version))  \(applied.name)  \(applied.appliedAt)") }

@@ -134,7 +134,31 @@ extension DatabaseFlags {
                 connectTimeout, env: "WORKFLOWD_CONNECT_TIMEOUT", default: 3, range: 2...60, name: "--connect-timeout"),
             statementTimeoutMilliseconds: try settings.integer(
                 statementTimeoutMilliseconds, env: "WORKFLOWD_STATEMENT_TIMEOUT_MS", default: 5000, range: 0...600_000,
-                name: "--statement-timeout-ms"))
+                name: "--statement-timeout-ms"),
+            pooling: try pooling(settings))
+    }
+
+    /// PgBouncer's pool_mode in front of DATABASE_URL: `off` (or `session`) or `transaction`.
+    func pooling(_ settings: Settings) throws -> ConnectionPooling {
+        switch settings.string(pgbouncer, env: "WORKFLOWD_PGBOUNCER") ?? "off" {
+        case "off", "session": return .session
+        case "transaction": return .transaction
+        case let other: throw ConfigurationError("--pgbouncer must be off or transaction, got \(other.debugDescription)")
+        }
+    }
+
+    /// The connection `workflowd migrate` takes its session-level advisory lock on: PostgreSQL directly,
+    /// never through a transaction pooler.
+    func migrationConfiguration(_ settings: Settings) throws -> PostgresConfiguration {
+        var configuration = try resolve(settings)
+        if let direct = settings.string(migrationsDatabaseURL, env: "WORKFLOWD_MIGRATIONS_DATABASE_URL") {
+            configuration.connectionString = direct
+        } else if configuration.pooling == .transaction {
+            throw ConfigurationError(
+                "WORKFLOWD_PGBOUNCER=transaction: `workflowd migrate` holds a session-level advisory lock, which a transaction pooler does not keep; set WORKFLOWD_MIGRATIONS_DATABASE_URL (--migrations-database-url) to PostgreSQL itself")
+        }
+        configuration.pooling = .session
+        return configuration
     }
 
     func migrationsDirectory(_ settings: Settings) -> String {
