@@ -31,7 +31,7 @@ struct DatabaseFlags: ParsableArguments {
     var connectTimeout: Int?
     @Option(name: .customLong("statement-timeout-ms"), help: "Server-side limit per statement, ms; 0 = none. [env: WORKFLOWD_STATEMENT_TIMEOUT_MS; default: 5000]")
     var statementTimeoutMilliseconds: Int?
-    @Option(help: "Directory of NNNN_name.sql migrations. [env: WORKFLOWD_MIGRATIONS_DIR; default: Migrations]")
+    @Option(help: "Directory of NNNN_name.sql migrations to use instead of those built in. [env: WORKFLOWD_MIGRATIONS_DIR; default: built in]")
     var migrationsDir: String?
 }
 
@@ -95,7 +95,7 @@ struct Migrate: AsyncParsableCommand {
         do {
             let logger = try Logging.bootstrap(environment: environment)
             let settings = Settings(environment: environment)
-            let migrator = try Migrator(directory: database.migrationsDirectory(settings))
+            let migrator = try Migrator(source: database.migrationSource(settings))
             let connection = try PostgresConnection(configuration: try database.resolve(settings))
             defer { connection.close() }
             if status {
@@ -124,7 +124,7 @@ struct Check: AsyncParsableCommand {
         do {
             let configuration = try ServeConfiguration.resolve(
                 flags, database: database, environment: environment, requireListenAddress: false)
-            let migrator = try Migrator(directory: configuration.migrationsDirectory)
+            let migrator = try Migrator(source: configuration.migrations)
             _ = try await App.makeVerifier(configuration)
             let connection = try PostgresConnection(configuration: configuration.database)
             defer { connection.close() }

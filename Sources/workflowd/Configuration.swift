@@ -1,6 +1,7 @@
 import FastCGI
 import Foundation
 import PostgresClient
+import WorkflowStore
 
 /// A configuration problem, stated so that an operator can fix it. `workflowd` exits with code 2.
 struct ConfigurationError: Error, CustomStringConvertible {
@@ -50,7 +51,7 @@ struct ServeConfiguration {
     var jwksFile: String?
     var jwtIssuer: String?
     var jwtAudience: String?
-    var migrationsDirectory: String
+    var migrations: MigrationSource
     var shutdownGrace: Duration
 
     static var defaultWorkers: Int { max(8, 4 * ProcessInfo.processInfo.activeProcessorCount) }
@@ -79,7 +80,7 @@ struct ServeConfiguration {
             jwksFile: settings.string(flags.jwksFile, env: "WORKFLOWD_JWKS_FILE"),
             jwtIssuer: settings.string(flags.jwtIssuer, env: "WORKFLOWD_JWT_ISSUER"),
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
-            migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace))
+            migrations: database.migrationSource(settings), shutdownGrace: .seconds(grace))
     }
 
     private static func listenAddress(_ flags: ServeFlags, _ settings: Settings, required: Bool) throws -> ListenAddress {
@@ -119,8 +120,9 @@ extension DatabaseFlags {
                 name: "--statement-timeout-ms"))
     }
 
-    func migrationsDirectory(_ settings: Settings) -> String {
-        settings.string(migrationsDir, env: "WORKFLOWD_MIGRATIONS_DIR") ?? "Migrations"
+    /// The migrations built into the binary unless a directory is named.
+    func migrationSource(_ settings: Settings) -> MigrationSource {
+        settings.string(migrationsDir, env: "WORKFLOWD_MIGRATIONS_DIR").map(MigrationSource.directory) ?? .embedded
     }
 }
 
