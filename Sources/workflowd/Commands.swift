@@ -43,7 +43,7 @@ struct DatabaseFlags: ParsableArguments {
     var connectTimeout: Int?
     @Option(name: .customLong("statement-timeout-ms"), help: "Server-side limit per statement, ms; 0 = none. [env: WORKFLOWD_STATEMENT_TIMEOUT_MS; default: 5000]")
     var statementTimeoutMilliseconds: Int?
-    @Option(help: "Directory of NNNN_name.sql migrations. [env: WORKFLOWD_MIGRATIONS_DIR; default: Migrations]")
+    @Option(help: "Directory of NNNN_name.sql migrations to use instead of those built in. [env: WORKFLOWD_MIGRATIONS_DIR; default: built in]")
     var migrationsDir: String?
     @Option(help: "PgBouncer pool_mode in front of --database-url: off or transaction. [env: WORKFLOWD_PGBOUNCER; default: off]")
     var pgbouncer: String?
@@ -122,7 +122,7 @@ struct Migrate: AsyncParsableCommand {
         do {
             let logger = try Logging.bootstrap(environment: environment)
             let settings = Settings(environment: environment)
-            let migrator = try Migrator(directory: database.migrationsDirectory(settings))
+            let migrator = try Migrator(source: database.migrationSource(settings))
             let connection = try PostgresConnection(configuration: try database.migrationConfiguration(settings))
             defer { connection.close() }
             if !status, let relay = try connection.relayHint() {
@@ -154,7 +154,7 @@ struct Check: AsyncParsableCommand {
         do {
             let configuration = try ServeConfiguration.resolve(
                 flags, database: database, environment: environment, requireListenAddress: false)
-            let migrator = try Migrator(directory: configuration.migrationsDirectory)
+            let migrator = try Migrator(source: configuration.migrations)
             _ = try await App.makeVerifier(configuration)
             let connection = try PostgresConnection(configuration: configuration.database)
             defer { connection.close() }

@@ -2,6 +2,7 @@ import FastCGI
 import Foundation
 import PostgresClient
 import WorkflowAPI
+import WorkflowStore
 
 /// A configuration problem, stated so that an operator can fix it. `workflowd` exits with code 2.
 struct ConfigurationError: Error, CustomStringConvertible {
@@ -52,7 +53,7 @@ struct ServeConfiguration {
     var jwksFile: String?
     var jwtIssuer: String?
     var jwtAudience: String?
-    var migrationsDirectory: String
+    var migrations: MigrationSource
     var shutdownGrace: Duration
 
     static var defaultWorkers: Int { FastCGIServerConfiguration.defaultWorkers }
@@ -76,7 +77,7 @@ struct ServeConfiguration {
             jwksFile: settings.string(flags.jwksFile, env: "WORKFLOWD_JWKS_FILE"),
             jwtIssuer: settings.string(flags.jwtIssuer, env: "WORKFLOWD_JWT_ISSUER"),
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
-            migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace))
+            migrations: database.migrationSource(settings), shutdownGrace: .seconds(grace))
     }
 
     /// Exactly one of WORKFLOWD_JWT_SECRET and WORKFLOWD_JWT_SECRET_FILE; the file is read (and its
@@ -161,8 +162,9 @@ extension DatabaseFlags {
         return configuration
     }
 
-    func migrationsDirectory(_ settings: Settings) -> String {
-        settings.string(migrationsDir, env: "WORKFLOWD_MIGRATIONS_DIR") ?? "Migrations"
+    /// The migrations built into the binary unless a directory is named.
+    func migrationSource(_ settings: Settings) -> MigrationSource {
+        settings.string(migrationsDir, env: "WORKFLOWD_MIGRATIONS_DIR").map(MigrationSource.directory) ?? .embedded
     }
 }
 
