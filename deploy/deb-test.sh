@@ -59,7 +59,7 @@ dpkg_() {
 deb=$(deploy/deb.sh | tail -n 1)
 [[ -f $deb ]] || die "deploy/deb.sh did not print a package path"
 
-scripts/run.sh sweep "$T"
+scripts/stack.sh sweep "$T"
 mkdir -p "$T"
 wpid=''
 cleanup() {
