@@ -106,6 +106,28 @@ struct HumanStepsEndToEndTests {
         #expect(try events(stack, id, type: "ApprovalGranted") == "1" && events(stack, id, type: "ApprovalRejected") == "0")
     }
 
+    @Test func theSeededGatesShowAndAnAdminOverrideIsRecorded() throws {
+        let stack = try Stack(name: "human-override")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let admin = try APIUser(stack, roles: ["Admin"])
+        let definition = try marcus.call("GET", "/api/v1/workflow-definitions/create-architecture")
+        let gates = (definition.json["steps"] as? [[String: Any]] ?? []).filter { $0["approval"] != nil }
+        #expect(gates.map { $0["id"] as? String } == ["validation"])
+        #expect((gates.first?["approval"] as? [String: Any])?["count"] as? Int == 1)
+        let id = try #require(marcus.create("create-architecture")["id"] as? String)
+        let path = "/api/v1/workflows/\(id)"
+        _ = try marcus.transition(id, to: "Running")
+        for _ in 1...7 { _ = try marcus.call("POST", path + "/advance", json: ["output": ["ok": true]]) }
+        #expect(try marcus.call("GET", path).json["status"] as? String == "WaitingForApproval")
+        let notAdmin = try marcus.call("POST", path + "/transitions", json: ["to": "Running", "override": true])
+        #expect(isProblem(notAdmin, status: 403))
+        let overridden = try admin.call("POST", path + "/transitions", json: ["to": "Running", "override": true, "reason": "Architect on leave"])
+        #expect(overridden.status == 200 && overridden.json["currentStep"] as? Int == 8)
+        let last = try #require((try admin.call("GET", path + "/events?limit=100").json["items"] as? [[String: Any]])?.last)
+        #expect(last["type"] as? String == "StatusChanged" && last["reason"] as? String == "Architect on leave")
+        #expect(last["data"] as? [String: Bool] == ["override": true] && last["userId"] as? String == admin.id.uuidString.lowercased())
+    }
+
     /// Two eligible approvers decide at the same moment (both requests wait on the row lock, then race).
     func race(count: Int) throws -> (statuses: [Int], stack: Stack, id: String) {
         let stack = try Stack(name: "human-race-\(count)")
