@@ -172,7 +172,7 @@ struct Token: AsyncParsableCommand {
         abstract: "Print a signed HS256 token for development, tests and ops (uses WORKFLOWD_JWT_SECRET or the first line of WORKFLOWD_JWT_SECRET_FILE).")
     @Option(help: "The user id (a UUID).")
     var sub: String
-    @Option(help: "A role: Participant, Viewer or Admin (repeatable).")
+    @Option(help: "A role: Participant, Viewer, Approver or Admin (repeatable).")
     var role: [String] = []
     @Option(help: "Lifetime, e.g. 90s, 15m, 1h, 2d.")
     var ttl = "1h"
@@ -197,7 +197,7 @@ struct Token: AsyncParsableCommand {
             }
             guard let subject = UUID(uuidString: sub) else { throw ConfigurationError("--sub must be a UUID, got \(sub.debugDescription)") }
             let roles = try role.map { name in
-                guard let role = Role(rawValue: name) else { throw ConfigurationError("--role must be Participant, Viewer or Admin, got \(name.debugDescription)") }
+                guard let role = Role(rawValue: name) else { throw ConfigurationError("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", ")), got \(name.debugDescription)") }
                 return role
             }
             guard let seconds = parseDuration(ttl) else { throw ConfigurationError("--ttl must look like 90s, 15m, 1h or 2d") }
