@@ -36,7 +36,9 @@ DATABASE_URL=$(scripts/pg.sh url "$DIR/pg")
 WORKFLOWD_MIGRATIONS_DIR=$ROOT/Migrations
 WORKFLOWD_JWT_SECRET=$(openssl rand -hex 32)
 WORKFLOWD_LOG_LEVEL=${WORKFLOWD_LOG_LEVEL:-warning}  # one info line per request otherwise
-export DATABASE_URL WORKFLOWD_MIGRATIONS_DIR WORKFLOWD_JWT_SECRET WORKFLOWD_LOG_LEVEL
+# Streams and long-polls end after 1 s here: the fuzzer opens many, and each would otherwise hold for minutes.
+WORKFLOWD_STREAM_LIFETIME_SECONDS=1
+export DATABASE_URL WORKFLOWD_MIGRATIONS_DIR WORKFLOWD_JWT_SECRET WORKFLOWD_LOG_LEVEL WORKFLOWD_STREAM_LIFETIME_SECONDS
 "$BIN" migrate >/dev/null
 
 # workflowd in the background; its pid file lets `run.sh sweep` stop it.

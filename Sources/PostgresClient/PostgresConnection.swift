@@ -7,7 +7,8 @@ import Glibc
 /// One libpq connection. Not thread-safe: one thread at a time (the pool guarantees it).
 /// Statements are prepared once per connection and reused by name.
 public final class PostgresConnection {
-    private var conn: OpaquePointer?
+    /// Internal, not private: the notification reader (PostgresNotifications.swift) waits on its socket.
+    var conn: OpaquePointer?
     private var preparedNames: [String: String] = [:]
     /// Set when a failure may have left the connection unusable; the pool then discards it.
     public private(set) var isBroken = false
@@ -53,7 +54,7 @@ public final class PostgresConnection {
 
     /// Cheap liveness check for an idle connection, without a round trip: a server that restarted or
     /// dropped us has already sent an error or closed the socket, which shows up as readable input.
-    /// (Nothing in this library LISTENs, so an idle connection never receives notifications.)
+    /// (Pooled connections never LISTEN, so an idle one never receives notifications.)
     public func looksAlive() -> Bool {
         guard let conn, !isBroken, PQstatus(conn) == CONNECTION_OK else { return false }
         var pfd = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)

@@ -123,11 +123,16 @@ public final class TokenVerifier: Sendable {
 
     /// Verifies an `Authorization` header value and returns the caller.
     public func principal(fromAuthorization header: String?, now: Date = Date()) throws(AuthenticationError) -> Principal {
+        try verifiedToken(fromAuthorization: header, now: now).principal
+    }
+
+    /// The caller and when its token expires (a stream held open for it ends then).
+    func verifiedToken(fromAuthorization header: String?, now: Date = Date()) throws(AuthenticationError) -> VerifiedToken {
         guard let header, !header.isEmpty else { throw AuthenticationError("Missing bearer token: send Authorization: Bearer <JWT>.") }
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw AuthenticationError("The Authorization header must use the Bearer scheme.")
         }
-        return try principal(fromToken: String(header.dropFirst(7).trimmingHTTPWhitespace()), now: now)
+        return try verifiedToken(String(header.dropFirst(7).trimmingHTTPWhitespace()), now: now)
     }
 
     /// Tokens verified before, with their time window: a client sends the same token with every request,
@@ -156,19 +161,23 @@ public final class TokenVerifier: Sendable {
     }
 
     func principal(fromToken token: String, now: Date) throws(AuthenticationError) -> Principal {
+        try verifiedToken(token, now: now).principal
+    }
+
+    private func verifiedToken(_ token: String, now: Date) throws(AuthenticationError) -> VerifiedToken {
         let key = CacheKey(token)
         if let hit = verified.withLock({ $0[key] }) {
             try checkTimes(expires: hit.expires, notBefore: hit.notBefore, now: now)
-            return hit.principal
+            return hit
         }
         let (principal, claims) = try verify(token, now: now)
-        if let exp = claims.exp?.value {
-            verified.withLock { cache in
-                if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-                cache[key] = VerifiedToken(principal: principal, expires: exp, notBefore: claims.nbf?.value)
-            }
+        // `verify` refuses a token without exp.
+        let found = VerifiedToken(principal: principal, expires: claims.exp?.value ?? now, notBefore: claims.nbf?.value)
+        verified.withLock { cache in
+            if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[key] = found
         }
-        return principal
+        return found
     }
 
     private func checkTimes(expires: Date, notBefore: Date?, now: Date) throws(AuthenticationError) {

@@ -14,10 +14,14 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// Statements re-run after a serialization failure or deadlock, since start (also the metric
     /// `db_statement_retries_total`).
     public let retries = RetryCount()
+    /// Told of every committed change (instance id, owner id), after its commit: live updates notify
+    /// waiting clients from there. Every write path that adds events must call it.
+    let committed: (@Sendable (_ instanceId: UUID, _ ownerId: UUID) -> Void)?
 
-    public init(pool: PostgresPool, logger: Logger) {
+    public init(pool: PostgresPool, logger: Logger, committed: (@Sendable (_ instanceId: UUID, _ ownerId: UUID) -> Void)? = nil) {
         self.pool = pool
         self.logger = logger
+        self.committed = committed
     }
 
     public final class RetryCount: Sendable {
@@ -92,7 +96,11 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 SELECT \(unescaped: Self.instanceColumns) FROM i, def
                 """)
         }
-        if let row = rows.first { return .created(try Self.instance(from: row)) }
+        if let row = rows.first {
+            let instance = try Self.instance(from: row)
+            committed?(instance.id, instance.userId)
+            return .created(instance)
+        }
         guard let idempotency, let earlier = try earlierClaim(of: idempotency.key, by: new.userId) else {
             throw WorkflowError.unknownDefinition(new.definitionId)
         }
@@ -196,7 +204,10 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             )
             \(unescaped: Self.outcomeSelect)
             """)
-        if case .applied(let instance) = outcome.result { Self.countTransition(from: outcome.from, to: instance.status.rawValue) }
+        if case .applied(let instance) = outcome.result {
+            Self.countTransition(from: outcome.from, to: instance.status.rawValue)
+            committed?(instance.id, instance.userId)
+        }
         return outcome.result
     }
 
@@ -232,8 +243,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             )
             \(unescaped: Self.outcomeSelect)
             """)
-        if case .applied(let instance) = outcome.result, instance.status == .completed {
-            Self.countTransition(from: WorkflowStatus.running.rawValue, to: instance.status.rawValue)
+        if case .applied(let instance) = outcome.result {
+            if instance.status == .completed { Self.countTransition(from: WorkflowStatus.running.rawValue, to: instance.status.rawValue) }
+            committed?(instance.id, instance.userId)
         }
         return outcome.result
     }

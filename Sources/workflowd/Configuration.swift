@@ -1,6 +1,7 @@
 import FastCGI
 import Foundation
 import PostgresClient
+import WorkflowAPI
 
 /// A configuration problem, stated so that an operator can fix it. `workflowd` exits with code 2.
 struct ConfigurationError: Error, CustomStringConvertible {
@@ -52,6 +53,12 @@ struct ServeConfiguration {
     var jwtAudience: String?
     var migrationsDirectory: String
     var shutdownGrace: Duration
+    // Live updates (long-poll, SSE): environment only.
+    /// The LISTEN connection's own setting (`WORKFLOWD_LISTEN_DATABASE_URL`, default `DATABASE_URL`):
+    /// behind PgBouncer in transaction mode it must point at PostgreSQL itself.
+    var listenDatabase: PostgresConfiguration
+    var maxWaiters: Int
+    var live: LiveSettings
 
     static var defaultWorkers: Int { FastCGIServerConfiguration.defaultWorkers }
 
@@ -73,13 +80,24 @@ struct ServeConfiguration {
         guard secret.utf8.count >= 32 else {
             throw ConfigurationError("WORKFLOWD_JWT_SECRET is \(secret.utf8.count) bytes long; it must be at least 32 bytes")
         }
+        let databaseConfiguration = try database.resolve(settings)
+        var listenDatabase = databaseConfiguration
+        if let url = settings.string(nil, env: "WORKFLOWD_LISTEN_DATABASE_URL") { listenDatabase.connectionString = url }
+        let maxWaiters = try settings.integer(
+            nil, env: "WORKFLOWD_MAX_WAITERS", default: FastCGIServerConfiguration.defaultMaxWaiters, range: 0...100_000,
+            name: "WORKFLOWD_MAX_WAITERS")
+        let heartbeat = try settings.integer(nil, env: "WORKFLOWD_HEARTBEAT_SECONDS", default: 15, range: 1...300, name: "WORKFLOWD_HEARTBEAT_SECONDS")
+        let lifetime = try settings.integer(
+            nil, env: "WORKFLOWD_STREAM_LIFETIME_SECONDS", default: 300, range: 1...86_400, name: "WORKFLOWD_STREAM_LIFETIME_SECONDS")
         return ServeConfiguration(
-            address: address, workers: workers, database: try database.resolve(settings), poolSize: poolSize,
+            address: address, workers: workers, database: databaseConfiguration, poolSize: poolSize,
             poolTimeout: .milliseconds(poolTimeout), jwtSecret: secret,
             jwksFile: settings.string(flags.jwksFile, env: "WORKFLOWD_JWKS_FILE"),
             jwtIssuer: settings.string(flags.jwtIssuer, env: "WORKFLOWD_JWT_ISSUER"),
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
-            migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace))
+            migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace),
+            listenDatabase: listenDatabase, maxWaiters: maxWaiters,
+            live: LiveSettings(heartbeatEvery: .seconds(heartbeat), streamLifetime: .seconds(lifetime), ticketSecret: secret))
     }
 
     private static func listenAddress(_ flags: ServeFlags, _ settings: Settings, required: Bool) throws -> ListenAddress {
