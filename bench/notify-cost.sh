@@ -5,8 +5,8 @@
 #            holds a global lock from pre-commit until the commit is flushed, so notifying commits queue;
 #   after    what workflowd does (ChangeNotifier): writes commit without notifying; one connection per
 #            process sends pg_notify with synchronous_commit = off, coalescing what committed meanwhile.
-#            Measured as its upper bound: beside the writers, one connection sends notifications back to back
-#            for the whole run (a notifier never sends more often than that).
+#            Measured as its upper bound: beside the writers, one connection sends notifications for the whole
+#            run at the notifier's ceiling, one per 2 ms (pgbench -R 500).
 # On a fresh cluster, with a LISTEN session open (as each workflowd process keeps one), pgbench runs
 # workflowd's create statement (pgbench/create_single.sql) and a transition-shaped statement
 # (pgbench/transition_single.sql) at each of NOTIFY_CONNS, alternating none / trigger / after
@@ -70,7 +70,7 @@ for script in create_single transition_single; do
       psql -q "$URL" -c 'ALTER TABLE workflow_events ENABLE TRIGGER bench_notify' >/dev/null
       trigger=$(run "$ROOT/bench/pgbench/$script.sql" "$c")
       psql -q "$URL" -c 'ALTER TABLE workflow_events DISABLE TRIGGER bench_notify' >/dev/null
-      PGOPTIONS='-c synchronous_commit=off' pgbench -n -M prepared -T "$SECONDS_PER_RUN" -c 1 -f "$DIR/notify.sql" "$URL" \
+      PGOPTIONS='-c synchronous_commit=off' pgbench -n -M prepared -T "$SECONDS_PER_RUN" -c 1 -R 500 -f "$DIR/notify.sql" "$URL" \
         >"$DIR/notifier.txt" 2>&1 &
       after=$(run "$ROOT/bench/pgbench/$script.sql" "$c")
       wait $!

@@ -7,12 +7,12 @@ import Synchronization
 
 /// Tells every workflowd process's listener which instances changed: `pg_notify(channel, payload)` on a
 /// connection of its own, after the writes committed, coalescing whatever committed meanwhile into one
-/// notification (payload: `instanceId/ownerId,…`, at most ~7,900 bytes each).
+/// notification (payload: `instanceId/ownerId,…`, at most ~7,900 bytes each), at most one per 2 ms.
 ///
 /// Why not NOTIFY inside the writing transaction (a trigger), which would make the notification atomic
 /// with the change: PostgreSQL holds a global lock from a notifying transaction's pre-commit until its
 /// commit record is flushed, so notifying writes commit one at a time. Measured here (bench/notify-cost.sh,
-/// pgbench, fsync on): the create statement with a per-statement trigger ran at 14–23 % of its throughput
+/// pgbench, fsync on): the create statement with a per-statement trigger ran at 6–23 % of its throughput
 /// without it, at 16 and 64 connections. Here the writes never take that lock; this connection does, with
 /// `synchronous_commit = off` (a notification is not data: nothing to flush), once per batch.
 ///
@@ -25,6 +25,10 @@ import Synchronization
 final class ChangeNotifier: BackgroundJob {
     let name = "change_notifier"
     static let maxPayloadBytes = 7_900
+    /// At most one notification per interval: under a full write load the notifier would otherwise send
+    /// back to back and contend for PostgreSQL's notify lock with nobody gaining; 2 ms of added wake
+    /// latency at most.
+    static let minimumInterval = Duration.milliseconds(2)
     private let configuration: PostgresConfiguration
     private let channel: String
     private let logger: Logger
@@ -82,9 +86,13 @@ final class ChangeNotifier: BackgroundJob {
 
     private func loop() {
         var connection: PostgresConnection?
+        var lastSend = ContinuousClock.now - Self.minimumInterval
         while true {
             // Woken by the first change after a send, or by stop; a timeout re-tries after a failure.
             _ = work.wait(timeout: .now() + .milliseconds(500))
+            let since = ContinuousClock.now - lastSend
+            if since < Self.minimumInterval { Thread.sleep(forTimeInterval: Double((Self.minimumInterval - since) / .microseconds(1)) / 1e6) }
+            lastSend = .now
             let batch = pending.withLock { state -> (changes: [String], everyone: Bool) in
                 defer { state = ([], [], false) }
                 return (state.changes, state.everyone)
