@@ -12,8 +12,8 @@ import Synchronization
 /// Why not NOTIFY inside the writing transaction (a trigger), which would make the notification atomic
 /// with the change: PostgreSQL holds a global lock from a notifying transaction's pre-commit until its
 /// commit record is flushed, so notifying writes commit one at a time. Measured here (bench/notify-cost.sh,
-/// pgbench, fsync on): the create statement with a per-statement trigger ran at 6–23 % of its throughput
-/// without it, at 16 and 64 connections. Here the writes never take that lock; this connection does, with
+/// pgbench, fsync on): create and transition statements with a per-statement trigger ran at 6–31 % of
+/// their throughput without it, at 16 and 64 connections. Here the writes never take that lock; this connection does, with
 /// `synchronous_commit = off` (a notification is not data: nothing to flush), once per batch.
 ///
 /// What this gives up: a process that dies between a commit and its notification leaves waiters elsewhere
