@@ -134,12 +134,26 @@ enum InstanceListing {
 
 /// `GET /api/v1/workflows/{id}/events`: its parameters, declared once, and the page they ask for.
 enum EventListing {
-    static let parameters = ["limit", "cursor"]
+    static let parameters = ["limit", "cursor", "after", "wait"]
 
-    static func page(_ request: APIRequest) throws -> (cursor: String?, limit: Int) {
+    /// `after`: events with a greater id (as sent in an event's `id`); `wait`: seconds to hold the request
+    /// open when there are none yet (long-poll), 0 to answer at once.
+    static func page(_ request: APIRequest) throws -> (cursor: String?, limit: Int, after: Int64?, wait: Int) {
         var query = ListingQuery(request, accepting: parameters)
         let limit = query.limit(default: 50)
+        var after: Int64?
+        if let text = query.value("after") {
+            if let id = Int64(text), id >= 0 { after = id } else { query.fail("after", "must be an event id (a non-negative integer)") }
+        }
+        var wait = 0
+        if let text = query.value("wait") {
+            if let seconds = Int(text), (0...LiveSettings.maxWaitSeconds).contains(seconds) { wait = seconds } else {
+                query.fail("wait", "must be an integer from 0 to \(LiveSettings.maxWaitSeconds) (seconds)")
+            }
+        }
+        let cursor = query.value("cursor")
+        if after != nil, cursor != nil { query.fail("after", "cannot be combined with cursor") }
         try query.check()
-        return (query.value("cursor"), limit)
+        return (cursor, limit, after, wait)
     }
 }

@@ -14,10 +14,14 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// Statements re-run after a serialization failure or deadlock, since start (also the metric
     /// `db_statement_retries_total`).
     public let retries = RetryCount()
+    /// Told of every committed change (instance id, owner id), after its commit: live updates notify
+    /// waiting clients from there. Every write path that adds events must call it.
+    let committed: (@Sendable (_ instanceId: UUID, _ ownerId: UUID) -> Void)?
 
-    public init(pool: PostgresPool, logger: Logger) {
+    public init(pool: PostgresPool, logger: Logger, committed: (@Sendable (_ instanceId: UUID, _ ownerId: UUID) -> Void)? = nil) {
         self.pool = pool
         self.logger = logger
+        self.committed = committed
     }
 
     public final class RetryCount: Sendable {
@@ -103,7 +107,11 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 SELECT \(unescaped: Self.instanceColumns) FROM i, def
                 """)
         }
-        if let row = rows.first { return .created(try Self.instance(from: row)) }
+        if let row = rows.first {
+            let instance = try Self.instance(from: row)
+            committed?(instance.id, instance.userId)
+            return .created(instance)
+        }
         guard let idempotency, let earlier = try earlierClaim(of: idempotency.key, by: new.userId) else {
             throw WorkflowError.unknownDefinition(new.definitionId)
         }
@@ -393,7 +401,12 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         guard let row = rows.first else { return (.refused(nil), "") }
         let found = Self.instanceColumnCount
         let from = try row.string(found)
-        if !row.isNull(0) { return (.applied(try Self.instance(from: row)), from) }
+        if !row.isNull(0) {
+            // Every change goes through here: the one place that tells live updates of a commit.
+            let instance = try Self.instance(from: row)
+            committed?(instance.id, instance.userId)
+            return (.applied(instance), from)
+        }
         guard let status = WorkflowStatus(rawValue: from) else {
             throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
         }

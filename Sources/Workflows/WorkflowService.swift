@@ -215,9 +215,13 @@ public struct WorkflowService: Sendable {
         }
     }
 
-    public func events(instanceId: UUID, cursor: String?, limit: Int, for principal: Principal) throws -> Page<WorkflowEvent> {
+    /// Oldest first, after the `cursor` of an earlier page or after the event `afterId` (a stream's
+    /// `Last-Event-ID`).
+    public func events(
+        instanceId: UUID, cursor: String?, afterId: Int64? = nil, limit: Int, for principal: Principal
+    ) throws -> Page<WorkflowEvent> {
         _ = try visibleInstance(id: instanceId, for: principal)
-        let after = try cursor.map { cursor throws(WorkflowError) in try CursorCoding.decodeEventCursor(cursor) }
+        let after = try cursor.map { cursor throws(WorkflowError) in try CursorCoding.decodeEventCursor(cursor) } ?? afterId
         let found = try repository.events(instanceId: instanceId, afterId: after, limit: limit + 1)
         let items = Array(found.prefix(limit))
         let next = found.count > limit ? items.last.map { CursorCoding.encode(eventId: $0.id) } : nil
