@@ -44,6 +44,10 @@ struct MetricsSetup {
         "db_errors_total": "PostgreSQL errors by SQLSTATE class, or by kind (connectionFailed, poolTimeout, ...) without one.",
         "db_statement_retries_total": "Statements run again after a serialization failure or deadlock.",
         "workflowd_job_runs_total": "Background job runs, by job name and outcome (ok or failed).",
+        "workflowd_notifications_sent_total": "Coalesced pg_notify calls sent after commits (live updates).",
+        "workflowd_notify_failures_total": "pg_notify calls that failed (waiters then see the change at their deadline).",
+        "workflowd_listener_notifications_total": "Notifications the LISTEN connection received.",
+        "workflowd_listener_connects_total": "LISTEN connection attempts, by outcome (ok or failed).",
     ]
 
     /// Puts `# HELP` before each `# TYPE` line of a family from `help` that has none.

@@ -291,7 +291,9 @@ struct ShutdownEndToEndTests {
         let lines = responder.log.split(separator: "\n")
         func index(_ message: String) -> Int? { lines.firstIndex { $0.contains(#""message":"\#(message)""#) } }
         let shuttingDown = try #require(index("shutting down"), "\(responder.log)")
-        let jobStopped = try #require(index("background job stopped"), "\(responder.log)")
+        let jobStopped = try #require(
+            lines.firstIndex { $0.contains(#""message":"background job stopped""#) && $0.contains(#""job":"idempotency_key_purge""#) },
+            "\(responder.log)")
         let stopped = try #require(index("stopped"), "\(responder.log)")
         #expect(shuttingDown < jobStopped && jobStopped < stopped, "\(responder.log)")
         #expect(lines[shuttingDown].contains(#""reason":"SIGTERM""#))
