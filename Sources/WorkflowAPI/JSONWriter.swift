@@ -32,7 +32,13 @@ enum JSONWriter {
         out += ",\"step\":\(e.step)"
         out += ",\"reason\":" + (e.reason.map(JSONString.quoted) ?? "null")
         out += ",\"data\":" + (e.data?.text ?? "null")
-        out += ",\"userId\":\"\(e.userId.lowercaseText)\",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
+        // `actor` says plainly who acted; `userId` stays for clients that read it, null for the system.
+        if let user = e.userId {
+            out += ",\"userId\":\"\(user.lowercaseText)\",\"actor\":{\"type\":\"user\",\"id\":\"\(user.lowercaseText)\"}"
+        } else {
+            out += ",\"userId\":null,\"actor\":{\"type\":\"system\"}"
+        }
+        out += ",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
         return out
     }
 

@@ -62,7 +62,7 @@ extension WorkflowAPI {
         switch object["dueAt"] {
         case nil, .null?: break
         case .string(let text)?:
-            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            let now = Timestamp.now.microsecondsSinceEpoch
             if let micros = RFC3339.microsecondsSinceEpoch(parsing: text) {
                 if micros <= now { errors.append(("awaiting.dueAt", "must be in the future")) }
                 else if micros > now + Self.maxDueAhead { errors.append(("awaiting.dueAt", "must be at most a year ahead")) }

@@ -379,6 +379,56 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         return outcome.result
     }
 
+    public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
+        // `old` takes the expired waits it can lock at once and skips those another process (or an answer)
+        // holds: each is applied by whoever locked it, and a wait answered meanwhile has no due_at any more
+        // when it is next looked at. The WHERE repeats the partial index's predicate so the index serves it.
+        let rows = try run { connection in
+            try connection.query("""
+                WITH old AS (
+                    SELECT w.id, w.status, w.current_step, w.awaiting, w.due_at,
+                           CASE w.awaiting->>'onTimeout' WHEN 'Fail' THEN 'Failed' WHEN 'Cancel' THEN 'Cancelled' END AS target
+                    FROM workflow_instances w
+                    WHERE w.due_at IS NOT NULL AND NOT coalesce((w.awaiting->>'overdue')::boolean, false)
+                      AND w.due_at <= timestamptz 'epoch' + \(now.microsecondsSinceEpoch)::int8 * interval '1 microsecond'
+                    ORDER BY w.due_at
+                    LIMIT \(limit)::int
+                    FOR UPDATE SKIP LOCKED
+                ), i AS (
+                    UPDATE workflow_instances w
+                    SET status = coalesce(old.target, w.status),
+                        awaiting = CASE WHEN old.target IS NULL THEN jsonb_set(w.awaiting, '{overdue}', 'true') END,
+                        due_at = CASE WHEN old.target IS NULL THEN w.due_at END,
+                        status_changed_at = CASE WHEN old.target IS NULL THEN w.status_changed_at ELSE now() END,
+                        version = w.version + 1, updated_at = now()
+                    FROM old
+                    WHERE w.id = old.id
+                    RETURNING w.*
+                ), ev AS (
+                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                    SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, 'Deadline passed', e.data, NULL, i.updated_at
+                    FROM i JOIN old ON old.id = i.id, LATERAL (VALUES
+                        (1, \(WorkflowEventType.deadlinePassed.rawValue), NULL, NULL, jsonb_build_object(
+                            'dueAt', to_char(old.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                            'onTimeout', coalesce(old.awaiting->>'onTimeout', 'Notify')), true),
+                        (2, \(WorkflowEventType.statusChanged.rawValue), old.status, i.status, NULL, old.target IS NOT NULL)
+                    ) AS e(ord, type, from_status, to_status, data, wanted)
+                    WHERE e.wanted
+                    ORDER BY i.id, e.ord
+                )
+                SELECT \(unescaped: Self.instanceColumns), old.status
+                FROM i JOIN old ON old.id = i.id
+                CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+                """)
+        }
+        return try rows.rows.map { row in
+            let instance = try Self.instance(from: row)
+            let from = try row.string(Self.instanceColumnCount)
+            if instance.status.rawValue != from { Self.countTransition(from: from, to: instance.status.rawValue) }
+            return instance
+        }
+    }
+
     /// The last part of a conditional change: the changed instance (`instanceColumns`, NULL when refused)
     /// and what `old` found (status, version, visible, after them; no row when there is no such instance).
     static let outcomeSelect = """
@@ -510,6 +560,6 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             fromStatus: row.optionalString(3).flatMap(WorkflowStatus.init(rawValue:)),
             toStatus: row.optionalString(4).flatMap(WorkflowStatus.init(rawValue:)), step: try row.int(5),
             reason: row.optionalString(6), data: row.optionalString(7).map(JSONText.init(unchecked:)),
-            userId: try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
+            userId: row.isNull(8) ? nil : try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
     }
 }

@@ -16,6 +16,8 @@ public struct JSONText: Sendable, Hashable, CustomStringConvertible {
 public struct Timestamp: Sendable, Hashable, Comparable {
     public let microsecondsSinceEpoch: Int64
     public init(microsecondsSinceEpoch: Int64) { self.microsecondsSinceEpoch = microsecondsSinceEpoch }
+    /// This process's clock (deadlines are set and applied by it, so both sides use the same clock).
+    public static var now: Timestamp { Timestamp(microsecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1_000_000)) }
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.microsecondsSinceEpoch < b.microsecondsSinceEpoch }
 }
 
@@ -104,6 +106,8 @@ public enum WorkflowEventType: String, Sendable, CaseIterable {
     case inputProvided = "InputProvided"
     case approvalGranted = "ApprovalGranted"
     case approvalRejected = "ApprovalRejected"
+    /// A wait's deadline passed and the deadline job applied its `onTimeout` (the system acted).
+    case deadlinePassed = "DeadlinePassed"
 }
 
 /// An event about to be written, in the same transaction as the change it records.
@@ -137,11 +141,12 @@ public struct WorkflowEvent: Sendable, Hashable {
     public let step: Int
     public let reason: String?
     public let data: JSONText?
-    public let userId: UUID
+    /// The user who acted; nil when workflowd itself did (a deadline passing).
+    public let userId: UUID?
     public let occurredAt: Timestamp
     public init(
         id: Int64, instanceId: UUID, type: WorkflowEventType, fromStatus: WorkflowStatus?, toStatus: WorkflowStatus?,
-        step: Int, reason: String?, data: JSONText?, userId: UUID, occurredAt: Timestamp
+        step: Int, reason: String?, data: JSONText?, userId: UUID?, occurredAt: Timestamp
     ) {
         self.id = id
         self.instanceId = instanceId

@@ -226,6 +226,12 @@ public protocol WorkflowRepository: Sendable {
     /// Applies the decision with its events atomically if every condition holds; otherwise writes
     /// nothing and returns what it found.
     func decide(_ decision: ConditionalDecision) throws -> ChangeOutcome
+    /// Applies `onTimeout` to at most `limit` waits whose `dueAt` is at or before `now` and that were not
+    /// applied yet: `Fail`/`Cancel` end the wait in `Failed`/`Cancelled` (events `DeadlinePassed`, then
+    /// `StatusChanged`), `Notify` only marks it overdue (event `DeadlinePassed`); the events have no user.
+    /// Each wait is applied once even when several processes run this at once, and a wait answered at the
+    /// same moment ends exactly one way. Returns the changed instances.
+    func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance]
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
 }

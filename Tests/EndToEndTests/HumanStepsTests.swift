@@ -168,4 +168,59 @@ struct HumanStepsEndToEndTests {
         #expect(try stack.database.scalar(
             "SELECT status || ' ' || cardinality(decided_by) FROM workflow_instances WHERE id = \(UUID(uuidString: id)!)") == "Running 2")
     }
+
+    /// Deadlines pass while two workflowd processes (each running the deadline job) serve one database:
+    /// every expired wait is applied once, by the system, within 2 s of its dueAt.
+    @Test func deadlinesPassWhileTwoProcessesRunAndEachIsAppliedOnceBySystem() throws {
+        let stack = try Stack(name: "human-deadlines", responders: 2)
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        let plan: [(kind: String, onTimeout: String)] = [("WaitingForInput", "Notify"), ("WaitingForApproval", "Cancel")]
+            + Array(repeating: ("WaitingForInput", "Fail"), count: 10)
+        let ids = try plan.map { wait in
+            let id = try #require(marcus.create()["id"] as? String)
+            _ = try marcus.transition(id, to: "Running")
+            let dueAt = Date().addingTimeInterval(2).formatted(format)
+            let waiting = try marcus.call("POST", "/api/v1/workflows/\(id)/transitions", json: [
+                "to": wait.kind, "awaiting": ["prompt": "Answer by the deadline", "dueAt": dueAt, "onTimeout": wait.onTimeout],
+            ])
+            #expect(waiting.status == 200, "\(waiting)")
+            return id
+        }
+        let deadline = Date().addingTimeInterval(15)
+        while try stack.database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'DeadlinePassed'") != String(ids.count),
+              Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        Thread.sleep(forTimeInterval: 1.5)  // both jobs polled again: nothing is applied twice
+        for (id, wait) in zip(ids, plan) {
+            let instance = try marcus.call("GET", "/api/v1/workflows/\(id)").json
+            let items = try #require(try marcus.call("GET", "/api/v1/workflows/\(id)/events?limit=50").json["items"] as? [[String: Any]])
+            let passed = items.filter { $0["type"] as? String == "DeadlinePassed" }
+            #expect(passed.count == 1, "\(id): \(passed.count) DeadlinePassed events")
+            let event = try #require(passed.first)
+            #expect(event["actor"] as? [String: String] == ["type": "system"] && event["userId"] is NSNull)
+            let data = try #require(event["data"] as? [String: String])
+            #expect(data["onTimeout"] == wait.onTimeout)
+            let due = try format.parse(try #require(data["dueAt"]))
+            let applied = try format.parse(try #require(event["occurredAt"] as? String))
+            #expect(applied >= due && applied.timeIntervalSince(due) < 2, "applied \(applied.timeIntervalSince(due)) s after dueAt")
+            switch wait.onTimeout {
+            case "Notify":
+                #expect(instance["status"] as? String == "WaitingForInput")
+                #expect((instance["awaiting"] as? [String: Any])?["overdue"] as? Bool == true)
+                #expect(items.last?["type"] as? String == "DeadlinePassed")
+            default:
+                #expect(instance["status"] as? String == (wait.onTimeout == "Fail" ? "Failed" : "Cancelled") && instance["awaiting"] is NSNull)
+                let last = try #require(items.last)
+                #expect(last["type"] as? String == "StatusChanged" && last["actor"] as? [String: String] == ["type": "system"])
+                #expect(last["fromStatus"] as? String == wait.kind)
+            }
+        }
+        // The overdue input wait is still answered the ordinary way, by its owner.
+        let answered = try marcus.call("POST", "/api/v1/workflows/\(ids[0])/transitions", json: ["to": "Running"])
+        #expect(answered.status == 200)
+        let owner = try #require(try marcus.call("GET", "/api/v1/workflows/\(ids[0])/events?limit=1").json["items"] as? [[String: Any]])
+        #expect(owner.first?["actor"] as? [String: String] == ["type": "user", "id": marcus.id.uuidString.lowercased()])
+    }
 }

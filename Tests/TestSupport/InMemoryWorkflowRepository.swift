@@ -207,11 +207,45 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         } actor: { d.approverId }
     }
 
+    public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
+        let due = state.withLock { state in
+            state.instances.values
+                .compactMap { i in i.awaiting.flatMap { a in a.overdue ? nil : a.dueAt.map { (due: $0, id: i.id) } } }
+                .filter { $0.due <= now }
+                .sorted { ($0.due, $0.id.uuidString) < ($1.due, $1.id.uuidString) }
+                .prefix(limit).map(\.id)
+        }
+        return due.compactMap { id in
+            let outcome = change(id, ownerId: nil, expectedVersion: nil) { instance in
+                guard var awaiting = instance.awaiting, let dueAt = awaiting.dueAt, !awaiting.overdue, dueAt <= now else { return nil }
+                let from = instance.status
+                let onTimeout = awaiting.onTimeout ?? .notify
+                let data = "{\"dueAt\":\"\(RFC3339.utcMilliseconds(microsecondsSinceEpoch: dueAt.microsecondsSinceEpoch))\",\"onTimeout\":\"\(onTimeout.rawValue)\"}"
+                var events = [NewWorkflowEvent(
+                    type: .deadlinePassed, fromStatus: nil, toStatus: nil, step: instance.currentStep, reason: "Deadline passed",
+                    data: JSONText(unchecked: data))]
+                switch onTimeout {
+                case .notify:
+                    awaiting.overdue = true
+                    instance.awaiting = awaiting
+                case .fail, .cancel:
+                    instance.status = onTimeout == .fail ? .failed : .cancelled
+                    instance.awaiting = nil
+                    events.append(NewWorkflowEvent(
+                        type: .statusChanged, fromStatus: from, toStatus: instance.status, step: instance.currentStep, reason: "Deadline passed"))
+                }
+                return events
+            } actor: { nil }
+            if case .applied(let instance) = outcome { return instance }
+            return nil
+        }
+    }
+
     /// The shape every conditional change has: find the row, check owner and version, let `rule` change
     /// it (nil: refused), bump the version and record the events; or report what was found.
     private func change(
         _ id: UUID, ownerId: UUID?, expectedVersion: Int?, rule: (inout WorkflowInstance) -> [NewWorkflowEvent]?,
-        actor: () -> UUID
+        actor: () -> UUID?
     ) -> ChangeOutcome {
         beforeChange.withLock { $0 }?(self)
         return state.withLock { state in
@@ -237,7 +271,7 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         }
     }
 
-    private func record(_ events: [NewWorkflowEvent], for instance: WorkflowInstance, actor: UUID, in state: inout State) {
+    private func record(_ events: [NewWorkflowEvent], for instance: WorkflowInstance, actor: UUID?, in state: inout State) {
         for event in events {
             state.events.append(WorkflowEvent(
                 id: Int64(state.events.count + 1), instanceId: instance.id, type: event.type, fromStatus: event.fromStatus,

@@ -23,6 +23,7 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case advanceFromAGatedStepWaitsAndTheApprovalCompletesTheStep
     case decisionsCountOncePerApproverOnTheSameWaitOnly
     case aRejectionAppliesOnRejectAndAnOverrideIsRecorded
+    case anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem
 
     var testDescription: String { rawValue }
 
@@ -287,6 +288,41 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(overrideEvent.data.map { try? JSONValueText.canonical($0.text) } == #"{"override":true}"#)
             let failing = try applied(try wait(instance.id, Awaiting(kind: .approval, prompt: "Sign off", onReject: .fail)))
             #expect(try applied(try decide(failing, .decision(.reject), by: UUID())).status == .failed)
+
+        case .anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem:
+            let due = Timestamp(microsecondsSinceEpoch: 1_900_000_000_000_000)
+            let later = Timestamp(microsecondsSinceEpoch: due.microsecondsSinceEpoch + 60_000_000)
+            func waiting(_ kind: Awaiting.Kind, _ onTimeout: TimeoutAction, at dueAt: Timestamp = due) throws -> WorkflowInstance {
+                try applied(try wait(try running().id, Awaiting(kind: kind, prompt: "By Friday", dueAt: dueAt, onTimeout: onTimeout)))
+            }
+            let failing = try waiting(.input, .fail)
+            let cancelling = try waiting(.approval, .cancel)
+            let notifying = try waiting(.approval, .notify)
+            let answered = try waiting(.input, .fail)
+            let notYet = try waiting(.input, .cancel, at: later)
+            _ = try applied(try repository.provideInput(ConditionalInput(
+                instanceId: answered.id, ownerId: user, expectedVersion: answered.version, data: JSONText(unchecked: "{}"), actorId: user)))
+            #expect(try repository.applyDeadlines(passedBy: Timestamp(microsecondsSinceEpoch: due.microsecondsSinceEpoch - 1), limit: 10).isEmpty)
+            let changed = try repository.applyDeadlines(passedBy: due, limit: 10)
+            #expect(Set(changed.map(\.id)) == [failing.id, cancelling.id, notifying.id])
+            let byId = Dictionary(uniqueKeysWithValues: changed.map { ($0.id, $0) })
+            #expect(byId[failing.id]?.status == .failed && byId[failing.id]?.awaiting == nil)
+            #expect(byId[cancelling.id]?.status == .cancelled && byId[cancelling.id]?.awaiting == nil)
+            let overdue = try #require(byId[notifying.id])
+            #expect(overdue.status == .waitingForApproval && overdue.awaiting?.overdue == true && overdue.awaiting?.dueAt == due)
+            #expect(overdue.statusChangedAt == notifying.statusChangedAt && overdue.version == notifying.version + 1)
+            #expect(try repository.applyDeadlines(passedBy: due, limit: 10).isEmpty, "each expired wait is applied once")
+            let failed = try events(failing.id).suffix(2)
+            #expect(failed.map(\.type) == [.deadlinePassed, .statusChanged] && failed.allSatisfy { $0.userId == nil })
+            #expect(failed.last?.fromStatus == .waitingForInput && failed.last?.toStatus == .failed)
+            #expect(try failed.first?.data.map { try JSONValueText.canonical($0.text) }
+                == #"{"dueAt":"2030-03-17T17:46:40.000Z","onTimeout":"Fail"}"#)
+            let notified = try events(notifying.id)
+            #expect(notified.last?.type == .deadlinePassed && notified.last?.userId == nil)
+            #expect(!notified.contains { $0.type == .statusChanged && $0.toStatus != .waitingForApproval && $0.fromStatus == .waitingForApproval })
+            // The Notify wait can still be answered, and the wait that was not due yet is applied once it is.
+            #expect(try applied(try decide(overdue, .decision(.approve), by: UUID())).status == .running)
+            #expect(try repository.applyDeadlines(passedBy: later, limit: 10).map(\.id) == [notYet.id])
         }
     }
 }
