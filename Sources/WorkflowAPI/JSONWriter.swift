@@ -25,6 +25,23 @@ enum JSONWriter {
         return out
     }
 
+    /// An inbox entry: what is awaited, by when, and the instance in brief (with the caller's actions).
+    static func task(_ i: WorkflowInstance, for caller: Principal) -> String {
+        let wait = i.awaiting ?? .plain(Awaiting.Kind(waitingIn: i.status) ?? .input)
+        var out = "{\"kind\":\"\(wait.kind.rawValue)\",\"prompt\":" + (wait.prompt.map(JSONString.quoted) ?? "null")
+        out += ",\"schema\":" + (wait.schema?.text ?? "null")
+        out += wait.kind == .approval ? ",\"approvalsNeeded\":\(wait.approvalsNeeded),\"approvalsGiven\":\(wait.approvalsGiven)"
+            : ",\"approvalsNeeded\":null,\"approvalsGiven\":null"
+        out += ",\"dueAt\":" + (wait.dueAt.map { "\"\(timestamp($0))\"" } ?? "null") + ",\"overdue\":\(wait.overdue)"
+        out += ",\"waitingSince\":\"\(timestamp(i.statusChangedAt))\""
+        out += ",\"instance\":{\"id\":\"\(i.id.lowercaseText)\",\"workflowDefinitionId\":" + JSONString.quoted(i.definitionId)
+        out += ",\"userId\":\"\(i.userId.lowercaseText)\",\"status\":\"\(i.status.rawValue)\""
+        out += ",\"currentStep\":\(i.currentStep),\"totalSteps\":\(i.totalSteps),\"version\":\(i.version)"
+        out += ",\"allowedActions\":[" + WorkflowActions.allowed(for: i, by: caller).map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"
+        out += ",\"createdAt\":\"\(timestamp(i.createdAt))\"}}"
+        return out
+    }
+
     static func event(_ e: WorkflowEvent) -> String {
         var out = "{\"id\":\(e.id),\"type\":\"\(e.type.rawValue)\""
         out += ",\"fromStatus\":" + (e.fromStatus.map { "\"\($0.rawValue)\"" } ?? "null")

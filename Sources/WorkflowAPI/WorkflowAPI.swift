@@ -85,6 +85,7 @@ public final class WorkflowAPI: Sendable {
         // Human steps: answering a wait.
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/input", .token(.act)) { api, c in try api.provideInput(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/approvals", .token(.approve)) { api, c in try api.decide(c) },
+        Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
         Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
     ]
 
@@ -319,6 +320,12 @@ public final class WorkflowAPI: Sendable {
         let asked = try EventListing.page(c.request)
         let page = try service.events(instanceId: c.instanceId, cursor: asked.cursor, limit: asked.limit, for: c.principal!)
         return Response(status: .ok, json: JSONWriter.page(page, item: JSONWriter.event))
+    }
+
+    private func tasks(_ c: RouteContext) throws -> Response {
+        let asked = try TaskListing.page(c.request)
+        let page = try service.tasks(kind: asked.kind, cursor: asked.cursor, limit: asked.limit, for: c.principal!)
+        return Response(status: .ok, json: JSONWriter.page(page) { JSONWriter.task($0, for: c.principal!) })
     }
 
     // MARK: Input

@@ -188,6 +188,49 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
+    public func tasks(_ query: TaskQuery) throws -> [WorkflowInstance] {
+        // One branch per kind, each walking its partial index newest wait first (input: the caller's own,
+        // by user_id; approvals: every approval wait, filtered by eligibility), merged and cut to the limit.
+        // docs/scaling.md has the plans.
+        // The first page starts after the end of time, so every page has the same index condition.
+        let after = "AND (i.status_changed_at, i.id) < (timestamptz 'epoch' + $2::int8 * interval '1 microsecond', $3::uuid)"
+        let start = query.after ?? InstanceCursor(
+            createdAt: Timestamp(microsecondsSinceEpoch: 253_402_300_799_999_999), id: UUID(uuidString: "ffffffff-ffff-ffff-ffff-ffffffffffff")!)
+        var branches: [String] = []
+        if query.input {
+            branches.append("""
+                (SELECT i.* FROM workflow_instances i
+                 WHERE i.status = 'WaitingForInput' AND i.user_id = $1::uuid \(after)
+                 ORDER BY i.status_changed_at DESC, i.id DESC LIMIT $4::int)
+                """)
+        }
+        if query.approvals {
+            branches.append("""
+                (SELECT i.* FROM workflow_instances i
+                 WHERE i.status = 'WaitingForApproval' \(after)
+                   AND (i.user_id <> $1::uuid OR coalesce((i.awaiting->'approvers'->>'allowSelfApproval')::boolean, false))
+                   AND (NOT coalesce(i.awaiting->'approvers' ? 'userIds', false) OR i.awaiting->'approvers'->'userIds' ? $1::text)
+                   AND NOT coalesce(i.awaiting->'decisions', '[]') @> jsonb_build_array(jsonb_build_object('userId', $1::text))
+                 ORDER BY i.status_changed_at DESC, i.id DESC LIMIT $4::int)
+                """)
+        }
+        guard !branches.isEmpty else { return [] }
+        // Only the fixed fragments above become SQL text; the caller, the cursor and the limit are binds.
+        let sql = """
+            SELECT \(Self.instanceColumns)
+            FROM (\(branches.joined(separator: " UNION ALL "))) i
+            CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+            ORDER BY i.status_changed_at DESC, i.id DESC
+            LIMIT $4::int
+            """
+        let binds: [String?] = [
+            query.userId.lowercaseText, String(start.createdAt.microsecondsSinceEpoch), start.id.lowercaseText, String(query.limit),
+        ]
+        return try run { connection in
+            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows.map(Self.instance(from:))
+        }
+    }
+
     public func transition(_ t: ConditionalTransition) throws -> ChangeOutcome {
         // `old` locks the row and reads it as it is now (a concurrent writer is waited for), so the
         // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.

@@ -202,6 +202,27 @@ public struct InstanceQuery: Sendable, Hashable {
     }
 }
 
+/// The inbox: the waits one user can answer now, newest wait first (by `statusChangedAt`, then id).
+public struct TaskQuery: Sendable, Hashable {
+    /// The caller.
+    public let userId: UUID
+    /// Include the caller's own instances waiting for input.
+    public let input: Bool
+    /// Include the approval waits the caller is eligible for (not the initiator unless allowed, listed
+    /// when the wait lists users) and has not decided on.
+    public let approvals: Bool
+    /// Keyset position: waits that began before this wait (its `createdAt` is the wait's statusChangedAt).
+    public let after: InstanceCursor?
+    public let limit: Int
+    public init(userId: UUID, input: Bool, approvals: Bool, after: InstanceCursor?, limit: Int) {
+        self.userId = userId
+        self.input = input
+        self.approvals = approvals
+        self.after = after
+        self.limit = limit
+    }
+}
+
 /// Storage of definitions, instances and events. Implementations are synchronous (called from worker
 /// threads), throw `WorkflowError` for every expected failure, and make each write atomic with its events.
 public protocol WorkflowRepository: Sendable {
@@ -213,6 +234,8 @@ public protocol WorkflowRepository: Sendable {
     func instance(id: UUID) throws -> WorkflowInstance?
     /// Newest first; at most `query.limit` items.
     func instances(matching query: InstanceQuery) throws -> [WorkflowInstance]
+    /// The waits `query.userId` can answer now; at most `query.limit`, newest wait first.
+    func tasks(_ query: TaskQuery) throws -> [WorkflowInstance]
     /// Applies the transition and its `StatusChanged` event (from the stored status, at the resulting
     /// step) atomically if every condition holds; otherwise writes nothing and returns what it found.
     func transition(_ transition: ConditionalTransition) throws -> ChangeOutcome

@@ -223,4 +223,52 @@ struct HumanStepsEndToEndTests {
         let owner = try #require(try marcus.call("GET", "/api/v1/workflows/\(ids[0])/events?limit=1").json["items"] as? [[String: Any]])
         #expect(owner.first?["actor"] as? [String: String] == ["type": "user", "id": marcus.id.uuidString.lowercased()])
     }
+
+    /// The inbox through nginx: each user sees the waits they can answer now, paged, and nothing else;
+    /// an unknown parameter or kind is a 400 naming it.
+    @Test func theInboxShowsEachUserTheWaitsTheyCanAnswerNow() throws {
+        let stack = try Stack(name: "human-inbox")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let ann = try APIUser(stack, roles: ["Approver"])
+        let bob = try APIUser(stack, roles: ["Approver"])
+        func waiting(_ body: [String: Any]) throws -> String {
+            let id = try #require(marcus.create()["id"] as? String)
+            _ = try marcus.transition(id, to: "Running")
+            #expect(try marcus.call("POST", "/api/v1/workflows/\(id)/transitions", json: body).status == 200)
+            return id
+        }
+        let input = try waiting(["to": "WaitingForInput", "awaiting": ["prompt": "Name the first story.", "schema": Self.storySchema]])
+        let forAnn = try waiting(["to": "WaitingForApproval", "awaiting": [
+            "prompt": "Sign off the PRD", "approvers": ["count": 2, "userIds": [ann.id.uuidString, UUID().uuidString]],
+            "dueAt": Date().addingTimeInterval(3600).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
+        ]])
+        let anyone = try waiting(["to": "WaitingForApproval", "awaiting": ["prompt": "Sign off the architecture"]])
+        func ids(_ user: APIUser, _ query: String = "") throws -> [String] {
+            let page = try user.call("GET", "/api/v1/tasks" + query)
+            #expect(page.status == 200, "\(page)")
+            return (page.json["items"] as? [[String: Any]] ?? []).compactMap { ($0["instance"] as? [String: Any])?["id"] as? String }
+        }
+        #expect(try ids(marcus) == [input], "the owner answers input; approving their own is not theirs")
+        #expect(try ids(ann) == [anyone, forAnn])
+        #expect(try ids(bob) == [anyone], "bob is not listed on the PRD sign-off")
+        #expect(try ids(ann, "?kind=input").isEmpty && ids(marcus, "?kind=approval").isEmpty)
+        let first = try ann.call("GET", "/api/v1/tasks?kind=approval&limit=1")
+        let item = try #require((first.json["items"] as? [[String: Any]])?.first)
+        #expect(item["kind"] as? String == "approval" && item["prompt"] as? String == "Sign off the architecture")
+        #expect(item["approvalsNeeded"] as? Int == 1 && item["approvalsGiven"] as? Int == 0 && item["overdue"] as? Bool == false)
+        #expect((item["instance"] as? [String: Any])?["allowedActions"] as? [String] == ["approve", "reject"])
+        let cursor = try #require(first.json["nextCursor"] as? String)
+        let second = try ann.call("GET", "/api/v1/tasks?kind=approval&limit=1&cursor=\(cursor)")
+        let next = try #require((second.json["items"] as? [[String: Any]])?.first)
+        #expect((next["instance"] as? [String: Any])?["id"] as? String == forAnn && next["dueAt"] is String && second.json["nextCursor"] is NSNull)
+        let inputTask = try #require((try marcus.call("GET", "/api/v1/tasks").json["items"] as? [[String: Any]])?.first)
+        #expect(inputTask["kind"] as? String == "input" && (inputTask["schema"] as? [String: Any])?["required"] as? [String] == ["title", "priority"])
+        #expect(inputTask["approvalsNeeded"] is NSNull)
+        // Deciding takes it out of the decider's inbox only (the wait needs a second approval).
+        #expect(try ann.call("POST", "/api/v1/workflows/\(forAnn)/approvals", json: ["decision": "approve"]).status == 200)
+        #expect(try ids(ann) == [anyone])
+        let unknown = try ann.call("GET", "/api/v1/tasks?knd=input&kind=everything")
+        #expect(isProblem(unknown, status: 400))
+        #expect(Set((unknown.json["errors"] as? [String: [String]])?.keys.map { $0 } ?? []) == ["knd", "kind"])
+    }
 }

@@ -85,6 +85,24 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         }
     }
 
+    public func tasks(_ query: TaskQuery) throws -> [WorkflowInstance] {
+        state.withLock { state in
+            state.instances.values.filter { i in
+                switch i.status {
+                case .waitingForInput: return query.input && i.userId == query.userId
+                case .waitingForApproval:
+                    let policy = i.awaiting?.approvers ?? ApprovalPolicy()
+                    return query.approvals && (i.userId != query.userId || policy.allowSelfApproval)
+                        && (policy.userIds?.contains(query.userId) ?? true) && i.awaiting?.hasDecided(query.userId) != true
+                default: return false
+                }
+            }
+            .filter { i in query.after.map { (i.statusChangedAt, i.id.uuidString) < ($0.createdAt, $0.id.uuidString) } ?? true }
+            .sorted { ($0.statusChangedAt, $0.id.uuidString) > ($1.statusChangedAt, $1.id.uuidString) }
+            .prefix(query.limit).map { $0 }
+        }
+    }
+
     public func transition(_ t: ConditionalTransition) throws -> ChangeOutcome {
         change(t.instanceId, ownerId: t.ownerId, expectedVersion: t.expectedVersion) { instance in
             guard t.allowedFrom.contains(instance.status),

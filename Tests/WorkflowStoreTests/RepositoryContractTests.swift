@@ -24,6 +24,7 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case decisionsCountOncePerApproverOnTheSameWaitOnly
     case aRejectionAppliesOnRejectAndAnOverrideIsRecorded
     case anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem
+    case theInboxListsTheWaitsAUserCanAnswerNewestWaitFirst
 
     var testDescription: String { rawValue }
 
@@ -323,6 +324,31 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             // The Notify wait can still be answered, and the wait that was not due yet is applied once it is.
             #expect(try applied(try decide(overdue, .decision(.approve), by: UUID())).status == .running)
             #expect(try repository.applyDeadlines(passedBy: later, limit: 10).map(\.id) == [notYet.id])
+
+        case .theInboxListsTheWaitsAUserCanAnswerNewestWaitFirst:
+            let (approver, other) = (UUID(), UUID())
+            func waiting(_ awaiting: Awaiting) throws -> WorkflowInstance { try applied(try wait(try running().id, awaiting)) }
+            let input = try waiting(Awaiting(kind: .input, prompt: "Name it"))
+            let anyone = try waiting(Awaiting(kind: .approval, prompt: "Two of you", approvers: ApprovalPolicy(count: 2)))
+            let listed = try waiting(Awaiting(kind: .approval, prompt: "Only other", approvers: ApprovalPolicy(userIds: [other])))
+            let decided = try waiting(Awaiting(kind: .approval, prompt: "Decided", approvers: ApprovalPolicy(count: 2)))
+            _ = try applied(try decide(decided, .decision(.approve), by: approver))
+            let selfAllowed = try waiting(Awaiting(kind: .approval, prompt: "Self", approvers: ApprovalPolicy(allowSelfApproval: true)))
+            _ = try running()
+            func tasks(_ user: UUID, input: Bool = true, approvals: Bool = true, after: WorkflowInstance? = nil, limit: Int = 10) throws -> [UUID] {
+                try repository.tasks(TaskQuery(
+                    userId: user, input: input, approvals: approvals,
+                    after: after.map { InstanceCursor(createdAt: $0.statusChangedAt, id: $0.id) }, limit: limit)).map(\.id)
+            }
+            #expect(try tasks(user) == [selfAllowed.id, input.id], "own input, and only the approval that allows self-approval")
+            #expect(try tasks(user, approvals: false) == [input.id])
+            #expect(try tasks(approver) == [selfAllowed.id, anyone.id], "not listed on one, already decided on another")
+            #expect(try tasks(other) == [selfAllowed.id, decided.id, listed.id, anyone.id])
+            #expect(try tasks(other, approvals: false).isEmpty)
+            #expect(try tasks(other, limit: 2) == [selfAllowed.id, decided.id])
+            #expect(try tasks(other, after: decided, limit: 2) == [listed.id, anyone.id])
+            let page = try repository.tasks(TaskQuery(userId: approver, input: false, approvals: true, after: nil, limit: 1))
+            #expect(page.first?.awaiting?.prompt == "Self" && page.first?.awaiting?.approvalsNeeded == 1)
         }
     }
 }
