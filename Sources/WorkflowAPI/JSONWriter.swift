@@ -21,7 +21,10 @@ enum JSONWriter {
         out += ",\"awaiting\":" + (i.awaiting?.json(counts: true) ?? "null")
         out += ",\"version\":\(i.version)"
         out += ",\"createdAt\":\"\(timestamp(i.createdAt))\",\"updatedAt\":\"\(timestamp(i.updatedAt))\""
-        out += ",\"statusChangedAt\":\"\(timestamp(i.statusChangedAt))\"}"
+        out += ",\"statusChangedAt\":\"\(timestamp(i.statusChangedAt))\""
+        out += ",\"retryOf\":" + (i.retryOf.map { "\"\($0.lowercaseText)\"" } ?? "null")
+        out += ",\"retriedAs\":" + (i.retriedAs.map { "\"\($0.lowercaseText)\"" } ?? "null")
+        out += ",\"attempt\":\(i.attempt)}"
         return out
     }
 
@@ -119,6 +122,7 @@ enum JSONWriter {
         case .approve: "POST /approvals {\"decision\":\"approve\"}"
         case .reject: "POST /approvals {\"decision\":\"reject\"}"
         case .override: "Admin: transition to Running with override: true, ending an approval wait without the approvals"
+        case .retry: "POST /retry: a new attempt of a Failed instance, with an optional contextPatch and fromStep"
         }
     }
 

@@ -85,6 +85,7 @@ public final class WorkflowAPI: Sendable {
         // Human steps: answering a wait.
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/input", .token(.act)) { api, c in try api.provideInput(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/approvals", .token(.approve)) { api, c in try api.decide(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.retry(c) },
         Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
         Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
     ]

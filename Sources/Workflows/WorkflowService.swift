@@ -196,6 +196,24 @@ public struct WorkflowService: Sendable {
         }
     }
 
+    /// Retries a Failed instance as a new one (see `ConditionalRetry`); the owner or an Admin.
+    public func retry(
+        id: UUID, contextPatch: JSONText?, reason: String?, fromStep: Int?, by principal: Principal
+    ) throws -> WorkflowInstance {
+        let outcome = try repository.retry(ConditionalRetry(
+            instanceId: id, newId: UUID.random(), ownerId: principal.ownerScope, contextPatch: contextPatch ?? .emptyObject,
+            reason: reason, fromStep: fromStep, actorId: principal.userId))
+        switch outcome {
+        case .created(let instance): return instance
+        case .refused(let found):
+            guard let found, found.visible else { throw WorkflowError.instanceNotFound }
+            guard found.status == .failed else { throw WorkflowError.notFailed(found.status) }
+            if let retriedAs = found.retriedAs { throw WorkflowError.alreadyRetried(retriedAs) }
+            if let fromStep, !(1...found.totalSteps).contains(fromStep) { throw WorkflowError.invalidFromStep(totalSteps: found.totalSteps) }
+            throw WorkflowError.contention
+        }
+    }
+
     /// Starting a created instance starts its first step.
     static func startsFirstStep(from: WorkflowStatus, to target: WorkflowStatus) -> Bool {
         from == .created && target == .running

@@ -271,4 +271,46 @@ struct HumanStepsEndToEndTests {
         #expect(isProblem(unknown, status: 400))
         #expect(Set((unknown.json["errors"] as? [String: [String]])?.keys.map { $0 } ?? []) == ["knd", "kind"])
     }
+
+    /// A failed run retried through nginx with a corrected context: 201 with Location, linked both ways,
+    /// started at the step that failed; a second retry, a retry of a running instance, a bad patch and a
+    /// retry by someone else are refused and write nothing.
+    @Test func aFailedRunIsRetriedOnceWithACorrectedContext() throws {
+        let stack = try Stack(name: "human-retry")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let eve = try APIUser(stack, roles: ["Participant"])
+        let id = try #require(marcus.create("create-prd", parameters: ["projectName": "Apolo", "budget": 10])["id"] as? String)
+        let path = "/api/v1/workflows/\(id)"
+        _ = try marcus.transition(id, to: "Running")
+        _ = try marcus.call("POST", path + "/advance", json: ["output": ["vision": "v1"]])
+        _ = try marcus.call("POST", path + "/advance", json: ["output": ["users": "PMs"]])
+        #expect(isProblem(try marcus.call("POST", path + "/retry", json: [:]), status: 409), "a running instance is not retried")
+        let failed = try marcus.transition(id, to: "Failed", reason: "wrong project name")
+        #expect(failed.json["allowedActions"] as? [String] == ["retry"])
+        let before = try stack.database.scalar("SELECT count(*) FROM workflow_events")
+        let badPatch = try marcus.call("POST", path + "/retry", json: ["contextPatch": [1, 2], "fromStep": 0, "colour": "red"])
+        #expect(isProblem(badPatch, status: 400))
+        #expect(Set((badPatch.json["errors"] as? [String: [String]])?.keys.map { $0 } ?? []) == ["contextPatch", "fromStep", "colour"])
+        #expect(isProblem(try marcus.call("POST", path + "/retry", json: ["fromStep": 99]), status: 400))
+        #expect(isProblem(try eve.call("POST", path + "/retry", json: [:]), status: 404))
+        #expect(try stack.database.scalar("SELECT count(*) FROM workflow_events") == before)
+
+        let retried = try marcus.call("POST", path + "/retry", json: [
+            "contextPatch": ["projectName": "Apollo", "budget": NSNull()], "reason": "typo in the project name",
+        ])
+        #expect(retried.status == 201, "\(retried)")
+        let newId = try #require(retried.json["id"] as? String)
+        #expect(retried.header("location") == "/api/v1/workflows/\(newId)")
+        #expect(retried.json["retryOf"] as? String == id && retried.json["attempt"] as? Int == 2 && retried.json["status"] as? String == "Created")
+        #expect(retried.json["context"] as? [String: String] == ["projectName": "Apollo"])
+        #expect((retried.json["stepData"] as? [String: Any])?.count == 2, "the two completed steps before step 3 are carried over")
+        let old = try marcus.call("GET", path).json
+        #expect(old["status"] as? String == "Failed" && old["retriedAs"] as? String == newId && (old["allowedActions"] as? [String])?.isEmpty == true)
+        let again = try marcus.call("POST", path + "/retry", json: [:])
+        #expect(isProblem(again, status: 409) && again.json["retriedAs"] as? String == newId)
+        let last = try #require((try marcus.call("GET", path + "/events?limit=100").json["items"] as? [[String: Any]])?.last)
+        #expect(last["type"] as? String == "RetriedAs" && (last["data"] as? [String: Any])?["retriedAs"] as? String == newId)
+        let started = try marcus.transition(newId, to: "Running")
+        #expect(started.json["currentStep"] as? Int == 3, "the retry starts at the step that failed")
+    }
 }

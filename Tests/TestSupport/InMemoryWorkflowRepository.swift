@@ -111,7 +111,7 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
             let from = instance.status
             instance.status = t.target
             instance.awaiting = t.awaiting
-            if t.firstStepFrom.contains(from) { instance.currentStep = 1 }
+            if t.firstStepFrom.contains(from) { instance.currentStep = instance.startStep }
             return [NewWorkflowEvent(
                 type: .statusChanged, fromStatus: from, toStatus: t.target, step: instance.currentStep, reason: t.reason, data: t.eventData)]
         } actor: { t.actorId }
@@ -256,6 +256,41 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
             } actor: { nil }
             if case .applied(let instance) = outcome { return instance }
             return nil
+        }
+    }
+
+    public func retry(_ r: ConditionalRetry) throws -> RetryOutcome {
+        state.withLock { state in
+            guard let old = state.instances[r.instanceId], let steps = catalogue.first(where: { $0.id == old.definitionId })?.steps else {
+                return .refused(nil)
+            }
+            let fromStep = r.fromStep ?? old.currentStep
+            let found = FoundRetry(
+                status: old.status, visible: r.ownerId == nil || r.ownerId == old.userId, totalSteps: steps.count, retriedAs: old.retriedAs)
+            guard found.visible, old.status == .failed, old.retriedAs == nil, (1...steps.count).contains(fromStep) else { return .refused(found) }
+            state.clock += 1
+            let now = Timestamp(microsecondsSinceEpoch: state.clock)
+            let kept = Set(steps.prefix(fromStep - 1).map(\.id))
+            let new = WorkflowInstance(
+                id: r.newId, definitionId: old.definitionId, userId: old.userId, status: .created, currentStep: 0, totalSteps: steps.count,
+                context: JSONText(unchecked: JSONMergePatch.apply(r.contextPatch.text, to: old.context.text)),
+                stepData: JSONText(unchecked: JSONMergePatch.keeping(kept, of: old.stepData.text)), version: 1, createdAt: now, updatedAt: now,
+                retryOf: old.id, attempt: old.attempt + 1, startStep: fromStep)
+            var linked = old
+            linked.retriedAs = new.id
+            linked.version += 1
+            linked.updatedAt = now
+            state.instances[old.id] = linked
+            state.instances[new.id] = new
+            let link = "\"attempt\":\(new.attempt),\"fromStep\":\(fromStep)"
+            record([NewWorkflowEvent(
+                type: .retriedAs, fromStatus: nil, toStatus: nil, step: old.currentStep, reason: r.reason,
+                data: JSONText(unchecked: "{\"retriedAs\":\"\(new.id.lowercaseText)\",\(link)}"))], for: linked, actor: r.actorId, in: &state)
+            record([NewWorkflowEvent(
+                type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0, reason: r.reason,
+                data: JSONText(unchecked: "{\"retryOf\":\"\(old.id.lowercaseText)\",\(link),\"contextPatch\":\(r.contextPatch.text)}"))],
+                for: new, actor: r.actorId, in: &state)
+            return .created(new)
         }
     }
 

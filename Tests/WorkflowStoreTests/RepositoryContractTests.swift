@@ -25,6 +25,7 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case aRejectionAppliesOnRejectAndAnOverrideIsRecorded
     case anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem
     case theInboxListsTheWaitsAUserCanAnswerNewestWaitFirst
+    case aRetryCreatesTheNextAttemptOnceWithThePatchedContextAndEarlierStepData
 
     var testDescription: String { rawValue }
 
@@ -349,6 +350,44 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(try tasks(other, after: decided, limit: 2) == [listed.id, anyone.id])
             let page = try repository.tasks(TaskQuery(userId: approver, input: false, approvals: true, after: nil, limit: 1))
             #expect(page.first?.awaiting?.prompt == "Self" && page.first?.awaiting?.approvalsNeeded == 1)
+
+        case .aRetryCreatesTheNextAttemptOnceWithThePatchedContextAndEarlierStepData:
+            let instance = try running()
+            _ = try applied(try advance(instance.id, output: #"{"goals":"ship"}"#))
+            let failed = try applied(try transition(instance.id, to: .failed, from: [.running], owner: user))
+            let steps = try #require(try repository.definition(id: "create-prd")).steps
+            func retry(_ id: UUID, patch: String = #"{"p":null,"q":{"r":2}}"#, fromStep: Int? = nil, owner: UUID? = nil) throws -> RetryOutcome {
+                try repository.retry(ConditionalRetry(
+                    instanceId: id, newId: UUID(), ownerId: owner ?? user, contextPatch: JSONText(unchecked: patch), reason: "fixed the input",
+                    fromStep: fromStep, actorId: owner ?? user))
+            }
+            let found = FoundRetry(status: .failed, visible: true, totalSteps: steps.count, retriedAs: nil)
+            #expect(try retry(instance.id, fromStep: steps.count + 1) == .refused(found))
+            #expect(try retry(instance.id, owner: UUID()) == .refused(FoundRetry(status: .failed, visible: false, totalSteps: steps.count, retriedAs: nil)))
+            #expect(try retry(try running().id) == .refused(FoundRetry(status: .running, visible: true, totalSteps: steps.count, retriedAs: nil)))
+            #expect(try retry(UUID()) == .refused(nil))
+            guard case .created(let next) = try retry(instance.id) else { throw ContractFailure("retry refused") }
+            #expect(next.status == .created && next.currentStep == 0 && next.retryOf == instance.id && next.attempt == 2 && next.startStep == 2)
+            #expect(next.userId == user && next.definitionId == instance.definitionId && next.version == 1)
+            #expect(try JSONValueText.canonical(next.context.text) == #"{"q":{"r":2}}"#)
+            #expect(try JSONValueText.canonical(next.stepData.text) == #"{"\#(steps[0].id)":{"goals":"ship"}}"#)
+            let old = try #require(try repository.instance(id: instance.id))
+            #expect(old.status == .failed && old.retriedAs == next.id && old.version == failed.version + 1)
+            #expect(try retry(instance.id) == .refused(FoundRetry(status: .failed, visible: true, totalSteps: steps.count, retriedAs: next.id)))
+            let marked = try #require(try events(instance.id).last)
+            #expect(marked.type == .retriedAs && marked.reason == "fixed the input" && marked.userId == user)
+            #expect(try marked.data.map { try JSONValueText.canonical($0.text) } == #"{"attempt":2,"fromStep":2,"retriedAs":"\#(next.id.lowercaseText)"}"#)
+            let born = try events(next.id)
+            #expect(born.map(\.type) == [.instanceCreated] && born.first?.toStatus == .created)
+            #expect(try born.first?.data.map { try JSONValueText.object($0.text)["retryOf"] } == "\"\(instance.id.lowercaseText)\"")
+            let started = try applied(try transition(next.id, to: .running, from: [.created], owner: user))
+            #expect(started.currentStep == 2, "the retry starts at fromStep")
+            guard case .created(let third) = try retry(
+                try applied(try transition(next.id, to: .failed, from: [.running], owner: user)).id, patch: "{}", fromStep: 1)
+            else { throw ContractFailure("retry of the retry refused") }
+            #expect(third.attempt == 3 && third.startStep == 1)
+            #expect(try JSONValueText.canonical(third.stepData.text) == "{}", "from step 1 no step data is carried over")
+            #expect(try JSONValueText.canonical(third.context.text) == #"{"q":{"r":2}}"#)
         }
     }
 }
