@@ -157,3 +157,20 @@ enum EventListing {
         return (cursor, limit, after, wait)
     }
 }
+
+/// `GET /api/v1/tasks`: its parameters, declared once, and the page they ask for.
+enum TaskListing {
+    static let parameters = ["kind", "limit", "cursor"]
+
+    static func page(_ request: APIRequest) throws -> (kind: Awaiting.Kind?, cursor: String?, limit: Int) {
+        var query = ListingQuery(request, accepting: parameters)
+        var kind: Awaiting.Kind?
+        if let text = query.value("kind") {
+            kind = Awaiting.Kind(rawValue: text)
+            if kind == nil { query.fail("kind", "must be input or approval") }
+        }
+        let limit = query.limit(default: 20)
+        try query.check()
+        return (kind, query.value("cursor"), limit)
+    }
+}

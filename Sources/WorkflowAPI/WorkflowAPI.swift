@@ -92,6 +92,8 @@ public final class WorkflowAPI: Sendable {
         // Live updates.
         Route(.get, "/api/v1/workflows/{workflowInstanceId}/events/stream", .tokenOrTicket(.read)) { api, c in try api.stream(c) },
         Route(.post, "/api/v1/stream-tickets", .token(.read)) { api, c in try api.streamTicket(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.retry(c) },
+        Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
         Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
     ]
 
@@ -372,6 +374,12 @@ public final class WorkflowAPI: Sendable {
             return .respond(Response(status: .ok, json: JSONWriter.page(found, item: JSONWriter.event)))
         }
         return response
+    }
+
+    private func tasks(_ c: RouteContext) throws -> Response {
+        let asked = try TaskListing.page(c.request)
+        let page = try service.tasks(kind: asked.kind, cursor: asked.cursor, limit: asked.limit, for: c.principal!)
+        return Response(status: .ok, json: JSONWriter.page(page) { JSONWriter.task($0, for: c.principal!) })
     }
 
     // MARK: Input

@@ -54,6 +54,10 @@ struct App {
             PeriodicJob(name: "idempotency_key_purge", every: .seconds(600), logger: logger) { isStopping in
                 while !isStopping(), try repository.purgeExpiredIdempotencyKeys() > 0 {}
             },
+            // Expired waits get their onTimeout within about a second; SKIP LOCKED shares them between processes.
+            PeriodicJob(name: "deadlines", every: .seconds(1), logger: logger) { isStopping in
+                while !isStopping(), try repository.applyDeadlines(passedBy: .now, limit: 100).count == 100 {}
+            },
         ]
         if live {
             jobs += [

@@ -96,6 +96,7 @@ extension APIHandlerTests {
         let instanceParameters = documented("/api/v1/workflows")
         #expect(names(instanceParameters) == Set(InstanceListing.parameters))
         #expect(names(documented("/api/v1/workflows/{workflowInstanceId}/events")) == Set(EventListing.parameters))
+        #expect(names(documented("/api/v1/tasks")) == Set(TaskListing.parameters))
         // The JSON-valued ones: their examples are filters the server accepts.
         let filters = instanceParameters.filter { ($0["schema"] as? [String: Any])?["contentMediaType"] as? String == "application/json" }
         #expect(names(filters) == ["context", "stepData"])

@@ -35,10 +35,14 @@ import Workflows
         #expect(listed.count == WorkflowStatus.allCases.count)
     }
 
-    /// The event `type` CHECK, as the latest migration that sets it (0005) lists it, holds every event type.
+    /// The event `type` CHECK, as the latest migration that sets it lists it, holds every event type.
     @Test func migrationCheckConstraintListsEveryEventType() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let sql = try String(contentsOf: root.appendingPathComponent("Migrations/0005_human_steps.sql"), encoding: .utf8)
+        let migrations = root.appendingPathComponent("Migrations")
+        let names = try FileManager.default.contentsOfDirectory(atPath: migrations.path).filter { $0.hasSuffix(".sql") }.sorted()
+        let sql = try #require(try names.reversed().lazy
+            .map { try String(contentsOf: migrations.appendingPathComponent($0), encoding: .utf8) }
+            .first { $0.contains("workflow_events_type_check CHECK (type IN (") })
         let start = try #require(sql.range(of: "CHECK (type IN ("))
         let end = try #require(sql[start.upperBound...].firstIndex(of: ")"))
         let listed = sql[start.upperBound..<end].split(separator: ",").map {
