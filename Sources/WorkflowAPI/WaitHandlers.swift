@@ -191,8 +191,9 @@ extension WorkflowAPI {
         var fromStep: Int?
         switch body?["fromStep"] {
         case nil, .null?: break
-        case .number(let text)? where Int(text).map { $0 >= 1 } == true: fromStep = Int(text)
-        case _?: errors.append(("fromStep", "must be a step number, an integer from 1"))
+        // Bounded here, so that no step number the definition cannot have reaches SQL as an int overflow.
+        case .number(let text)? where Int(text).map { (1...10_000).contains($0) } == true: fromStep = Int(text)
+        case _?: errors.append(("fromStep", "must be a step number, an integer from 1 to 10000"))
         }
         let members: [(key: String, value: JSONValue)] = if case .object(let members)? = body { members } else { [] }
         for (key, _) in members where !["contextPatch", "reason", "fromStep"].contains(key) {
