@@ -100,6 +100,12 @@ struct Problem: Error {
             return Problem(
                 .unprocessableContent, "idempotency-key-reused", title: "Idempotency-Key reused",
                 detail: "This Idempotency-Key was already used with a different request in the last 24 hours; use a new key for a new request.")
+        case .idempotencyKeyInFlight:
+            var problem = Problem(
+                .conflict, "idempotency-key-in-flight", title: "Idempotency-Key in flight",
+                detail: "A request with this Idempotency-Key is still being answered; send it again in a moment to get its answer.")
+            problem.headers[.retryAfter] = "1"
+            return problem
         case .invalidCursor:
             return .validation([("cursor", "The cursor is not one this server issued; start again without it.")])
         case .invalidData(let reason):

@@ -83,16 +83,16 @@ public final class WorkflowAPI: Sendable {
         Route(.get, "/api/v1/workflows", .token(.read)) { api, c in try api.list(c) },
         Route(.post, "/api/v1/workflows", .token(.act)) { api, c in try api.create(c) },
         Route(.get, "/api/v1/workflows/{workflowInstanceId}", .token(.read)) { api, c in try api.instance(c) },
-        Route(.post, "/api/v1/workflows/{workflowInstanceId}/transitions", .token(.act)) { api, c in try api.transition(c) },
-        Route(.post, "/api/v1/workflows/{workflowInstanceId}/advance", .token(.act)) { api, c in try api.advance(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/transitions", .token(.act)) { api, c in try api.idempotent(c) { try api.transition(c) } },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/advance", .token(.act)) { api, c in try api.idempotent(c) { try api.advance(c) } },
         Route(.get, "/api/v1/workflows/{workflowInstanceId}/events", .token(.read)) { api, c in try api.events(c) },
         // Human steps: answering a wait.
-        Route(.post, "/api/v1/workflows/{workflowInstanceId}/input", .token(.act)) { api, c in try api.provideInput(c) },
-        Route(.post, "/api/v1/workflows/{workflowInstanceId}/approvals", .token(.approve)) { api, c in try api.decide(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/input", .token(.act)) { api, c in try api.idempotent(c) { try api.provideInput(c) } },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/approvals", .token(.approve)) { api, c in try api.idempotent(c) { try api.decide(c) } },
         // Live updates.
         Route(.get, "/api/v1/workflows/{workflowInstanceId}/events/stream", .tokenOrTicket(.read)) { api, c in try api.stream(c) },
         Route(.post, "/api/v1/stream-tickets", .token(.read)) { api, c in try api.streamTicket(c) },
-        Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.retry(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.idempotent(c) { try api.retry(c) } },
         Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
         Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
     ]

@@ -146,6 +146,56 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
+    public func claimCommand(_ claim: IdempotencyClaim, userId: UUID) throws -> CommandClaim {
+        // The claim is a statement of its own (autocommit): a second request with the key waits on the
+        // unique index only for this insert, then finds the key taken and answers 409 while we work.
+        let rows = try run { connection in
+            try connection.query("""
+                WITH claim AS (
+                    INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES (\(userId), \(claim.key), \(claim.requestHash))
+                    ON CONFLICT (user_id, key) DO UPDATE
+                        SET request_hash = EXCLUDED.request_hash, workflow_instance_id = NULL, response_status = NULL,
+                            response_headers = NULL, response_body = NULL, created_at = now()
+                        WHERE idempotency_keys.created_at < now() - interval '\(unescaped: Self.idempotencyWindow)'
+                           OR (idempotency_keys.response_status IS NULL AND idempotency_keys.workflow_instance_id IS NULL
+                               AND idempotency_keys.request_hash = EXCLUDED.request_hash
+                               AND idempotency_keys.created_at < now() - interval '1 minute')
+                    RETURNING 1
+                )
+                SELECT EXISTS (SELECT 1 FROM claim), k.request_hash, k.response_status, k.response_headers, k.response_body
+                FROM (SELECT 1) AS one
+                LEFT JOIN idempotency_keys k ON k.user_id = \(userId) AND k.key = \(claim.key)
+                """)
+        }
+        guard let row = rows.first else { return .inFlight }
+        if try row.bool(0) { return .claimed }
+        // Not claimed and not visible to this statement: a concurrent request claimed it a moment ago.
+        guard let hash = row.optionalString(1) else { return .inFlight }
+        guard hash == claim.requestHash else { return .keyReused }
+        guard !row.isNull(2) else { return .inFlight }
+        return .replay(StoredResponse(
+            status: try row.int(2), headers: StoredHeaders.decode(row.optionalString(3) ?? ""), body: row.optionalString(4) ?? ""))
+    }
+
+    public func finishCommand(_ claim: IdempotencyClaim, userId: UUID, response: StoredResponse?) throws {
+        _ = try run { connection in
+            if let response {
+                try connection.query("""
+                    UPDATE idempotency_keys
+                    SET response_status = \(response.status)::int, response_headers = \(StoredHeaders.encode(response.headers)),
+                        response_body = \(response.body)
+                    WHERE user_id = \(userId) AND key = \(claim.key) AND request_hash = \(claim.requestHash) AND response_status IS NULL
+                    """)
+            } else {
+                try connection.query("""
+                    DELETE FROM idempotency_keys
+                    WHERE user_id = \(userId) AND key = \(claim.key) AND request_hash = \(claim.requestHash)
+                      AND response_status IS NULL AND workflow_instance_id IS NULL
+                    """)
+            }
+        }
+    }
+
     public func instance(id: UUID) throws -> WorkflowInstance? {
         try run { connection in
             let rows = try connection.query("""

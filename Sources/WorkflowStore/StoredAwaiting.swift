@@ -50,3 +50,20 @@ struct StoredAwaiting: Decodable {
             gateOutput: output.map(JSONText.init(unchecked:)), decisions: decisions, overdue: stored.overdue ?? false)
     }
 }
+
+/// A stored response's headers as text: one `name: value` per line (names and values are the few
+/// headers workflowd itself sets, never containing a newline).
+enum StoredHeaders {
+    static func encode(_ headers: [String: String]) -> String {
+        headers.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }.joined(separator: "\n")
+    }
+
+    static func decode(_ text: String) -> [String: String] {
+        var headers: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers[String(line[..<colon])] = String(line[line.index(after: colon)...].drop { $0 == " " })
+        }
+        return headers
+    }
+}

@@ -22,6 +22,8 @@ public enum WorkflowError: Error, Equatable, Sendable {
     case invalidCursor
     /// An `Idempotency-Key` was used before with a different request.
     case idempotencyKeyReused
+    /// A command with this `Idempotency-Key` is still being answered.
+    case idempotencyKeyInFlight
     /// The storage refused a value as invalid data (a safety net behind the API's own validation).
     case invalidData(String)
     /// Other writers kept winning the race for this instance.

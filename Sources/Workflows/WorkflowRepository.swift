@@ -37,6 +37,31 @@ public enum CreateOutcome: Sendable, Hashable {
     case keyReused
 }
 
+/// A command's answer as it was sent, kept with its `Idempotency-Key` so that the same request replays it.
+public struct StoredResponse: Sendable, Hashable {
+    public let status: Int
+    /// The headers a client reads back (Content-Type, ETag, Location), by name.
+    public let headers: [String: String]
+    public let body: String
+    public init(status: Int, headers: [String: String], body: String) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+}
+
+/// What claiming a command's `Idempotency-Key` found.
+public enum CommandClaim: Sendable, Hashable {
+    /// The key is this request's now: run the command, then `finishCommand`.
+    case claimed
+    /// The same request answered before: send this again.
+    case replay(StoredResponse)
+    /// The key was used in the last 24 hours with a different request.
+    case keyReused
+    /// The same request is still being answered (or its process died less than a minute ago).
+    case inFlight
+}
+
 /// A status change applied without reading the instance first: it happens only if the stored instance is
 /// in one of `allowedFrom`, belongs to `ownerId` (nil: anyone's, for an Admin) and is at `expectedVersion`
 /// when one is given. The service derives the lists from the transition table, so the rules stay in the
@@ -307,6 +332,13 @@ public protocol WorkflowRepository: Sendable {
     /// Applies the retry with its events atomically if every condition holds; otherwise writes nothing and
     /// returns what it found.
     func retry(_ retry: ConditionalRetry) throws -> RetryOutcome
+    /// Claims a command's `Idempotency-Key` for `userId` (its own statement, committed at once, so that a
+    /// concurrent request with the key sees it in flight). A claim left unanswered for a minute (its
+    /// process died) can be claimed again by the same request.
+    func claimCommand(_ claim: IdempotencyClaim, userId: UUID) throws -> CommandClaim
+    /// Stores the command's answer with its claimed key, or, with nil, gives the key up (the command
+    /// failed in a way worth retrying with the same key).
+    func finishCommand(_ claim: IdempotencyClaim, userId: UUID, response: StoredResponse?) throws
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
 }

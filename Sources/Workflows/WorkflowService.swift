@@ -214,6 +214,15 @@ public struct WorkflowService: Sendable {
         }
     }
 
+    /// See `WorkflowRepository.claimCommand`: a command's `Idempotency-Key` is the caller's own.
+    public func claimCommand(_ claim: IdempotencyClaim, by principal: Principal) throws -> CommandClaim {
+        try repository.claimCommand(claim, userId: principal.userId)
+    }
+
+    public func finishCommand(_ claim: IdempotencyClaim, response: StoredResponse?, by principal: Principal) throws {
+        try repository.finishCommand(claim, userId: principal.userId, response: response)
+    }
+
     /// Starting a created instance starts its first step.
     static func startsFirstStep(from: WorkflowStatus, to target: WorkflowStatus) -> Bool {
         from == .created && target == .running

@@ -313,4 +313,58 @@ struct HumanStepsEndToEndTests {
         let started = try marcus.transition(newId, to: "Running")
         #expect(started.json["currentStep"] as? Int == 3, "the retry starts at the step that failed")
     }
+
+    /// `Idempotency-Key` on commands through nginx: the same request replays its answer without a second
+    /// effect, another request with the key is 422, and one sent while the first is answered is 409.
+    @Test func commandsWithAnIdempotencyKeyTakeEffectOnceAndReplayTheirAnswer() throws {
+        let stack = try Stack(name: "human-idempotent")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let ann = try APIUser(stack, roles: ["Approver"])
+        let id = try #require(marcus.create()["id"] as? String)
+        let path = "/api/v1/workflows/\(id)"
+        func eventCount() throws -> String? { try stack.database.scalar("SELECT count(*) FROM workflow_events") }
+        let start = try marcus.call("POST", path + "/transitions", json: ["to": "Running"], headers: ["Idempotency-Key": "start-1"])
+        #expect(start.status == 200 && start.header("idempotent-replayed") == nil)
+        let events = try eventCount()
+        let again = try marcus.call("POST", path + "/transitions", json: ["to": "Running"], headers: ["Idempotency-Key": "start-1"])
+        #expect(again.status == 200 && again.header("idempotent-replayed") == "true" && again.body == start.body)
+        #expect(try again.header("etag") == start.header("etag") && eventCount() == events)
+        let other = try marcus.call("POST", path + "/transitions", json: ["to": "Paused"], headers: ["Idempotency-Key": "start-1"])
+        #expect(try isProblem(other, status: 422) && eventCount() == events)
+
+        let step = try marcus.call("POST", path + "/advance", json: ["output": ["n": 1]], headers: ["Idempotency-Key": "step-1"])
+        let stepAgain = try marcus.call("POST", path + "/advance", json: ["output": ["n": 1]], headers: ["Idempotency-Key": "step-1"])
+        #expect(step.json["currentStep"] as? Int == 2 && stepAgain.json["currentStep"] as? Int == 2 && stepAgain.header("idempotent-replayed") == "true")
+        #expect(try marcus.call("GET", path).json["currentStep"] as? Int == 2, "the replay did not advance again")
+
+        // A refusal is an answer too: replayed as it was.
+        let refused = try marcus.call("POST", path + "/input", json: ["data": ["a": 1]], headers: ["Idempotency-Key": "input-1"])
+        let refusedAgain = try marcus.call("POST", path + "/input", json: ["data": ["a": 1]], headers: ["Idempotency-Key": "input-1"])
+        #expect(isProblem(refused, status: 409) && isProblem(refusedAgain, status: 409) && refusedAgain.header("idempotent-replayed") == "true")
+
+        // In flight: the first request waits on the row lock while the second arrives with the same key.
+        #expect(try marcus.call("POST", path + "/transitions", json: ["to": "WaitingForApproval"]).status == 200)
+        let lock = try RowLock(stack.database, instance: id)
+        let (client, token) = (stack.client, ann.token)
+        let first = inBackground {
+            try client.send("POST", "/api/v1/workflows/\(id)/approvals", json: ["decision": "approve"], token: token, headers: ["Idempotency-Key": "ok-1"])
+        }
+        Thread.sleep(forTimeInterval: 0.5)
+        let meanwhile = try ann.call("POST", path + "/approvals", json: ["decision": "approve"], headers: ["Idempotency-Key": "ok-1"])
+        #expect(isProblem(meanwhile, status: 409) && meanwhile.json["type"] as? String == "urn:workflowd:problem:idempotency-key-in-flight")
+        try lock.release()
+        #expect(first()?.status == 200)
+        let approvedAgain = try ann.call("POST", path + "/approvals", json: ["decision": "approve"], headers: ["Idempotency-Key": "ok-1"])
+        #expect(approvedAgain.status == 200 && approvedAgain.header("idempotent-replayed") == "true")
+        #expect(try stack.database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'ApprovalGranted'") == "1")
+
+        // Retry: one new attempt, the same Location on a replay.
+        _ = try marcus.transition(id, to: "Failed")
+        let retried = try marcus.call("POST", path + "/retry", json: ["contextPatch": ["fixed": true]], headers: ["Idempotency-Key": "retry-1"])
+        let retriedAgain = try marcus.call("POST", path + "/retry", json: ["contextPatch": ["fixed": true]], headers: ["Idempotency-Key": "retry-1"])
+        #expect(retried.status == 201 && retriedAgain.status == 201 && retriedAgain.header("location") == retried.header("location"))
+        #expect(try stack.database.scalar("SELECT count(*) FROM workflow_instances") == "2")
+        let badKey = try marcus.call("POST", path + "/retry", json: [:], headers: ["Idempotency-Key": String(repeating: "k", count: 256)])
+        #expect(isProblem(badKey, status: 400))
+    }
 }

@@ -297,7 +297,10 @@ struct ShutdownEndToEndTests {
         let stopped = try #require(index("stopped"), "\(responder.log)")
         #expect(shuttingDown < jobStopped && jobStopped < stopped, "\(responder.log)")
         #expect(lines[shuttingDown].contains(#""reason":"SIGTERM""#))
-        #expect(lines[jobStopped].contains(#""job":"idempotency_key_purge""#))
+        let stoppedJobs = lines[jobStopped...].filter { $0.contains(#""message":"background job stopped""#) }
+        for job in ["idempotency_key_purge", "deadlines"] {
+            #expect(stoppedJobs.contains { $0.contains(#""job":"\#(job)""#) }, "\(job) did not stop")
+        }
         #expect(lines[stopped].contains(#""drained":"true""#) && lines[stopped].contains(#""clean":"true""#), "\(lines[stopped])")
     }
 

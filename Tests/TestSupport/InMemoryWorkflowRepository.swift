@@ -12,6 +12,8 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         public var events: [WorkflowEvent] = []
         var clock: Int64 = 1_800_000_000_000_000
         var keys: [[String]: (hash: String, id: UUID)] = [:]
+        /// Command keys: the request's hash and, once answered, the answer.
+        var commandKeys: [[String]: (hash: String, response: StoredResponse?)] = [:]
     }
     public let state = Mutex(State())
     let catalogue: [WorkflowDefinition]
@@ -60,6 +62,27 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
             if let idempotency { state.keys[[new.userId.uuidString, idempotency.key]] = (idempotency.requestHash, new.id) }
             record([event], for: instance, actor: new.userId, in: &state)
             return .created(instance)
+        }
+    }
+
+    public func claimCommand(_ claim: IdempotencyClaim, userId: UUID) throws -> CommandClaim {
+        state.withLock { state in
+            let id = [userId.uuidString, claim.key]
+            if let created = state.keys[id] { return created.hash == claim.requestHash ? .inFlight : .keyReused }
+            guard let earlier = state.commandKeys[id] else {
+                state.commandKeys[id] = (claim.requestHash, nil)
+                return .claimed
+            }
+            guard earlier.hash == claim.requestHash else { return .keyReused }
+            return earlier.response.map(CommandClaim.replay) ?? .inFlight
+        }
+    }
+
+    public func finishCommand(_ claim: IdempotencyClaim, userId: UUID, response: StoredResponse?) throws {
+        state.withLock { state in
+            let id = [userId.uuidString, claim.key]
+            guard let earlier = state.commandKeys[id], earlier.hash == claim.requestHash, earlier.response == nil else { return }
+            state.commandKeys[id] = response.map { (claim.requestHash, $0) }
         }
     }
 

@@ -26,6 +26,7 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem
     case theInboxListsTheWaitsAUserCanAnswerNewestWaitFirst
     case aRetryCreatesTheNextAttemptOnceWithThePatchedContextAndEarlierStepData
+    case aCommandKeyIsClaimedOnceAnsweredOnceAndThenReplayed
 
     var testDescription: String { rawValue }
 
@@ -388,6 +389,23 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(third.attempt == 3 && third.startStep == 1)
             #expect(try JSONValueText.canonical(third.stepData.text) == "{}", "from step 1 no step data is carried over")
             #expect(try JSONValueText.canonical(third.context.text) == #"{"q":{"r":2}}"#)
+
+        case .aCommandKeyIsClaimedOnceAnsweredOnceAndThenReplayed:
+            let claim = IdempotencyClaim(key: "k-1", requestHash: "h1")
+            let answer = StoredResponse(status: 200, headers: ["ETag": "\"3\"", "Content-Type": "application/json"], body: #"{"a":1}"#)
+            #expect(try repository.claimCommand(claim, userId: user) == .claimed)
+            #expect(try repository.claimCommand(claim, userId: user) == .inFlight)
+            #expect(try repository.claimCommand(IdempotencyClaim(key: "k-1", requestHash: "h2"), userId: user) == .keyReused)
+            #expect(try repository.claimCommand(claim, userId: UUID()) == .claimed, "keys are per user")
+            try repository.finishCommand(claim, userId: user, response: answer)
+            try repository.finishCommand(claim, userId: user, response: StoredResponse(status: 409, headers: [:], body: "{}"))
+            #expect(try repository.claimCommand(claim, userId: user) == .replay(answer), "the first answer stays")
+            let released = IdempotencyClaim(key: "k-2", requestHash: "h1")
+            #expect(try repository.claimCommand(released, userId: user) == .claimed)
+            try repository.finishCommand(released, userId: user, response: nil)
+            #expect(try repository.claimCommand(released, userId: user) == .claimed, "a key given up can be claimed again")
+            guard case .created = try create(IdempotencyClaim(key: "k-3", requestHash: "create")) else { throw ContractFailure("not created") }
+            #expect(try repository.claimCommand(IdempotencyClaim(key: "k-3", requestHash: "command"), userId: user) == .keyReused)
         }
     }
 }
