@@ -1,10 +1,12 @@
 -- Idempotency-Key on every command (transitions, advance, input, approvals, retry), not only on create.
--- A command's key row holds no instance; once the command has answered, it holds that answer (status,
--- the headers a client reads back: Content-Type, ETag, Location; and the body) for replays. A row with
--- neither an instance nor an answer is a command in flight.
+-- A create's key names the instance it made; a command's key holds the answer it gave (status, the
+-- headers a client reads back: Content-Type, ETag, Location, Retry-After; and the body), written in the
+-- command's own transaction, so a key never exists without its answer.
 ALTER TABLE idempotency_keys
     ALTER COLUMN workflow_instance_id DROP NOT NULL,
     ADD COLUMN response_status integer CHECK (response_status BETWEEN 100 AND 599),
     ADD COLUMN response_headers text,
     ADD COLUMN response_body text,
-    ADD CONSTRAINT idempotency_keys_create_or_command CHECK (workflow_instance_id IS NULL OR response_status IS NULL);
+    ADD CONSTRAINT idempotency_keys_instance_or_answer CHECK (
+        num_nonnulls(workflow_instance_id, response_status) = 1
+        AND (response_status IS NULL) = (response_body IS NULL) AND (response_status IS NULL) = (response_headers IS NULL));

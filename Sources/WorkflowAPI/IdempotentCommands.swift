@@ -4,47 +4,43 @@ import HTTPTypes
 import TextCoding
 import Workflows
 
-/// `Idempotency-Key` on commands (transitions, advance, input, approvals, retry). The key is claimed
-/// before the command runs and its answer stored after it, so the same request sent again gets the same
-/// answer (status, body, ETag/Location) with `Idempotent-Replayed: true` and no second effect; a different
-/// request with the key is 422, and one sent while the first is still being answered is 409.
-///
-/// Unlike a create, whose key is written in the same statement as the instance, a command's effect and
-/// its stored answer are two statements: if the process dies between them, the key stays in flight for a
-/// minute and then the same request runs again (the command's own conditions, e.g. `If-Match`, decide
-/// whether it still applies).
+/// `Idempotency-Key` on commands (transitions, advance, input, approvals, retry). The command runs in
+/// one transaction with its key: its writes and its answer (status, body, ETag/Location) commit together,
+/// or none of them do. So the same request sent again gets the same answer with `Idempotent-Replayed:
+/// true` and no second effect, whatever failed in between; a different request with the key is 422, and
+/// one sent while the first is still being answered is 409.
 extension WorkflowAPI {
     func idempotent(_ c: RouteContext, _ command: () throws -> Response) throws -> Response {
         guard let key = c.request.head.headerFields[.idempotencyKey] else { return try command() }
-        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw Problem.validation([("Idempotency-Key", "must be 1 to 255 visible ASCII characters")])
-        }
-        let principal = c.principal!
+        if let error = Self.idempotencyKeyError(key) { throw Problem.validation([error]) }
         let claim = IdempotencyClaim(key: key, requestHash: Self.commandFingerprint(c.request))
-        switch try service.claimCommand(claim, by: principal) {
+        let outcome = try service.keyed(claim, by: c.principal!) {
+            let response: Response
+            do {
+                response = try command()
+            } catch let problem as Problem {
+                response = .problem(problem)
+            } catch let error as WorkflowError {
+                response = .problem(.from(error))
+            }
+            // A refusal (4xx) is an answer and is kept; a 5xx (the database away, contention) keeps nothing,
+            // so the same request may be sent again with the key and run then.
+            return KeyedAnswer(response, stored: response.status.kind == .serverError ? nil : response.stored(request: c.request))
+        }
+        switch outcome {
+        case .ran(let response): return response
+        case .replay(let stored): return Response(replaying: stored)
         case .keyReused: throw WorkflowError.idempotencyKeyReused
         case .inFlight: throw WorkflowError.idempotencyKeyInFlight
-        case .replay(let stored): return Response(replaying: stored)
-        case .claimed: break
         }
-        let response: Response
-        do {
-            response = try command()
-        } catch let problem as Problem {
-            response = .problem(problem)
-        } catch let error as WorkflowError {
-            response = .problem(.from(error))
-        } catch {
-            try? service.finishCommand(claim, response: nil, by: principal)
-            throw error
+    }
+
+    /// Why `key` is not a usable `Idempotency-Key` (creates and commands alike), or nil.
+    static func idempotencyKeyError(_ key: String) -> (String, String)? {
+        guard (1...255).contains(key.utf8.count), key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            return ("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
         }
-        // A 5xx (the database away, contention) is worth retrying with the same key: give the key up.
-        if response.status.kind == .serverError {
-            try? service.finishCommand(claim, response: nil, by: principal)
-        } else {
-            try service.finishCommand(claim, response: response.stored(request: c.request), by: principal)
-        }
-        return response
+        return nil
     }
 
     /// What "the same request" means for a command: method, path, `If-Match` and the body's bytes.

@@ -289,9 +289,7 @@ public final class WorkflowAPI: Sendable {
         case let other?: errors.append(("parameters", "must be an object, not \(other.typeName)"))
         }
         let key = request.head.headerFields[.idempotencyKey]
-        if let key, !(1...255).contains(key.utf8.count) || !key.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
-            errors.append(("Idempotency-Key", "must be 1 to 255 visible ASCII characters"))
-        }
+        if let error = key.flatMap(Self.idempotencyKeyError) { errors.append(error) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
         let claim = key.map { IdempotencyClaim(key: $0, requestHash: Self.fingerprint(definitionId: definitionId, parameters: parameters)) }
         let created = try service.create(definitionId: definitionId, parameters: parameters, idempotency: claim, by: principal)

@@ -91,7 +91,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                     FROM def WHERE \(idempotency?.key)::text IS NOT NULL
                     ON CONFLICT (user_id, key) DO UPDATE
                         SET request_hash = EXCLUDED.request_hash, workflow_instance_id = EXCLUDED.workflow_instance_id,
-                            created_at = now()
+                            response_status = NULL, response_headers = NULL, response_body = NULL, created_at = now()
                         WHERE idempotency_keys.created_at < now() - interval '\(unescaped: Self.idempotencyWindow)'
                     RETURNING 1
                 ), i AS (
@@ -110,7 +110,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
         if let row = rows.first {
             let instance = try Self.instance(from: row)
-            committed?(instance.id, instance.userId)
+            changed(instance)
             return .created(instance)
         }
         guard let idempotency, let earlier = try earlierClaim(of: idempotency.key, by: new.userId) else {
@@ -146,52 +146,110 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
-    public func claimCommand(_ claim: IdempotencyClaim, userId: UUID) throws -> CommandClaim {
-        // The claim is a statement of its own (autocommit): a second request with the key waits on the
-        // unique index only for this insert, then finds the key taken and answers 409 while we work.
-        let rows = try run { connection in
-            try connection.query("""
-                WITH claim AS (
-                    INSERT INTO idempotency_keys (user_id, key, request_hash) VALUES (\(userId), \(claim.key), \(claim.requestHash))
-                    ON CONFLICT (user_id, key) DO UPDATE
-                        SET request_hash = EXCLUDED.request_hash, workflow_instance_id = NULL, response_status = NULL,
-                            response_headers = NULL, response_body = NULL, created_at = now()
-                        WHERE idempotency_keys.created_at < now() - interval '\(unescaped: Self.idempotencyWindow)'
-                           OR (idempotency_keys.response_status IS NULL AND idempotency_keys.workflow_instance_id IS NULL
-                               AND idempotency_keys.request_hash = EXCLUDED.request_hash
-                               AND idempotency_keys.created_at < now() - interval '1 minute')
-                    RETURNING 1
-                )
-                SELECT EXISTS (SELECT 1 FROM claim), k.request_hash, k.response_status, k.response_headers, k.response_body
-                FROM (SELECT 1) AS one
-                LEFT JOIN idempotency_keys k ON k.user_id = \(userId) AND k.key = \(claim.key)
-                """)
+    public func keyed<Value>(
+        _ claim: IdempotencyClaim, userId: UUID, _ command: () throws -> KeyedAnswer<Value>
+    ) throws -> KeyedCommand<Value> {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                let (outcome, afterCommit) = try keyedTransaction(claim, userId: userId, command)
+                afterCommit.forEach { $0() }
+                return outcome
+            } catch let error as PostgresError {
+                // Rolled back whole (the key, the change and its answer): safe to run again from the start.
+                if error.isRetryableConflict && attempt < 3 {
+                    retries.increment()
+                    continue
+                }
+                throw Self.domainError(for: error, logger: RequestScope.logger ?? logger)
+            }
         }
-        guard let row = rows.first else { return .inFlight }
-        if try row.bool(0) { return .claimed }
-        // Not claimed and not visible to this statement: a concurrent request claimed it a moment ago.
-        guard let hash = row.optionalString(1) else { return .inFlight }
-        guard hash == claim.requestHash else { return .keyReused }
-        guard !row.isNull(2) else { return .inFlight }
-        return .replay(StoredResponse(
-            status: try row.int(2), headers: StoredHeaders.decode(row.optionalString(3) ?? ""), body: row.optionalString(4) ?? ""))
     }
 
-    public func finishCommand(_ claim: IdempotencyClaim, userId: UUID, response: StoredResponse?) throws {
-        _ = try run { connection in
-            if let response {
-                try connection.query("""
-                    UPDATE idempotency_keys
-                    SET response_status = \(response.status)::int, response_headers = \(StoredHeaders.encode(response.headers)),
-                        response_body = \(response.body)
-                    WHERE user_id = \(userId) AND key = \(claim.key) AND request_hash = \(claim.requestHash) AND response_status IS NULL
-                    """)
-            } else {
-                try connection.query("""
-                    DELETE FROM idempotency_keys
-                    WHERE user_id = \(userId) AND key = \(claim.key) AND request_hash = \(claim.requestHash)
-                      AND response_status IS NULL AND workflow_instance_id IS NULL
-                    """)
+    /// One attempt of `keyed`: BEGIN; the key's lock (not waited for: held means in flight); the key's
+    /// earlier answer, if any; else the command on this transaction's connection and its answer stored
+    /// with the key; COMMIT. Returns what to do once committed (live-update notices, metrics).
+    private func keyedTransaction<Value>(
+        _ claim: IdempotencyClaim, userId: UUID, _ command: () throws -> KeyedAnswer<Value>
+    ) throws -> (KeyedCommand<Value>, [() -> Void]) {
+        var undone: KeyedCommand<Value>?
+        return try pool.withConnection { connection in
+            let bound = KeyedTransaction(connection: connection, pool: pool)
+            do {
+                let outcome: KeyedCommand<Value> = try connection.transaction { connection in
+                    // The lock is a statement of its own: the next statement's snapshot is taken after it
+                    // was granted, so it sees the answer of whoever held the key before.
+                    let lock = try connection.query(
+                        "SELECT pg_try_advisory_xact_lock(hashtextextended(\(userId.lowercaseText) || ' ' || \(claim.key), \(Self.keyLockSeed)::int8))")
+                    guard try lock.rows.first?.bool(0) == true else { return .inFlight }
+                    let earlier = try connection.query("""
+                        SELECT request_hash, response_status, response_headers, response_body FROM idempotency_keys
+                        WHERE user_id = \(userId) AND key = \(claim.key) AND created_at >= now() - interval '\(unescaped: Self.idempotencyWindow)'
+                        """)
+                    if let row = earlier.rows.first {
+                        // A create's key holds an instance, not an answer: another kind of request.
+                        guard try row.string(0) == claim.requestHash, !row.isNull(1) else { return .keyReused }
+                        return .replay(StoredResponse(
+                            status: try row.int(1), headers: StoredHeaders.decode(row.optionalString(2) ?? ""), body: row.optionalString(3) ?? ""))
+                    }
+                    let answer = try KeyedTransaction.$current.withValue(bound) { try command() }
+                    guard let stored = answer.stored else {
+                        undone = .ran(answer.value)
+                        throw RollBack()
+                    }
+                    // An expired key is taken over; a live one can only be a create's that committed meanwhile
+                    // (creates do not take the lock): then nothing of this request stays.
+                    let kept = try connection.query("""
+                        INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_headers, response_body)
+                        VALUES (\(userId), \(claim.key), \(claim.requestHash), \(stored.status)::int, \(StoredHeaders.encode(stored.headers)), \(stored.body))
+                        ON CONFLICT (user_id, key) DO UPDATE
+                            SET request_hash = EXCLUDED.request_hash, workflow_instance_id = NULL, response_status = EXCLUDED.response_status,
+                                response_headers = EXCLUDED.response_headers, response_body = EXCLUDED.response_body, created_at = now()
+                            WHERE idempotency_keys.created_at < now() - interval '\(unescaped: Self.idempotencyWindow)'
+                        RETURNING 1
+                        """)
+                    guard kept.rows.count == 1 else {
+                        undone = .keyReused
+                        throw RollBack()
+                    }
+                    return .ran(answer.value)
+                }
+                return (outcome, bound.afterCommit)
+            } catch is RollBack {
+                return (undone!, [])
+            }
+        }
+    }
+
+    /// Seeds the hash that turns (user, key) into the advisory lock's number, apart from other locks'.
+    static let keyLockSeed: Int64 = 0x6964_656D_706F_7465
+
+    /// Runs `work` once what the current statement wrote is committed: at once, or, inside a keyed
+    /// command, after its transaction commits (and never if it rolls back).
+    private func whenCommitted(_ work: @escaping () -> Void) {
+        if let bound = KeyedTransaction.current, bound.serves(pool) { bound.afterCommit.append(work) } else { work() }
+    }
+
+    /// How many waits are open and how many of them are overdue (marked so by `Notify`, or past `dueAt`
+    /// and about to be applied), per kind, every kind listed. Counts only waiting rows, through the two
+    /// partial indexes of the inbox, so its cost grows with the open waits, not with all instances.
+    public func openWaits() throws -> [OpenWaits] {
+        try run { connection in
+            let kinds = Awaiting.Kind.allCases
+            let rows = try connection.query("""
+                SELECT k.status, count(i.id)::int8,
+                       count(i.id) FILTER (WHERE coalesce((i.awaiting->>'overdue')::boolean, false) OR i.due_at <= now())::int8
+                FROM unnest(\("{" + kinds.map(\.status.rawValue).joined(separator: ",") + "}")::text[]) AS k(status)
+                LEFT JOIN workflow_instances i ON i.status = k.status
+                GROUP BY k.status
+                """)
+            return try rows.rows.map { row in
+                let status = try row.string(0)
+                guard let kind = kinds.first(where: { $0.status.rawValue == status }) else {
+                    throw PostgresError(kind: .decoding, message: "unknown wait status")
+                }
+                return OpenWaits(kind: kind, open: try row.int(1), overdue: try row.int(2))
             }
         }
     }
@@ -295,9 +353,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.
         func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
         let awaiting = t.awaiting.map { $0.json(counts: false) }
-        let outcome = try conditionalChange("""
+        return try conditionalChange("""
             WITH old AS (
-                SELECT id, status, version, awaiting, (\(t.ownerId)::uuid IS NULL OR user_id = \(t.ownerId)::uuid) AS visible
+                SELECT id, status, version, awaiting, status_changed_at, (\(t.ownerId)::uuid IS NULL OR user_id = \(t.ownerId)::uuid) AS visible
                 FROM workflow_instances WHERE id = \(t.instanceId)
                 FOR UPDATE
             ), i AS (
@@ -319,8 +377,6 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             )
             \(unescaped: Self.outcomeSelect)
             """)
-        if case .applied(let instance) = outcome.result { Self.countTransition(from: outcome.from, to: instance.status.rawValue) }
-        return outcome.result
     }
 
     public func advance(_ a: ConditionalAdvance) throws -> ChangeOutcome {
@@ -328,9 +384,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // approval gate come from the definition in the same statement, and the events are written in
         // order (step, then completion). From a gated step the instance waits for the gate's approval
         // instead, keeping the output with the wait.
-        let outcome = try conditionalChange("""
+        return try conditionalChange("""
             WITH old AS (
-                SELECT w.id, w.status, w.version, w.current_step, d.steps, jsonb_array_length(d.steps) AS step_count,
+                SELECT w.id, w.status, w.version, w.current_step, w.status_changed_at, d.steps, jsonb_array_length(d.steps) AS step_count,
                        d.steps -> (w.current_step - 1) -> 'approval' AS gate,
                        (\(a.ownerId)::uuid IS NULL OR w.user_id = \(a.ownerId)::uuid) AS visible
                 FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
@@ -370,17 +426,13 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             )
             \(unescaped: Self.outcomeSelect)
             """)
-        if case .applied(let instance) = outcome.result, instance.status != .running {
-            Self.countTransition(from: WorkflowStatus.running.rawValue, to: instance.status.rawValue)
-        }
-        return outcome.result
     }
 
     public func provideInput(_ input: ConditionalInput) throws -> ChangeOutcome {
         // Like `advance`: the step id comes from the definition; the input ends the wait.
-        let outcome = try conditionalChange("""
+        return try conditionalChange("""
             WITH old AS (
-                SELECT w.id, w.status, w.version, w.current_step, d.steps, jsonb_array_length(d.steps) AS step_count,
+                SELECT w.id, w.status, w.version, w.current_step, w.status_changed_at, d.steps, jsonb_array_length(d.steps) AS step_count,
                        (\(input.ownerId)::uuid IS NULL OR w.user_id = \(input.ownerId)::uuid) AS visible
                 FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
                 WHERE w.id = \(input.instanceId)
@@ -405,8 +457,6 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             )
             \(unescaped: Self.outcomeSelect)
             """)
-        if case .applied = outcome.result { Self.countTransition(from: outcome.from, to: WorkflowStatus.running.rawValue) }
-        return outcome.result
     }
 
     public func decide(_ d: ConditionalDecision) throws -> ChangeOutcome {
@@ -416,7 +466,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // recorded. Concurrent decisions queue on the lock, so each sees the ones before it.
         let decision: String? = if case .decision(let value) = d.kind { value.rawValue } else { nil }
         let override = d.kind == .override
-        let outcome = try conditionalChange("""
+        return try conditionalChange("""
             WITH old AS (
                 SELECT w.id, w.status, w.version, w.current_step, w.awaiting, w.status_changed_at, d.steps,
                        jsonb_array_length(d.steps) AS step_count, true AS visible
@@ -475,10 +525,6 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             )
             \(unescaped: Self.outcomeSelect)
             """)
-        if case .applied(let instance) = outcome.result, instance.status != .waitingForApproval {
-            Self.countTransition(from: outcome.from, to: instance.status.rawValue)
-        }
-        return outcome.result
     }
 
     public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
@@ -488,7 +534,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         let rows = try run { connection in
             try connection.query("""
                 WITH old AS (
-                    SELECT w.id, w.status, w.current_step, w.awaiting, w.due_at,
+                    SELECT w.id, w.status, w.status_changed_at, w.current_step, w.awaiting, w.due_at,
                            CASE w.awaiting->>'onTimeout' WHEN 'Fail' THEN 'Failed' WHEN 'Cancel' THEN 'Cancelled' END AS target
                     FROM workflow_instances w
                     WHERE w.due_at IS NOT NULL AND NOT coalesce((w.awaiting->>'overdue')::boolean, false)
@@ -518,16 +564,15 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                     WHERE e.wanted
                     ORDER BY i.id, e.ord
                 )
-                SELECT \(unescaped: Self.instanceColumns), old.status
+                SELECT \(unescaped: Self.instanceColumns), old.status, (extract(epoch FROM old.status_changed_at) * 1000000)::int8
                 FROM i JOIN old ON old.id = i.id
                 CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
                 """)
         }
         return try rows.rows.map { row in
             let instance = try Self.instance(from: row)
-            let from = try row.string(Self.instanceColumnCount)
-            if instance.status.rawValue != from { Self.countTransition(from: from, to: instance.status.rawValue) }
-            committed?(instance.id, instance.userId)
+            let found = Self.instanceColumnCount
+            changed(instance, from: try row.string(found), since: Timestamp(microsecondsSinceEpoch: try row.int64(found + 1)))
             return instance
         }
     }
@@ -582,8 +627,8 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         guard let row = rows.first else { return .refused(nil) }
         if !row.isNull(0) {
             let created = try Self.instance(from: row)
-            committed?(created.id, created.userId)
-            committed?(r.instanceId, created.userId)  // its RetriedAs event
+            changed(created)
+            whenCommitted { [committed] in committed?(r.instanceId, created.userId) }  // its RetriedAs event
             return .created(created)
         }
         let found = Self.instanceColumnCount
@@ -596,35 +641,49 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     }
 
     /// The last part of a conditional change: the changed instance (`instanceColumns`, NULL when refused)
-    /// and what `old` found (status, version, visible, after them; no row when there is no such instance).
+    /// and what `old` found (status, version, visible, since when in that status, after them; no row
+    /// when there is no such instance).
     static let outcomeSelect = """
-        SELECT \(instanceColumns), old.status, old.version, old.visible
+        SELECT \(instanceColumns), old.status, old.version, old.visible, (extract(epoch FROM old.status_changed_at) * 1000000)::int8
         FROM old LEFT JOIN i ON true
         LEFT JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d ON true
         """
 
-    /// Runs a statement ending in `outcomeSelect`; `from` is the status the row had before.
-    private func conditionalChange(_ query: PostgresQuery) throws -> (result: ChangeOutcome, from: String) {
+    /// Runs a statement ending in `outcomeSelect`.
+    private func conditionalChange(_ query: PostgresQuery) throws -> ChangeOutcome {
         let rows = try run { connection in try connection.query(query) }
-        guard let row = rows.first else { return (.refused(nil), "") }
+        guard let row = rows.first else { return .refused(nil) }
         let found = Self.instanceColumnCount
         let from = try row.string(found)
         if !row.isNull(0) {
-            // Every change goes through here: the one place that tells live updates of a commit.
             let instance = try Self.instance(from: row)
-            committed?(instance.id, instance.userId)
-            return (.applied(instance), from)
+            changed(instance, from: from, since: Timestamp(microsecondsSinceEpoch: try row.int64(found + 3)))
+            return .applied(instance)
         }
         guard let status = WorkflowStatus(rawValue: from) else {
             throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
         }
-        return (.refused(FoundInstance(status: status, version: try row.int(found + 1), visible: try row.bool(found + 2))), from)
+        return .refused(FoundInstance(status: status, version: try row.int(found + 1), visible: try row.bool(found + 2)))
     }
 
-    /// `workflow_transitions_total{from,to}`.
-    static func countTransition(from: String, to: String) {
-        Counter(label: "workflow_transitions_total", dimensions: [("from", from), ("to", to)]).increment()
+    /// Every write that adds events reports its instance here, the one place that, once it is committed,
+    /// tells live updates and, when the status changed (`from`, held since `since`), counts the transition
+    /// and observes the time spent in the status it left.
+    private func changed(_ instance: WorkflowInstance, from: String? = nil, since: Timestamp? = nil) {
+        whenCommitted { [committed] in
+            committed?(instance.id, instance.userId)
+            guard let from, from != instance.status.rawValue else { return }
+            Counter(label: "workflow_transitions_total", dimensions: [("from", from), ("to", instance.status.rawValue)]).increment()
+            if let since {
+                let micros = instance.statusChangedAt.microsecondsSinceEpoch - since.microsecondsSinceEpoch
+                Metrics.Timer(label: Self.statusDurationLabel, dimensions: [("status", from)]).recordNanoseconds(max(0, micros) * 1000)
+            }
+        }
     }
+
+    /// `workflow_status_duration_seconds{status}`: time an instance spent in a status, observed as it
+    /// leaves it (its buckets, seconds to days, are set where the metrics system is bootstrapped).
+    public static let statusDurationLabel = "workflow_status_duration_seconds"
 
     public func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent] {
         try run { connection in
@@ -645,6 +704,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// Runs on a pooled connection; retries a serialization failure or deadlock (rolled back whole) a
     /// bounded number of times, and turns database errors into domain errors.
     private func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+        // Inside a keyed command's transaction an error has aborted the whole transaction: it goes up as
+        // it is, for `keyed` to roll back and, after a conflict, run again whole.
+        if let bound = KeyedTransaction.current, bound.serves(pool) { return try body(bound.connection) }
         var attempt = 0
         while true {
             attempt += 1
@@ -735,4 +797,34 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             reason: row.optionalString(6), data: row.optionalString(7).map(JSONText.init(unchecked:)),
             userId: row.isNull(8) ? nil : try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
     }
+}
+
+/// Thrown to roll a keyed command's transaction back when it has an outcome but nothing may stay.
+private struct RollBack: Error {}
+
+/// The transaction of the keyed command running on this thread: while it is bound, the repository's
+/// statements run on its connection, inside it, and what must wait for the commit is queued here.
+/// `@unchecked Sendable`: a task-local bound for one synchronous call on one worker thread; no other
+/// thread ever reaches it, as no other thread may use the connection.
+final class KeyedTransaction: @unchecked Sendable {
+    @TaskLocal static var current: KeyedTransaction?
+
+    let connection: PostgresConnection
+    private let pool: ObjectIdentifier
+    var afterCommit: [() -> Void] = []
+
+    init(connection: PostgresConnection, pool: PostgresPool) {
+        self.connection = connection
+        self.pool = ObjectIdentifier(pool)
+    }
+
+    /// Whether the connection is `pool`'s: another repository's statements go to their own pool.
+    func serves(_ pool: PostgresPool) -> Bool { self.pool == ObjectIdentifier(pool) }
+}
+
+/// The open waits of one kind, for the gauges `workflow_waits_open` and `workflow_waits_overdue`.
+public struct OpenWaits: Sendable, Hashable {
+    public let kind: Awaiting.Kind
+    public let open: Int
+    public let overdue: Int
 }

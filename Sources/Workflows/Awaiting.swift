@@ -8,7 +8,7 @@ import TextCoding
 /// What a waiting instance awaits: set by the transition into `WaitingForInput` or `WaitingForApproval`
 /// (or by `advance` from a step with an approval gate), cleared when the instance leaves the wait.
 public struct Awaiting: Sendable, Hashable {
-    public enum Kind: String, Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
         case input, approval
 
         /// The status an instance has while it awaits this kind of answer.

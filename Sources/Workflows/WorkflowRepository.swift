@@ -50,15 +50,28 @@ public struct StoredResponse: Sendable, Hashable {
     }
 }
 
-/// What claiming a command's `Idempotency-Key` found.
-public enum CommandClaim: Sendable, Hashable {
-    /// The key is this request's now: run the command, then `finishCommand`.
-    case claimed
-    /// The same request answered before: send this again.
+/// What a command sent with an `Idempotency-Key` produced, and whether its answer is to be kept.
+public struct KeyedAnswer<Value> {
+    public let value: Value
+    /// The answer to keep with the key, committed together with the command's writes; nil: keep nothing
+    /// and undo the command's writes too (a 5xx: the same request may be sent again with the key).
+    public let stored: StoredResponse?
+    public init(_ value: Value, stored: StoredResponse?) {
+        self.value = value
+        self.stored = stored
+    }
+}
+
+/// What running a command under its `Idempotency-Key` found or did.
+public enum KeyedCommand<Value> {
+    /// The command ran now; its writes and its answer committed together (or, with no answer kept,
+    /// neither did).
+    case ran(Value)
+    /// The same request was answered before: send this again.
     case replay(StoredResponse)
     /// The key was used in the last 24 hours with a different request.
     case keyReused
-    /// The same request is still being answered (or its process died less than a minute ago).
+    /// A request with this key is being answered right now.
     case inFlight
 }
 
@@ -332,13 +345,13 @@ public protocol WorkflowRepository: Sendable {
     /// Applies the retry with its events atomically if every condition holds; otherwise writes nothing and
     /// returns what it found.
     func retry(_ retry: ConditionalRetry) throws -> RetryOutcome
-    /// Claims a command's `Idempotency-Key` for `userId` (its own statement, committed at once, so that a
-    /// concurrent request with the key sees it in flight). A claim left unanswered for a minute (its
-    /// process died) can be claimed again by the same request.
-    func claimCommand(_ claim: IdempotencyClaim, userId: UUID) throws -> CommandClaim
-    /// Stores the command's answer with its claimed key, or, with nil, gives the key up (the command
-    /// failed in a way worth retrying with the same key).
-    func finishCommand(_ claim: IdempotencyClaim, userId: UUID, response: StoredResponse?) throws
+    /// Runs `command` as the holder of `userId`'s `Idempotency-Key`: the key's earlier answer is replayed
+    /// instead when there is one (same request) and `.keyReused` given when the key was used for another
+    /// request; otherwise `command` runs, and every write it makes through this repository commits in one
+    /// transaction with the answer it returns, or none of it does (no key is ever left claimed without its
+    /// answer, and no effect without its key). While it runs, the same key from anywhere is `.inFlight`.
+    /// `command` may run more than once (a transaction lost to a deadlock is run again whole).
+    func keyed<Value>(_ claim: IdempotencyClaim, userId: UUID, _ command: () throws -> KeyedAnswer<Value>) throws -> KeyedCommand<Value>
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
 }

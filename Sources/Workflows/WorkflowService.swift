@@ -214,13 +214,11 @@ public struct WorkflowService: Sendable {
         }
     }
 
-    /// See `WorkflowRepository.claimCommand`: a command's `Idempotency-Key` is the caller's own.
-    public func claimCommand(_ claim: IdempotencyClaim, by principal: Principal) throws -> CommandClaim {
-        try repository.claimCommand(claim, userId: principal.userId)
-    }
-
-    public func finishCommand(_ claim: IdempotencyClaim, response: StoredResponse?, by principal: Principal) throws {
-        try repository.finishCommand(claim, userId: principal.userId, response: response)
+    /// See `WorkflowRepository.keyed`: a command's `Idempotency-Key` is the caller's own (the token's `sub`).
+    public func keyed<Value>(
+        _ claim: IdempotencyClaim, by principal: Principal, _ command: () throws -> KeyedAnswer<Value>
+    ) throws -> KeyedCommand<Value> {
+        try repository.keyed(claim, userId: principal.userId, command)
     }
 
     /// Starting a created instance starts its first step.

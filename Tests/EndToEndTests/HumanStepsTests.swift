@@ -314,36 +314,53 @@ struct HumanStepsEndToEndTests {
         #expect(started.json["currentStep"] as? Int == 3, "the retry starts at the step that failed")
     }
 
-    /// `Idempotency-Key` on commands through nginx: the same request replays its answer without a second
-    /// effect, another request with the key is 422, and one sent while the first is answered is 409.
+    /// `Idempotency-Key` on every command through nginx: the same request replays its answer (status, body,
+    /// ETag/Location) with `Idempotent-Replayed: true` and writes nothing more, another request with the
+    /// key is 422, one sent while the first is still being answered is 409, and a refusal replays too.
     @Test func commandsWithAnIdempotencyKeyTakeEffectOnceAndReplayTheirAnswer() throws {
         let stack = try Stack(name: "human-idempotent")
         let marcus = try APIUser(stack, roles: ["Participant"])
         let ann = try APIUser(stack, roles: ["Approver"])
         let id = try #require(marcus.create()["id"] as? String)
         let path = "/api/v1/workflows/\(id)"
-        func eventCount() throws -> String? { try stack.database.scalar("SELECT count(*) FROM workflow_events") }
-        let start = try marcus.call("POST", path + "/transitions", json: ["to": "Running"], headers: ["Idempotency-Key": "start-1"])
-        #expect(start.status == 200 && start.header("idempotent-replayed") == nil)
-        let events = try eventCount()
-        let again = try marcus.call("POST", path + "/transitions", json: ["to": "Running"], headers: ["Idempotency-Key": "start-1"])
-        #expect(again.status == 200 && again.header("idempotent-replayed") == "true" && again.body == start.body)
-        #expect(try again.header("etag") == start.header("etag") && eventCount() == events)
-        let other = try marcus.call("POST", path + "/transitions", json: ["to": "Paused"], headers: ["Idempotency-Key": "start-1"])
-        #expect(try isProblem(other, status: 422) && eventCount() == events)
+        func eventCount() throws -> Int { Int(try stack.database.scalar("SELECT count(*) FROM workflow_events") ?? "") ?? -1 }
+        /// Sends the command twice with `key`: the first writes `events` events, the second replays it and writes none.
+        func twice(
+            _ user: APIUser, _ command: String, _ body: [String: Any], key: String, events: Int, sourceLocation: SourceLocation = #_sourceLocation
+        ) throws -> HTTPResult {
+            let before = try eventCount()
+            let first = try user.call("POST", path + "/" + command, json: body, headers: ["Idempotency-Key": key])
+            #expect(first.header("idempotent-replayed") == nil, sourceLocation: sourceLocation)
+            #expect(try eventCount() == before + events, "\(command) wrote its events once", sourceLocation: sourceLocation)
+            let again = try user.call("POST", path + "/" + command, json: body, headers: ["Idempotency-Key": key])
+            #expect(again.status == first.status && again.body == first.body && again.header("idempotent-replayed") == "true",
+                    "\(command): \(again)", sourceLocation: sourceLocation)
+            #expect(again.header("etag") == first.header("etag") && again.header("location") == first.header("location"),
+                    sourceLocation: sourceLocation)
+            #expect(try eventCount() == before + events, "\(command)'s replay wrote nothing", sourceLocation: sourceLocation)
+            return first
+        }
 
-        let step = try marcus.call("POST", path + "/advance", json: ["output": ["n": 1]], headers: ["Idempotency-Key": "step-1"])
-        let stepAgain = try marcus.call("POST", path + "/advance", json: ["output": ["n": 1]], headers: ["Idempotency-Key": "step-1"])
-        #expect(step.json["currentStep"] as? Int == 2 && stepAgain.json["currentStep"] as? Int == 2 && stepAgain.header("idempotent-replayed") == "true")
+        #expect(try twice(marcus, "transitions", ["to": "Running"], key: "start-1", events: 1).status == 200)
+        let other = try marcus.call("POST", path + "/transitions", json: ["to": "Paused"], headers: ["Idempotency-Key": "start-1"])
+        #expect(isProblem(other, status: 422) && other.json["type"] as? String == "urn:workflowd:problem:idempotency-key-reused")
+        #expect(try marcus.call("GET", path).json["status"] as? String == "Running", "the 422 changed nothing")
+
+        #expect(try twice(marcus, "advance", ["output": ["n": 1]], key: "step-1", events: 1).json["currentStep"] as? Int == 2)
         #expect(try marcus.call("GET", path).json["currentStep"] as? Int == 2, "the replay did not advance again")
 
-        // A refusal is an answer too: replayed as it was.
-        let refused = try marcus.call("POST", path + "/input", json: ["data": ["a": 1]], headers: ["Idempotency-Key": "input-1"])
-        let refusedAgain = try marcus.call("POST", path + "/input", json: ["data": ["a": 1]], headers: ["Idempotency-Key": "input-1"])
-        #expect(isProblem(refused, status: 409) && isProblem(refusedAgain, status: 409) && refusedAgain.header("idempotent-replayed") == "true")
+        // A refusal is an answer too: replayed as it was, and still replayed once the state would allow it.
+        let refused = try twice(marcus, "input", ["data": ["a": 1]], key: "input-1", events: 0)
+        #expect(isProblem(refused, status: 409))
+        #expect(try marcus.transition(id, to: "WaitingForInput").status == 200)
+        let late = try marcus.call("POST", path + "/input", json: ["data": ["a": 1]], headers: ["Idempotency-Key": "input-1"])
+        #expect(late.status == 409 && late.header("idempotent-replayed") == "true")
+        let input = try twice(marcus, "input", ["data": ["a": 1]], key: "input-2", events: 2)
+        #expect(input.status == 200 && input.json["status"] as? String == "Running")
+        #expect(try events(stack, id, type: "InputProvided") == "1")
 
-        // In flight: the first request waits on the row lock while the second arrives with the same key.
-        #expect(try marcus.call("POST", path + "/transitions", json: ["to": "WaitingForApproval"]).status == 200)
+        // In flight: the first decision waits on the row lock, holding its key, while the second arrives.
+        #expect(try marcus.transition(id, to: "WaitingForApproval").status == 200)
         let lock = try RowLock(stack.database, instance: id)
         let (client, token) = (stack.client, ann.token)
         let first = inBackground {
@@ -352,19 +369,30 @@ struct HumanStepsEndToEndTests {
         Thread.sleep(forTimeInterval: 0.5)
         let meanwhile = try ann.call("POST", path + "/approvals", json: ["decision": "approve"], headers: ["Idempotency-Key": "ok-1"])
         #expect(isProblem(meanwhile, status: 409) && meanwhile.json["type"] as? String == "urn:workflowd:problem:idempotency-key-in-flight")
+        #expect(meanwhile.header("retry-after") == "1")
         try lock.release()
-        #expect(first()?.status == 200)
+        let approved = try #require(first())
+        #expect(approved.status == 200 && approved.json["status"] as? String == "Running")
         let approvedAgain = try ann.call("POST", path + "/approvals", json: ["decision": "approve"], headers: ["Idempotency-Key": "ok-1"])
-        #expect(approvedAgain.status == 200 && approvedAgain.header("idempotent-replayed") == "true")
-        #expect(try stack.database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'ApprovalGranted'") == "1")
+        #expect(approvedAgain.status == 200 && approvedAgain.body == approved.body && approvedAgain.header("idempotent-replayed") == "true")
+        #expect(try events(stack, id, type: "ApprovalGranted") == "1")
+        _ = try marcus.transition(id, to: "WaitingForApproval")
+        #expect(try twice(ann, "approvals", ["decision": "reject", "comment": "not yet"], key: "no-1", events: 2).status == 200)
+        #expect(try events(stack, id, type: "ApprovalRejected") == "1")
 
         // Retry: one new attempt, the same Location on a replay.
         _ = try marcus.transition(id, to: "Failed")
-        let retried = try marcus.call("POST", path + "/retry", json: ["contextPatch": ["fixed": true]], headers: ["Idempotency-Key": "retry-1"])
-        let retriedAgain = try marcus.call("POST", path + "/retry", json: ["contextPatch": ["fixed": true]], headers: ["Idempotency-Key": "retry-1"])
-        #expect(retried.status == 201 && retriedAgain.status == 201 && retriedAgain.header("location") == retried.header("location"))
+        let retried = try twice(marcus, "retry", ["contextPatch": ["fixed": true]], key: "retry-1", events: 2)
+        #expect(retried.status == 201 && retried.header("location") != nil)
         #expect(try stack.database.scalar("SELECT count(*) FROM workflow_instances") == "2")
         let badKey = try marcus.call("POST", path + "/retry", json: [:], headers: ["Idempotency-Key": String(repeating: "k", count: 256)])
         #expect(isProblem(badKey, status: 400))
+
+        // Keys belong to the caller: Ann's key of the same name is hers, and a create's key is not a command's.
+        #expect(try ann.call("POST", path + "/approvals", json: ["decision": "approve"], headers: ["Idempotency-Key": "start-1"]).header("idempotent-replayed") == nil)
+        let created = try marcus.call("POST", "/api/v1/workflows", json: ["workflowId": "create-prd"], headers: ["Idempotency-Key": "made-1"])
+        let createdId = try #require(created.json["id"] as? String)
+        let crossed = try marcus.call("POST", "/api/v1/workflows/\(createdId)/transitions", json: ["to": "Running"], headers: ["Idempotency-Key": "made-1"])
+        #expect(isProblem(crossed, status: 422))
     }
 }

@@ -12,8 +12,10 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         public var events: [WorkflowEvent] = []
         var clock: Int64 = 1_800_000_000_000_000
         var keys: [[String]: (hash: String, id: UUID)] = [:]
-        /// Command keys: the request's hash and, once answered, the answer.
-        var commandKeys: [[String]: (hash: String, response: StoredResponse?)] = [:]
+        /// Command keys: the request's hash and its answer.
+        var commandKeys: [[String]: (hash: String, response: StoredResponse)] = [:]
+        /// Command keys whose command is running now.
+        var keysInFlight: Set<[String]> = []
     }
     public let state = Mutex(State())
     let catalogue: [WorkflowDefinition]
@@ -65,25 +67,37 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         }
     }
 
-    public func claimCommand(_ claim: IdempotencyClaim, userId: UUID) throws -> CommandClaim {
-        state.withLock { state in
-            let id = [userId.uuidString, claim.key]
-            if let created = state.keys[id] { return created.hash == claim.requestHash ? .inFlight : .keyReused }
-            guard let earlier = state.commandKeys[id] else {
-                state.commandKeys[id] = (claim.requestHash, nil)
-                return .claimed
-            }
-            guard earlier.hash == claim.requestHash else { return .keyReused }
-            return earlier.response.map(CommandClaim.replay) ?? .inFlight
+    /// Like PostgreSQL's: a key held while its command runs, the answer kept with the command's writes or,
+    /// when none is kept, the writes undone. Undoing restores the instances and events as they were before
+    /// the command: tests run keyed commands without concurrent writers to this double.
+    public func keyed<Value>(
+        _ claim: IdempotencyClaim, userId: UUID, _ command: () throws -> KeyedAnswer<Value>
+    ) throws -> KeyedCommand<Value> {
+        let id = [userId.uuidString, claim.key]
+        let found: KeyedCommand<Value>? = state.withLock { state in
+            if state.keysInFlight.contains(id) { return .inFlight }
+            if state.keys[id] != nil { return .keyReused }
+            if let earlier = state.commandKeys[id] { return earlier.hash == claim.requestHash ? .replay(earlier.response) : .keyReused }
+            state.keysInFlight.insert(id)
+            return nil
         }
-    }
-
-    public func finishCommand(_ claim: IdempotencyClaim, userId: UUID, response: StoredResponse?) throws {
-        state.withLock { state in
-            let id = [userId.uuidString, claim.key]
-            guard let earlier = state.commandKeys[id], earlier.hash == claim.requestHash, earlier.response == nil else { return }
-            state.commandKeys[id] = response.map { (claim.requestHash, $0) }
+        if let found { return found }
+        let before = state.withLock { ($0.instances, $0.events) }
+        func undo() { state.withLock { ($0.instances, $0.events) = before; $0.keysInFlight.remove(id) } }
+        let answer: KeyedAnswer<Value>
+        do { answer = try command() } catch {
+            undo()
+            throw error
         }
+        guard let stored = answer.stored else {
+            undo()
+            return .ran(answer.value)
+        }
+        state.withLock { state in
+            state.keysInFlight.remove(id)
+            state.commandKeys[id] = (claim.requestHash, stored)
+        }
+        return .ran(answer.value)
     }
 
     /// How many times `instance(id:)` was called (a valid transition should not need a read).

@@ -26,7 +26,7 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem
     case theInboxListsTheWaitsAUserCanAnswerNewestWaitFirst
     case aRetryCreatesTheNextAttemptOnceWithThePatchedContextAndEarlierStepData
-    case aCommandKeyIsClaimedOnceAnsweredOnceAndThenReplayed
+    case aKeyedCommandCommitsItsWritesWithItsAnswerOrNeither
 
     var testDescription: String { rawValue }
 
@@ -390,22 +390,57 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(try JSONValueText.canonical(third.stepData.text) == "{}", "from step 1 no step data is carried over")
             #expect(try JSONValueText.canonical(third.context.text) == #"{"q":{"r":2}}"#)
 
-        case .aCommandKeyIsClaimedOnceAnsweredOnceAndThenReplayed:
-            let claim = IdempotencyClaim(key: "k-1", requestHash: "h1")
+        case .aKeyedCommandCommitsItsWritesWithItsAnswerOrNeither:
+            let instance = try running()
             let answer = StoredResponse(status: 200, headers: ["ETag": "\"3\"", "Content-Type": "application/json"], body: #"{"a":1}"#)
-            #expect(try repository.claimCommand(claim, userId: user) == .claimed)
-            #expect(try repository.claimCommand(claim, userId: user) == .inFlight)
-            #expect(try repository.claimCommand(IdempotencyClaim(key: "k-1", requestHash: "h2"), userId: user) == .keyReused)
-            #expect(try repository.claimCommand(claim, userId: UUID()) == .claimed, "keys are per user")
-            try repository.finishCommand(claim, userId: user, response: answer)
-            try repository.finishCommand(claim, userId: user, response: StoredResponse(status: 409, headers: [:], body: "{}"))
-            #expect(try repository.claimCommand(claim, userId: user) == .replay(answer), "the first answer stays")
-            let released = IdempotencyClaim(key: "k-2", requestHash: "h1")
-            #expect(try repository.claimCommand(released, userId: user) == .claimed)
-            try repository.finishCommand(released, userId: user, response: nil)
-            #expect(try repository.claimCommand(released, userId: user) == .claimed, "a key given up can be claimed again")
-            guard case .created = try create(IdempotencyClaim(key: "k-3", requestHash: "create")) else { throw ContractFailure("not created") }
-            #expect(try repository.claimCommand(IdempotencyClaim(key: "k-3", requestHash: "command"), userId: user) == .keyReused)
+            func step() throws -> Int { try #require(try repository.instance(id: instance.id)).currentStep }
+            /// Advances the instance; `keep` is the answer to keep (nil: keep nothing).
+            func advancing(_ claim: IdempotencyClaim, by owner: UUID? = nil, keep: StoredResponse?) throws -> KeyedCommand<Int> {
+                try repository.keyed(claim, userId: owner ?? user) {
+                    KeyedAnswer(try applied(try advance(instance.id)).currentStep, stored: keep)
+                }
+            }
+            func notRun(_ claim: IdempotencyClaim, by owner: UUID? = nil) throws -> KeyedCommand<Int> {
+                try repository.keyed(claim, userId: owner ?? user) { throw ContractFailure("the command ran") }
+            }
+            let claim = IdempotencyClaim(key: "k-1", requestHash: "h1")
+            guard case .ran(2) = try advancing(claim, keep: answer) else { throw ContractFailure("did not run") }
+            let written = try events(instance.id).count
+            guard case .replay(answer) = try notRun(claim) else { throw ContractFailure("not replayed") }
+            guard case .keyReused = try notRun(IdempotencyClaim(key: "k-1", requestHash: "h2")) else { throw ContractFailure("reused key taken") }
+            #expect(try step() == 2 && events(instance.id).count == written, "a replay writes nothing")
+
+            // No answer kept, or the command failed: its writes are undone and the key stays free.
+            let unanswered = IdempotencyClaim(key: "k-2", requestHash: "h1")
+            guard case .ran(3) = try advancing(unanswered, keep: nil) else { throw ContractFailure("did not run") }
+            #expect(try step() == 2 && events(instance.id).count == written, "a command whose answer is not kept leaves nothing")
+            #expect(throws: ContractFailure.self) {
+                try repository.keyed(unanswered, userId: user) { () throws -> KeyedAnswer<Int> in
+                    _ = try applied(try advance(instance.id))
+                    throw ContractFailure("failed after its write")
+                }
+            }
+            #expect(try step() == 2 && events(instance.id).count == written, "a command that failed leaves nothing")
+            guard case .ran(3) = try advancing(unanswered, keep: answer) else { throw ContractFailure("the free key did not run") }
+            #expect(try step() == 3)
+
+            // While a command holds its key, the same key is in flight, for the same request or another.
+            let held = IdempotencyClaim(key: "k-3", requestHash: "h1")
+            let meanwhile = try repository.keyed(held, userId: user) { () throws -> KeyedAnswer<[String]> in
+                let seen = try [held, IdempotencyClaim(key: "k-3", requestHash: "h2")].map { claim -> String in
+                    if case .inFlight = try notRun(claim) { "in flight" } else { "not in flight" }
+                }
+                return KeyedAnswer(seen, stored: answer)
+            }
+            guard case .ran(let seen) = meanwhile else { throw ContractFailure("did not run") }
+            #expect(seen == ["in flight", "in flight"])
+            guard case .ran = try repository.keyed(held, userId: UUID(), { KeyedAnswer(0, stored: answer) }) else {
+                throw ContractFailure("keys are per user")
+            }
+
+            // A create's key is another request's.
+            guard case .created = try create(IdempotencyClaim(key: "k-4", requestHash: "create")) else { throw ContractFailure("not created") }
+            guard case .keyReused = try notRun(IdempotencyClaim(key: "k-4", requestHash: "create")) else { throw ContractFailure("create's key taken") }
         }
     }
 }
