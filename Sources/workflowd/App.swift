@@ -1,6 +1,7 @@
 import FastCGI
 import Foundation
 import Logging
+import Metrics
 import PostgresClient
 import WorkflowAPI
 import WorkflowStore
@@ -57,6 +58,14 @@ struct App {
             // Expired waits get their onTimeout within about a second; SKIP LOCKED shares them between processes.
             PeriodicJob(name: "deadlines", every: .seconds(1), logger: logger) { isStopping in
                 while !isStopping(), try repository.applyDeadlines(passedBy: .now, limit: 100).count == 100 {}
+            },
+            // The wait gauges, sampled by a query rather than kept by every write: open waits are counted
+            // from the inbox's partial indexes, so each process reports the same figures, however many run.
+            PeriodicJob(name: "wait_gauges", every: .seconds(5), logger: logger) { _ in
+                for waits in try repository.openWaits() {
+                    Gauge(label: "workflow_waits_open", dimensions: [("kind", waits.kind.rawValue)]).record(waits.open)
+                    Gauge(label: "workflow_waits_overdue", dimensions: [("kind", waits.kind.rawValue)]).record(waits.overdue)
+                }
             },
         ]
         if live {

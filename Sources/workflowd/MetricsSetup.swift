@@ -1,13 +1,18 @@
 import Metrics
 import PostgresClient
 import Prometheus
+import WorkflowStore
 
 /// Prometheus metrics for the process: bootstraps swift-metrics once and renders `GET /metrics`.
 struct MetricsSetup {
     let registry = PrometheusCollectorRegistry()
 
     init() {
-        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        var factory = PrometheusMetricsFactory(registry: registry)
+        // Instances stay in a status from seconds (Running between steps) to days (waiting for a person).
+        let seconds: [Int64] = [1, 10, 60, 300, 900, 3_600, 14_400, 86_400, 259_200, 604_800]
+        factory.durationHistogramBuckets[PostgresWorkflowRepository.statusDurationLabel] = seconds.map { Duration.seconds($0) }
+        MetricsSystem.bootstrap(factory)
     }
 
     private func gauge(_ name: String, _ unit: String, _ help: String) -> Prometheus.Gauge {
@@ -40,6 +45,9 @@ struct MetricsSetup {
         "http_requests_total": "Requests answered by workflowd, by route template, method and status.",
         "http_request_duration_seconds": "Time workflowd took to answer a request, by route template and method.",
         "workflow_transitions_total": "Workflow status changes, by from and to status.",
+        PostgresWorkflowRepository.statusDurationLabel: "Time workflow instances spent in a status, observed as they leave it, by status.",
+        "workflow_waits_open": "Workflow instances waiting for input or approval now, by kind (sampled every 5 s; every process reports the same count).",
+        "workflow_waits_overdue": "Open waits past their dueAt, by kind (sampled every 5 s; every process reports the same count).",
         "db_pool_wait_seconds": "Time a check-out waited for a pooled PostgreSQL connection.",
         "db_errors_total": "PostgreSQL errors by SQLSTATE class, or by kind (connectionFailed, poolTimeout, ...) without one.",
         "db_statement_retries_total": "Statements run again after a serialization failure or deadlock.",

@@ -41,6 +41,65 @@ struct MetricsEndToEndTests {
         #expect((sample(text, "process_cpu_seconds_total") ?? 0) > 0)
     }
 
+    /// `workflow_status_duration_seconds` observes the time spent in a status as an instance leaves it — by a
+    /// transition, an approval or a deadline — and the wait gauges count the open and overdue waits by kind.
+    @Test func statusDurationsAreObservedOnLeavingAndTheWaitGaugesCountRealWaits() throws {
+        let stack = try Stack(name: "metrics-waits")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let ann = try APIUser(stack, roles: ["Approver"])
+        func running() throws -> String {
+            let id = try #require(marcus.create()["id"] as? String)
+            #expect(try marcus.transition(id, to: "Running").status == 200)
+            return id
+        }
+        func wait(_ id: String, _ status: String, dueIn seconds: Double? = nil, onTimeout: String = "Notify") throws {
+            var body: [String: Any] = ["to": status]
+            if let seconds {
+                let format = DateFormatter()
+                (format.locale, format.timeZone, format.dateFormat) = (Locale(identifier: "en_US_POSIX"), TimeZone(identifier: "UTC"), "yyyy-MM-dd'T'HH:mm:ss.SSS'Z'")
+                body["awaiting"] = ["prompt": "Decide", "dueAt": format.string(from: Date().addingTimeInterval(seconds)), "onTimeout": onTimeout]
+            }
+            let result = try marcus.call("POST", "/api/v1/workflows/\(id)/transitions", json: body)
+            #expect(result.status == 200, "\(result)")
+        }
+        // Two hours in Running by the database's clock: one observation between the 1 h and the 4 h bucket.
+        let slow = try running()
+        #expect(try stack.database.scalar(
+            "UPDATE workflow_instances SET status_changed_at = now() - interval '2 hours' WHERE id = \(UUID(uuidString: slow)!) RETURNING 1") == "1")
+        #expect(try marcus.transition(slow, to: "Paused").status == 200)
+        var text = try stack.client.request("GET", "/metrics").text
+        #expect(sample(text, "workflow_status_duration_seconds_count", labels: [#"status="Running""#]) == 1)
+        #expect((7200..<7300).contains(sample(text, "workflow_status_duration_seconds_sum", labels: [#"status="Running""#]) ?? 0))
+        #expect(sample(text, "workflow_status_duration_seconds_bucket", labels: [#"status="Running""#, #"le="3600"#]) == 0)
+        #expect(sample(text, "workflow_status_duration_seconds_bucket", labels: [#"status="Running""#, #"le="14400"#]) == 1)
+        #expect(sample(text, "workflow_status_duration_seconds_count", labels: [#"status="Created""#]) == 1)
+
+        // Open waits: two for input, one for approval that becomes overdue (Notify), one approved by Ann,
+        // and one input wait that its deadline fails.
+        for _ in 0..<2 { try wait(try running(), "WaitingForInput") }
+        try wait(try running(), "WaitingForApproval", dueIn: 1.5)
+        let approved = try running()
+        try wait(approved, "WaitingForApproval")
+        #expect(try ann.call("POST", "/api/v1/workflows/\(approved)/approvals", json: ["decision": "approve"]).status == 200)
+        try wait(try running(), "WaitingForInput", dueIn: 1.5, onTimeout: "Fail")
+        let expected: [(String, [String], Double)] = [
+            ("workflow_waits_open", [#"kind="input""#], 2), ("workflow_waits_open", [#"kind="approval""#], 1),
+            ("workflow_waits_overdue", [#"kind="input""#], 0), ("workflow_waits_overdue", [#"kind="approval""#], 1),
+            ("workflow_status_duration_seconds_count", [#"status="WaitingForApproval""#], 1),
+            ("workflow_status_duration_seconds_count", [#"status="WaitingForInput""#], 1),
+        ]
+        func matches() -> Bool { expected.allSatisfy { sample(text, $0.0, labels: $0.1) == $0.2 } }
+        let deadline = Date().addingTimeInterval(20)
+        while !matches() && Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.5)
+            text = try stack.client.request("GET", "/metrics").text
+        }
+        for (name, labels, value) in expected {
+            #expect(sample(text, name, labels: labels) == value, "\(name)\(labels)")
+        }
+        #expect(try stack.database.scalar("SELECT count(*) FROM workflow_instances WHERE status = 'Failed'") == "1", "the deadline failed one wait")
+    }
+
     @Test func databaseErrorsAreCountedBySQLStateClass() throws {
         let stack = try Stack(name: "metrics-errors", environment: ["WORKFLOWD_STATEMENT_TIMEOUT_MS": "200"])
         let marcus = try APIUser(stack, roles: ["Participant"])
@@ -298,7 +357,7 @@ struct ShutdownEndToEndTests {
         #expect(shuttingDown < jobStopped && jobStopped < stopped, "\(responder.log)")
         #expect(lines[shuttingDown].contains(#""reason":"SIGTERM""#))
         let stoppedJobs = lines[jobStopped...].filter { $0.contains(#""message":"background job stopped""#) }
-        for job in ["idempotency_key_purge", "deadlines"] {
+        for job in ["idempotency_key_purge", "deadlines", "wait_gauges"] {
             #expect(stoppedJobs.contains { $0.contains(#""job":"\#(job)""#) }, "\(job) did not stop")
         }
         #expect(lines[stopped].contains(#""drained":"true""#) && lines[stopped].contains(#""clean":"true""#), "\(lines[stopped])")
