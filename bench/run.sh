@@ -10,7 +10,8 @@
 #      behind nginx rendered by scripts/nginx.sh from nginx/workflowd.conf
 #   2. correctness check (bench/check.py): create 201, get 200, list 200, transition 200 answer right
 #   3. wrk (bench/wrk/*.lua) at 16 and 64 connections: create, get, list, context (a containment
-#      query: list filtered by context={"team":…}), transition, mixed;
+#      query: list filtered by context={"team":…}), transition, mixed, approval (two runs: request
+#      approval, then approve the waits it opened; bench/approval.sh);
 #      after each write scenario every acknowledged create/transition is looked up in the database
 #   3b. the same through PgBouncer in transaction mode (bench/pgbouncer.sh): get, create and
 #      transition against a second workflowd with WORKFLOWD_PGBOUNCER=transaction (BENCH_PGBOUNCER=0 skips)
@@ -25,7 +26,7 @@
 #      BENCH_CONNS (default "16 64"), BENCH_USERS, BENCH_INSTANCES, BENCH_MAX_RPS (sizes the
 #      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
 #      BENCH_PGBOUNCER=0 (skip the PgBouncer runs),
-#      BENCH_SCENARIOS (default "create get list context transition mixed"), BENCH_CEILINGS=0 (skip the
+#      BENCH_SCENARIOS (default "create get list context transition mixed approval"), BENCH_APPROVERS (10), BENCH_CEILINGS=0 (skip the
 #      ceilings), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
 #      symbols go to .run/bench/out/NAME/perf.txt). A partial run (other scenarios, no ceilings)
 #      writes results/partial-*.txt and never replaces latest.txt.
@@ -34,10 +35,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pgbouncer.sh"
+source "$(dirname "$0")/approval.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONNS=${BENCH_CONNS:-16 64}
-ALL_SCENARIOS="create get list context transition mixed"
+ALL_SCENARIOS="create get list context transition mixed approval"
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 BENCH_CEILINGS=${BENCH_CEILINGS:-1}
 for scenario in $BENCH_SCENARIOS; do
@@ -70,11 +72,14 @@ per_run=$((BENCH_SECONDS * BENCH_MAX_RPS + 1000))
 per_mixed=$((BENCH_SECONDS * BENCH_MAX_RPS * 15 / 100 + 1000))
 TRANS_SEGMENTS=""
 for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" transition-c$c:$per_run mixed-c$c:$per_mixed"; done
+# Approval targets: seeded Created like the others, made Running by bench_prepare_approvals (bench/approval.sh).
+[[ " $BENCH_SCENARIOS " == *" approval "* ]] && for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" approval-c$c:$per_run"; done
 BENCH_PGBOUNCER=${BENCH_PGBOUNCER:-1}
 if [[ $BENCH_PGBOUNCER == 1 ]]; then
   for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" pgbouncer-transition-c$c:$per_run"; done
 fi
 bench_start
+[[ " $BENCH_SCENARIOS " == *" approval "* ]] && bench_prepare_approvals
 
 failures=()
 python3 "$B/check.py" "$BASE_URL" "$DATA" | tee "$RUN/check.txt" ||
@@ -87,6 +92,7 @@ BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
 
 for scenario in $BENCH_SCENARIOS; do
   for c in $BENCH_CONNS; do
+    [[ $scenario == approval ]] && { run_approval "$c"; continue; }
     name=$scenario-c$c
     trans=""
     [[ $scenario == transition || $scenario == mixed ]] && trans=$name
@@ -172,7 +178,7 @@ report=$RUN/report.txt
   echo "CPU us/req: utime+stime from /proc during the run / requests (nginx: its master and workers; pg: the"
   echo "postmaster and all backends). Peak RSS: workflowd's VmHWM after the run (process lifetime)."
   echo
-  echo "write checks (every 2xx create/transition looked up by id, with its event):"
+  echo "write checks (every 2xx create/transition/approval request/approval looked up by id, with its events):"
   while read -r name; do
     v=$(kv "$OUT/$name/result" verify)
     [[ -n $v ]] && echo "  $name: $v (unacknowledged writes in flight at stop: $(kv "$OUT/$name/result" unacknowledged_writes))"

@@ -13,8 +13,9 @@
 --   BENCH_WRK_DIR      this directory
 --   BENCH_DATA         directory with tokens.lua (array of bearer tokens, user k = tokens[k]) and
 --                      get.lua (array of {instance id, owner k}) written by bench/run.sh
---   BENCH_TRANS        optional: a Lua file with {instance id, owner k} of seeded Created instances
---                      this run may start (each once); thread t of T takes entries t, t+T, ...
+--   BENCH_TRANS        optional: a file of "instance-id k" lines, the instances this run may change
+--                      (each once: seeded Created ones to start, approval waits to approve; k is the
+--                      user whose token acts); thread t of T takes entries t, t+T, ...
 --   BENCH_OUT          directory for the id files (created.<thread>, transitioned.<thread>,
 --                      errors.<thread> with the first non-2xx answers)
 --   BENCH_RESULT       file for done()'s key=value lines
@@ -112,17 +113,22 @@ function M.get_request()
   return get_requests[math.random(#get_requests)]
 end
 
-local transition_body = '{"to":"Running"}'
-function M.transition_request()
+-- The next of this thread's BENCH_TRANS targets ({instance id, user k}), each once.
+function M.next_target()
   M.tpos = M.tpos + 1
-  if M.tpos > #M.trans then  -- ran out: start over (these answer 400 and are reported)
+  if M.tpos > #M.trans then  -- ran out: start over (these answer 4xx and are reported)
     assert(#M.trans > 0, "BENCH_TRANS has no entries for this thread")
     M.tpos = 1
     exhausted = exhausted + 1
   elseif exhausted > 0 then
     exhausted = exhausted + 1
   end
-  local e = M.trans[M.tpos]
+  return M.trans[M.tpos]
+end
+
+local transition_body = '{"to":"Running"}'
+function M.transition_request()
+  local e = M.next_target()
   return wrk.format("POST", "/api/v1/workflows/" .. e[1] .. "/transitions",
     { ["Authorization"] = M.auth[e[2]], ["Content-Type"] = "application/json" }, transition_body)
 end
