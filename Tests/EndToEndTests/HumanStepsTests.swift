@@ -314,6 +314,40 @@ struct HumanStepsEndToEndTests {
         #expect(started.json["currentStep"] as? Int == 3, "the retry starts at the step that failed")
     }
 
+    /// The README's curl session of a full BMAD flow, run as written (this build's workflowd mints the tokens,
+    /// BASE_URL is the stack's): every command answers as its comment says, and the database ends as the
+    /// story does — one PRD completed through its gate, one failed run retried with a corrected context.
+    @Test func theREADMEsBMADSessionRunsAsWritten() throws {
+        let stack = try Stack(name: "human-readme")
+        let root = try #require(TestEnvironment.root)
+        let readme = try String(contentsOfFile: "\(root)/README.md", encoding: .utf8)
+        let opening = try #require(readme.range(of: "A full BMAD flow (Marcus runs the PM agent, Ann signs off):\n\n```sh\n"))
+        let closing = try #require(readme.range(of: "\n```\n", range: opening.upperBound..<readme.endIndex))
+        let session = readme[opening.upperBound..<closing.lowerBound].replacingOccurrences(of: ".build/release/workflowd", with: TestEnvironment.binary!)
+        let script = try TestEnvironment.scratchDirectory("readme-session") + "/session.sh"
+        try ("set -euo pipefail\n" + session + "\n").write(toFile: script, atomically: true, encoding: .utf8)
+        let run = try Shell.run(["bash", script], environment: [
+            "BASE_URL": "http://127.0.0.1:\(stack.client.port)", "WORKFLOWD_JWT_SECRET": TestTokens.secret,
+        ])
+        let said = run.output
+        for expected in [
+            #""allowedActions":["pause","fail","cancel","provideInput"]"#, #""/title":["must be at least 3 characters"]"#,
+            #""/priority":["must be one of \"low\", \"medium\", \"high\""]"#,
+            #""stepData":{"initialize-discovery": {"title": "Checkout", "priority": "high"}}"#,
+            #""status":"WaitingForApproval""#, #""gate":true"#, "urn:workflowd:problem:approval-required", "Idempotent-Replayed: true", #""status":"Completed""#,
+            #""allowedActions":["retry"]"#, "HTTP/1.1 201", "Location: /api/v1/workflows/", #""attempt":2"#,
+        ] {
+            #expect(said.contains(expected), "the session did not answer \(expected): \(said)")
+        }
+        func count(_ condition: String) throws -> String? {
+            try stack.database.scalar(PostgresQuery(unsafeSQL: "SELECT count(*) FROM workflow_instances WHERE " + condition, binds: []))
+        }
+        #expect(try count("status = 'Completed' AND step_data ? 'checklist-validation'") == "1")
+        #expect(try count("status = 'Failed' AND retried_as IS NOT NULL AND context->>'projectName' = 'Apolo'") == "1")
+        #expect(try count("status = 'Created' AND attempt = 2 AND start_step = 3 AND context->>'projectName' = 'Apollo'") == "1")
+        #expect(try stack.database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'ApprovalGranted'") == "1")
+    }
+
     /// `Idempotency-Key` on every command through nginx: the same request replays its answer (status, body,
     /// ETag/Location) with `Idempotent-Replayed: true` and writes nothing more, another request with the
     /// key is 422, one sent while the first is still being answered is 409, and a refusal replays too.
