@@ -348,6 +348,27 @@ struct HumanStepsEndToEndTests {
         #expect(try stack.database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'ApprovalGranted'") == "1")
     }
 
+    /// A keyed command answered 5xx keeps nothing: a statement timeout rolls the change and the key back
+    /// together, so the same request with the same key runs afresh once the database answers again, and
+    /// only then is it replayed.
+    @Test func aKeyedCommandThatTimesOutKeepsNeitherItsChangeNorItsKey() throws {
+        let stack = try Stack(name: "human-idempotent-5xx", environment: ["WORKFLOWD_STATEMENT_TIMEOUT_MS": "300"])
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let id = try #require(marcus.create()["id"] as? String)
+        let path = "/api/v1/workflows/\(id)/transitions"
+        let lock = try RowLock(stack.database, instance: id)
+        let timedOut = try marcus.call("POST", path, json: ["to": "Running"], headers: ["Idempotency-Key": "start-1"])
+        #expect(isProblem(timedOut, status: 503) && timedOut.header("idempotent-replayed") == nil)
+        try lock.release()
+        #expect(try stack.database.scalar("SELECT count(*) FROM idempotency_keys") == "0", "no key without its answer")
+        #expect(try events(stack, id, type: "StatusChanged") == "0")
+        let ran = try marcus.call("POST", path, json: ["to": "Running"], headers: ["Idempotency-Key": "start-1"])
+        #expect(ran.status == 200 && ran.header("idempotent-replayed") == nil, "the key was free: the request ran")
+        let replayed = try marcus.call("POST", path, json: ["to": "Running"], headers: ["Idempotency-Key": "start-1"])
+        #expect(replayed.status == 200 && replayed.body == ran.body && replayed.header("idempotent-replayed") == "true")
+        #expect(try events(stack, id, type: "StatusChanged") == "1")
+    }
+
     /// `Idempotency-Key` on every command through nginx: the same request replays its answer (status, body,
     /// ETag/Location) with `Idempotent-Replayed: true` and writes nothing more, another request with the
     /// key is 422, one sent while the first is still being answered is 409, and a refusal replays too.
