@@ -235,19 +235,20 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// and about to be applied), per kind, every kind listed. Counts only waiting rows, through the two
     /// partial indexes of the inbox, so its cost grows with the open waits, not with all instances.
     public func openWaits() throws -> [OpenWaits] {
-        try run { connection in
-            let kinds = Awaiting.Kind.allCases
-            let rows = try connection.query("""
-                SELECT k.status, count(i.id)::int8,
-                       count(i.id) FILTER (WHERE coalesce((i.awaiting->>'overdue')::boolean, false) OR i.due_at <= now())::int8
-                FROM unnest(\("{" + kinds.map(\.status.rawValue).joined(separator: ",") + "}")::text[]) AS k(status)
-                LEFT JOIN workflow_instances i ON i.status = k.status
-                GROUP BY k.status
-                """)
-            return try rows.rows.map { row in
-                let status = try row.string(0)
-                guard let kind = kinds.first(where: { $0.status.rawValue == status }) else {
-                    throw PostgresError(kind: .decoding, message: "unknown wait status")
+        // One branch per kind with its status as a constant, so each is served by its partial index.
+        let branches = Awaiting.Kind.allCases.map { kind in
+            """
+            SELECT '\(kind.rawValue)', count(*)::int8,
+                   count(*) FILTER (WHERE coalesce((awaiting->>'overdue')::boolean, false) OR due_at <= now())::int8
+            FROM workflow_instances WHERE status = '\(kind.status.rawValue)'
+            """
+        }
+        // Only the fixed fragments above (the kinds' names) become SQL text.
+        let query = PostgresQuery(unsafeSQL: branches.joined(separator: " UNION ALL "), binds: [])
+        return try run { connection in
+            try connection.query(query).rows.map { row in
+                guard let kind = Awaiting.Kind(rawValue: try row.string(0)) else {
+                    throw PostgresError(kind: .decoding, message: "unknown wait kind")
                 }
                 return OpenWaits(kind: kind, open: try row.int(1), overdue: try row.int(2))
             }
