@@ -52,12 +52,16 @@ public final class WorkflowAPI: Sendable {
     let maxBodyBytes: Int
     /// Renders `GET /metrics` (Prometheus text format); nil: no metrics endpoint.
     let metrics: (@Sendable () -> String)?
+    /// The webhook subscriptions; nil: the webhook routes answer 404.
+    let webhooks: WebhookService?
     private let requestMetrics = RequestMetrics()
 
     public init(
         service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int, logger: Logger,
-        metrics: (@Sendable () -> String)? = nil, health: @escaping @Sendable () -> HealthReport
+        metrics: (@Sendable () -> String)? = nil, webhooks: WebhookService? = nil,
+        health: @escaping @Sendable () -> HealthReport
     ) {
+        self.webhooks = webhooks
         self.service = service
         self.verifier = verifier
         self.health = health
@@ -82,6 +86,17 @@ public final class WorkflowAPI: Sendable {
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/transitions", .token(.act)) { api, c in try api.transition(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/advance", .token(.act)) { api, c in try api.advance(c) },
         Route(.get, "/api/v1/workflows/{workflowInstanceId}/events", .token(.read)) { api, c in try api.events(c) },
+        // Webhooks (Admin only).
+        Route(.get, "/api/v1/webhooks", .token(.administer)) { api, c in try api.listWebhooks(c) },
+        Route(.post, "/api/v1/webhooks", .token(.administer)) { api, c in try api.createWebhook(c) },
+        Route(.get, "/api/v1/webhooks/{webhookId}", .token(.administer)) { api, c in try api.webhook(c) },
+        Route(.patch, "/api/v1/webhooks/{webhookId}", .token(.administer)) { api, c in try api.updateWebhook(c) },
+        Route(.delete, "/api/v1/webhooks/{webhookId}", .token(.administer)) { api, c in try api.deleteWebhook(c) },
+        Route(.post, "/api/v1/webhooks/{webhookId}/secret", .token(.administer)) { api, c in try api.rotateWebhookSecret(c) },
+        Route(.get, "/api/v1/webhooks/{webhookId}/deliveries", .token(.administer)) { api, c in try api.webhookDeliveries(c) },
+        Route(.post, "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver", .token(.administer)) { api, c in
+            try api.redeliverWebhook(c)
+        },
         Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
     ]
 
@@ -319,7 +334,7 @@ public final class WorkflowAPI: Sendable {
 
     /// The body as a JSON object. 413 when too large, 415 when not declared as JSON, 400 when malformed
     /// or not an object; nil for an empty optional body.
-    private func jsonBody(_ request: APIRequest, required: Bool) throws -> JSONValue? {
+    func jsonBody(_ request: APIRequest, required: Bool) throws -> JSONValue? {
         let declared = request.head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
         if request.body.count > maxBodyBytes || declared > maxBodyBytes {
             throw Problem(.contentTooLarge, "payload-too-large", title: "Content Too Large", detail: "The body is larger than \(maxBodyBytes) bytes.")

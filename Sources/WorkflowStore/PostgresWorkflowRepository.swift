@@ -287,8 +287,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     // MARK: Plumbing
 
     /// Runs on a pooled connection; retries a serialization failure or deadlock (rolled back whole) a
-    /// bounded number of times, and turns database errors into domain errors.
-    private func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    /// bounded number of times, and turns database errors into domain errors. (The webhook repository
+    /// runs its statements through this too.)
+    func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         var attempt = 0
         while true {
             attempt += 1

@@ -42,11 +42,14 @@ public enum Capability: Sendable, Hashable, CaseIterable {
     case read
     /// Participant or Admin: create and change instances.
     case act
+    /// Admin only: configuration of the service itself (webhook subscriptions).
+    case administer
 
     public func allows(_ principal: Principal) -> Bool {
         switch self {
         case .read: principal.canRead
         case .act: principal.canAct
+        case .administer: principal.isAdmin
         }
     }
 
@@ -55,6 +58,7 @@ public enum Capability: Sendable, Hashable, CaseIterable {
         switch self {
         case .read: [.participant, .viewer, .admin]
         case .act: [.participant, .admin]
+        case .administer: [.admin]
         }
     }
 
@@ -63,6 +67,7 @@ public enum Capability: Sendable, Hashable, CaseIterable {
         switch self {
         case .read: "The token carries none of the roles Participant, Viewer or Admin."
         case .act: "This action needs the Participant or Admin role."
+        case .administer: "This operation needs the Admin role."
         }
     }
 }

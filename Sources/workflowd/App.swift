@@ -1,7 +1,9 @@
 import FastCGI
 import Foundation
 import Logging
+import Metrics
 import PostgresClient
+import WebhookClient
 import WorkflowAPI
 import WorkflowStore
 import Workflows
@@ -30,10 +32,12 @@ struct App {
         }
         let repository = PostgresWorkflowRepository(pool: pool, logger: logger)
         let service = WorkflowService(repository: repository)
+        let webhookRepository = PostgresWebhookRepository(pool: pool, logger: logger)
         let maxBodyBytes = FastCGIServerConfiguration.defaultMaxBodyBytes
         let readiness = ReadinessCheck(pool: pool, migrations: migrator.migrations)
         let api = WorkflowAPI(
-            service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool)
+            service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool),
+            webhooks: WebhookService(repository: webhookRepository)
         ) {
             readiness.report()
         }
@@ -46,7 +50,7 @@ struct App {
             PeriodicJob(name: "idempotency_key_purge", every: .seconds(600), logger: logger) { isStopping in
                 while !isStopping(), try repository.purgeExpiredIdempotencyKeys() > 0 {}
             },
-        ]
+        ] + webhookJobs(configuration, repository: webhookRepository, logger: logger)
         logger.info("starting workflowd", metadata: [
             "version": "\(Workflowd.version)", "listen": "\(configuration.address)", "workers": "\(configuration.workers)",
             "pool_size": "\(configuration.poolSize)", "database": "\(target.map(String.init(describing:)) ?? "?")",
@@ -55,6 +59,25 @@ struct App {
         return App(
             server: server, jobs: jobs, pool: pool, shutdownGrace: configuration.shutdownGrace, logger: logger,
             keys: KeyReloader(verifier: verifier, sources: configuration.keySources, logger: logger))
+    }
+
+    /// Webhook delivery (unless WORKFLOWD_WEBHOOK_WORKERS=0) and the outbox gauges, read from the table so
+    /// that every process reports the same queue.
+    static func webhookJobs(_ configuration: ServeConfiguration, repository: PostgresWebhookRepository, logger: Logger) -> [any BackgroundJob] {
+        let depth = Gauge(label: "webhook_queue_depth")
+        let oldest = Gauge(label: "webhook_oldest_due_seconds")
+        let gauges = PeriodicJob(name: "webhook_queue_metrics", every: .seconds(5), logger: logger) { _ in
+            let statistics = try repository.queueStatistics()
+            depth.record(statistics.pending)
+            oldest.record(statistics.oldestDueSeconds)
+        }
+        guard configuration.webhookWorkers > 0 else { return [gauges] }
+        var retry = WebhookRetryPolicy()
+        retry.firstDelay = configuration.webhookFirstRetry
+        let delivery = WebhookDeliveryJob(
+            repository: repository, policy: configuration.webhookPolicy, workers: configuration.webhookWorkers, logger: logger,
+            retry: retry, lease: configuration.webhookLease)
+        return [delivery, gauges]
     }
 
     /// Reads the key files and checks every key: a refusal here is a configuration error (exit 2).

@@ -44,6 +44,14 @@ struct MetricsSetup {
         "db_errors_total": "PostgreSQL errors by SQLSTATE class, or by kind (connectionFailed, poolTimeout, ...) without one.",
         "db_statement_retries_total": "Statements run again after a serialization failure or deadlock.",
         "workflowd_job_runs_total": "Background job runs, by job name and outcome (ok or failed).",
+        "webhook_deliveries_attempted_total": "Webhook delivery attempts, by subscription.",
+        "webhook_deliveries_succeeded_total": "Webhook delivery attempts answered with a 2xx, by subscription.",
+        "webhook_deliveries_failed_total": "Webhook delivery attempts that failed (non-2xx, timeout, refused, transport error), by subscription.",
+        "webhook_deliveries_given_up_total": "Webhook deliveries marked failed after their retry window, by subscription.",
+        "webhook_subscriptions_disabled_total": "Webhook subscriptions disabled by workflowd after continuous failures, by subscription.",
+        "webhook_attempt_duration_seconds": "Time one webhook delivery attempt took, from connect to the end of the answer.",
+        "webhook_queue_depth": "Pending webhook deliveries (all processes; read every 5 s).",
+        "webhook_oldest_due_seconds": "How long the oldest due webhook delivery has waited (all processes; read every 5 s).",
     ]
 
     /// Puts `# HELP` before each `# TYPE` line of a family from `help` that has none.
