@@ -10,11 +10,12 @@ export PORT PG_PORT TEST_ARGS
 SWIFT := $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
 
 .DEFAULT_GOAL := help
-.PHONY: help build release run stop test clean
+.PHONY: help build release deb run stop test clean
 
 help:
 	@echo "make build    debug build (.build/debug/workflowd)"
-	@echo "make release  release build (.build/release/workflowd)"
+	@echo "make release  release build, Swift runtime linked in (.build/release/workflowd)"
+	@echo "make deb      Debian package of the release build, checked by lintian (.build-deb/workflowd_*.deb)"
 	@echo "make run      PostgreSQL + workflowd + nginx on http://127.0.0.1:$(PORT) (PORT=, PG_PORT=)"
 	@echo "make stop     stop what make run started"
 	@echo "make test     swift test against a throwaway PostgreSQL (TEST_ARGS='--filter Foo')"
@@ -26,7 +27,10 @@ build:
 	$(SWIFT) build
 
 release:
-	$(SWIFT) build -c release
+	$(SWIFT) build -c release --static-swift-stdlib
+
+deb:
+	deploy/deb.sh
 
 run:
 	scripts/run.sh start

@@ -66,7 +66,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The PostgreSQL repository and the migrations runner.
+        // The PostgreSQL repository and the migrations runner, with Migrations/*.sql built in.
         .target(
             name: "WorkflowStore",
             dependencies: [
@@ -75,8 +75,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            plugins: ["EmbedMigrations"]
         ),
+        // Migrations/ stays at the top level, the one copy of the SQL: a build-tool plugin turns it into a
+        // Swift file of WorkflowStore (SwiftPM resources would have to live inside the target's directory).
+        .plugin(name: "EmbedMigrations", capability: .buildTool(), dependencies: ["EmbedMigrationsTool"]),
+        .executableTarget(name: "EmbedMigrationsTool", swiftSettings: swiftSettings),
 
         // HTTP: routes, handlers, JSON, auth, problem details, OpenAPI.
         .target(

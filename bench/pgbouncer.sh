@@ -6,7 +6,9 @@
 # site. Its runs sit in the table beside the direct ones, labelled "… via PgBouncer". PgBouncer's own CPU
 # is in none of the columns (it is its own process, about one core's worth at most: it is single-threaded).
 
-# Starts PgBouncer, the responder and its nginx; sets PGB_URL, PGB_WFD_PID, PGB_NGINX_PID.
+# Starts PgBouncer, then a second stack (scripts/stack.sh) on the bench database through it: the
+# responder and its nginx (the production site without rate limits); sets PGB_URL, PGB_WFD_PID,
+# PGB_NGINX_PID.
 bench_start_pgbouncer() {
   local bouncer_port nginx_port
   bouncer_port=$("$ROOT/scripts/pg.sh" free-port)
@@ -16,22 +18,16 @@ bench_start_pgbouncer() {
   # Behind a transaction pooler workflowd cannot set statement_timeout per connection; it checks that
   # the server applies the configured one (the default, 5000 ms).
   psql_q -c "ALTER DATABASE workflowd SET statement_timeout = 5000"
-  rm -f "$RUN/workflowd-pgbouncer.sock"
-  (close_inherited_fds
-   DATABASE_URL=$("$ROOT/scripts/pgbouncer.sh" url "$RUN/pgbouncer" workflowd) WORKFLOWD_PGBOUNCER=transaction \
-     WORKFLOWD_LOG_LEVEL=warning WORKFLOWD_WORKERS=$WORKERS \
-     exec "$BIN" serve --socket "$RUN/workflowd-pgbouncer.sock" --socket-mode 0666 \
-     >"$RUN/logs/workflowd-pgbouncer.log" 2>&1 </dev/null) &
-  PGB_WFD_PID=$!
-  echo "$PGB_WFD_PID" >"$RUN/workflowd-pgbouncer.pid"
-  "$ROOT/scripts/nginx.sh" start "$RUN/nginx-pgbouncer" "$nginx_port" \
-    "unix:$RUN/workflowd-pgbouncer.sock"
-  PGB_NGINX_PID=$(cat "$RUN/nginx-pgbouncer/nginx.pid")
+  unlimited_site >"$RUN/site-pgbouncer.conf"
+  # The database is migrated already; `migrate` (a no-op here) goes to PostgreSQL directly, as it must.
+  WORKFLOWD_NGINX_SITE=$RUN/site-pgbouncer.conf WORKFLOWD_MIGRATIONS_DATABASE_URL=$DATABASE_URL \
+    "$ROOT/scripts/stack.sh" up "$RUN/pgb" --bin "$BIN" --port "$nginx_port" --timeout 60 \
+    --database-url "$("$ROOT/scripts/pgbouncer.sh" url "$RUN/pgbouncer" workflowd)" \
+    --env WORKFLOWD_PGBOUNCER=transaction --env WORKFLOWD_LOG_LEVEL=warning --env "WORKFLOWD_WORKERS=$WORKERS" ||
+    die "workflowd behind PgBouncer did not start"
+  PGB_WFD_PID=$(cat "$RUN/pgb/workflowd0.pid")
+  PGB_NGINX_PID=$(cat "$RUN/pgb/nginx/nginx.pid")
   PGB_URL=http://127.0.0.1:$nginx_port
-  if ! wait_http "$PGB_URL/api/v1/health" 60 "$PGB_WFD_PID"; then
-    tail -n 20 "$RUN/logs/workflowd-pgbouncer.log" >&2
-    die "workflowd behind PgBouncer did not answer /api/v1/health through nginx"
-  fi
 }
 
 # run_wrk_pgbouncer NAME SCENARIO CONNS SECONDS [TRANS_SEGMENT]: run_wrk against the PgBouncer responder.
@@ -41,5 +37,6 @@ run_wrk_pgbouncer() {
 }
 
 bench_stop_pgbouncer() {
+  "$ROOT/scripts/stack.sh" down "$RUN/pgb"
   "$ROOT/scripts/pgbouncer.sh" stop "$RUN/pgbouncer"
 }

@@ -45,6 +45,7 @@ if [[ -z ${TEST_ARGS:-} ]]; then
     if "${@:2}"; then echo "== $1: ok"; else echo "== $1: FAILED"; rc=1; fi
   }
   step "systemd units (deploy/verify.sh)" deploy/verify.sh "$WORKFLOWD_TEST_BINARY"
+  step "Debian package: lintian, dpkg -i, serve through nginx, purge (deploy/deb-test.sh)" deploy/deb-test.sh
   step "benchmark harness smoke (bench/smoke.sh)" bench/smoke.sh
   step "OpenAPI fuzzing through nginx (fuzz/ci.sh)" fuzz/ci.sh
   step "alert rules and dashboard (deploy/check-monitoring.sh)" deploy/check-monitoring.sh

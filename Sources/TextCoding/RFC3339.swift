@@ -31,6 +31,67 @@ public enum RFC3339 {
         }
     }
 
+    /// Microseconds since the epoch of an RFC 3339 date-time (`2026-11-27T10:00:00Z`,
+    /// `2026-11-27T12:00:00.5+02:00`); nil for anything else. Fractions beyond microseconds are truncated;
+    /// leap seconds (`:60`) are refused.
+    public static func microsecondsSinceEpoch(parsing text: some StringProtocol) -> Int64? {
+        let b = Array(text.utf8)
+        guard b.count >= 20, b.count <= 64 else { return nil }
+        func number(_ from: Int, _ width: Int) -> Int? {
+            var value = 0
+            for i in from..<from + width {
+                guard b[i] >= UInt8(ascii: "0"), b[i] <= UInt8(ascii: "9") else { return nil }
+                value = value * 10 + Int(b[i] - UInt8(ascii: "0"))
+            }
+            return value
+        }
+        guard let year = number(0, 4), b[4] == UInt8(ascii: "-"), let month = number(5, 2), b[7] == UInt8(ascii: "-"),
+            let day = number(8, 2), b[10] == UInt8(ascii: "T") || b[10] == UInt8(ascii: "t"), let hour = number(11, 2),
+            b[13] == UInt8(ascii: ":"), let minute = number(14, 2), b[16] == UInt8(ascii: ":"), let second = number(17, 2),
+            (1...12).contains(month), hour < 24, minute < 60, second < 60
+        else { return nil }
+        let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+        let monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+        guard day >= 1, day <= monthDays[month - 1] else { return nil }
+        var at = 19
+        var micros = 0
+        if b[at] == UInt8(ascii: ".") {
+            at += 1
+            var digits = 0
+            while at < b.count, b[at] >= UInt8(ascii: "0"), b[at] <= UInt8(ascii: "9") {
+                if digits < 6 { micros = micros * 10 + Int(b[at] - UInt8(ascii: "0")) }
+                digits += 1
+                at += 1
+            }
+            guard digits > 0 else { return nil }
+            for _ in digits..<max(digits, 6) { micros *= 10 }
+        }
+        guard at < b.count else { return nil }
+        var offset = 0
+        if b[at] == UInt8(ascii: "Z") || b[at] == UInt8(ascii: "z") {
+            at += 1
+        } else {
+            guard b[at] == UInt8(ascii: "+") || b[at] == UInt8(ascii: "-"), at + 6 == b.count,
+                let oh = number(at + 1, 2), b[at + 3] == UInt8(ascii: ":"), let om = number(at + 4, 2), oh < 24, om < 60
+            else { return nil }
+            offset = (oh * 60 + om) * 60 * (b[at] == UInt8(ascii: "-") ? -1 : 1)
+            at += 6
+        }
+        guard at == b.count else { return nil }
+        let seconds = daysSinceEpoch(year: year, month: month, day: day) * 86_400 + hour * 3600 + minute * 60 + second - offset
+        return Int64(seconds) * 1_000_000 + Int64(micros)
+    }
+
+    /// Howard Hinnant's days-from-civil algorithm (proleptic Gregorian), the inverse of `civilDate`.
+    static func daysSinceEpoch(year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = y.floorDiv(400)
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+
     /// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian).
     static func civilDate(daysSinceEpoch: Int) -> (Int, Int, Int) {
         let z = daysSinceEpoch + 719_468

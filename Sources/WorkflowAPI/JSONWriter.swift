@@ -5,9 +5,10 @@ import TextCoding
 /// Hand-written JSON for the response types: a few string appends instead of Codable's reflection,
 /// and jsonb columns are spliced in as the text PostgreSQL already produced.
 enum JSONWriter {
-    static func instance(_ i: WorkflowInstance) -> String {
+    /// The instance as `caller` sees it: `allowedActions` are the caller's.
+    static func instance(_ i: WorkflowInstance, for caller: Principal) -> String {
         var out = ""
-        out.reserveCapacity(400 + i.context.text.utf8.count + i.stepData.text.utf8.count)
+        out.reserveCapacity(500 + i.context.text.utf8.count + i.stepData.text.utf8.count)
         out += "{\"id\":\"\(i.id.lowercaseText)\""
         out += ",\"workflowDefinitionId\":" + JSONString.quoted(i.definitionId)
         out += ",\"userId\":\"\(i.userId.lowercaseText)\""
@@ -16,8 +17,11 @@ enum JSONWriter {
         out += ",\"context\":" + i.context.text
         out += ",\"stepData\":" + i.stepData.text
         out += ",\"allowedTransitions\":" + allowedTransitions[i.status]!
+        out += ",\"allowedActions\":[" + WorkflowActions.allowed(for: i, by: caller).map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"
+        out += ",\"awaiting\":" + (i.awaiting?.json(counts: true) ?? "null")
         out += ",\"version\":\(i.version)"
-        out += ",\"createdAt\":\"\(timestamp(i.createdAt))\",\"updatedAt\":\"\(timestamp(i.updatedAt))\"}"
+        out += ",\"createdAt\":\"\(timestamp(i.createdAt))\",\"updatedAt\":\"\(timestamp(i.updatedAt))\""
+        out += ",\"statusChangedAt\":\"\(timestamp(i.statusChangedAt))\"}"
         return out
     }
 
@@ -33,7 +37,13 @@ enum JSONWriter {
     }
 
     static func definition(_ d: WorkflowDefinition) -> String {
-        let steps = d.steps.map { "{\"id\":\(JSONString.quoted($0.id)),\"name\":\(JSONString.quoted($0.name))}" }.joined(separator: ",")
+        let steps = d.steps.map { step in
+            var out = "{\"id\":\(JSONString.quoted(step.id)),\"name\":\(JSONString.quoted(step.name))"
+            if let gate = step.approval {
+                out += ",\"approval\":{\"count\":\(gate.count),\"prompt\":\(JSONString.quoted(gate.prompt)),\"onReject\":\"\(gate.onReject.rawValue)\"}"
+            }
+            return out + "}"
+        }.joined(separator: ",")
         return "{\"id\":\(JSONString.quoted(d.id)),\"name\":\(JSONString.quoted(d.name)),\"description\":\(JSONString.quoted(d.description)),\"steps\":[\(steps)]}"
     }
 
@@ -51,8 +61,42 @@ enum JSONWriter {
 
     static func states() -> String {
         let transitions = WorkflowStatus.allCases.map { "\"\($0.rawValue)\":\(statuses($0.allowedTransitions))" }
+        let actions = WorkflowAction.allCases.map { "\"\($0.rawValue)\":\(JSONString.quoted(actionDescription($0)))" }
         return "{\"states\":\(statuses(WorkflowStatus.allCases)),\"terminal\":\(statuses(WorkflowStatus.terminalStates)),"
-            + "\"transitions\":{\(transitions.joined(separator: ","))}}"
+            + "\"transitions\":{\(transitions.joined(separator: ","))},"
+            + "\"waits\":{\"WaitingForInput\":\(JSONString.quoted(waitDescription(.input))),"
+            + "\"WaitingForApproval\":\(JSONString.quoted(waitDescription(.approval)))},"
+            + "\"actions\":{\(actions.joined(separator: ","))}}"
+    }
+
+    static func waitDescription(_ kind: Awaiting.Kind) -> String {
+        switch kind {
+        case .input:
+            "Awaits input from the owner (or an Admin): POST /api/v1/workflows/{id}/input {\"data\":{...}}, validated against awaiting.schema; "
+                + "without a schema a plain transition to Running also ends the wait."
+        case .approval:
+            "Awaits awaiting.approvers.count distinct approvals by Approvers (or Admins) other than the initiator: "
+                + "POST /api/v1/workflows/{id}/approvals {\"decision\":\"approve\"|\"reject\"}; a rejection applies awaiting.onReject. "
+                + "A plain transition to Running is refused (approval-required) unless an Admin overrides."
+        }
+    }
+
+    static func actionDescription(_ action: WorkflowAction) -> String {
+        switch action {
+        case .start: "transition Created → Running (starts step 1)"
+        case .pause: "transition to Paused"
+        case .resume: "transition back to Running"
+        case .cancel: "transition to Cancelled"
+        case .fail: "transition to Failed"
+        case .complete: "transition to Completed"
+        case .advance: "POST /advance: complete the current step (or open its approval gate)"
+        case .requestInput: "transition to WaitingForInput with an optional awaiting object"
+        case .requestApproval: "transition to WaitingForApproval with an optional awaiting object"
+        case .provideInput: "POST /input with the awaited data"
+        case .approve: "POST /approvals {\"decision\":\"approve\"}"
+        case .reject: "POST /approvals {\"decision\":\"reject\"}"
+        case .override: "Admin: transition to Running with override: true, ending an approval wait without the approvals"
+        }
     }
 
     /// RFC 3339 in UTC with milliseconds: 2026-11-27T10:00:00.123Z.

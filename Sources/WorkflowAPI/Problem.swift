@@ -108,6 +108,32 @@ struct Problem: Error {
             return .unavailable("Too many concurrent changes to this workflow; try again.")
         case .unavailable(let reason):
             return .unavailable(reason)
+        case .approvalRequired:
+            return Problem(
+                .forbidden, "approval-required", title: "Approval required",
+                detail: "This workflow is waiting for approval: it moves on when an eligible Approver (not the initiator) sends "
+                    + "POST /api/v1/workflows/{id}/approvals {\"decision\":\"approve\"}. An Admin may override with "
+                    + "{\"to\":\"Running\",\"override\":true,\"reason\":\"...\"}; the owner may still cancel or fail it.")
+        case .inputRequired:
+            return Problem(
+                .badRequest, "input-required", title: "Input required",
+                detail: "This wait declares a schema for its input: send the input with POST /api/v1/workflows/{id}/input {\"data\":{...}}.")
+        case .notWaiting(let expected, let actual):
+            var problem = Problem(
+                .conflict, "not-waiting", title: "Not waiting",
+                detail: "This answer needs a workflow that is \(expected.rawValue); this one is \(actual.rawValue).")
+            problem.extensions = [("currentStatus", "\"\(actual.rawValue)\"")]
+            return problem
+        case .notEligible(let reason):
+            return Problem(.forbidden, "not-eligible", title: "Not eligible to decide", detail: reason)
+        case .alreadyDecided:
+            return Problem(
+                .conflict, "already-decided", title: "Already decided",
+                detail: "This approval already has your decision, or another decision ended it a moment ago; fetch the workflow to see where it stands.")
+        case .invalidInput(let violations):
+            var problem = Problem.validation(violations.map { ($0.path, $0.message) })
+            problem.detail = "The input does not match the wait's schema: " + problem.detail
+            return problem
         }
     }
 }

@@ -86,6 +86,9 @@ public final class WorkflowAPI: Sendable {
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/transitions", .token(.act)) { api, c in try api.transition(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/advance", .token(.act)) { api, c in try api.advance(c) },
         Route(.get, "/api/v1/workflows/{workflowInstanceId}/events", .token(.read)) { api, c in try api.events(c) },
+        // Human steps: answering a wait.
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/input", .token(.act)) { api, c in try api.provideInput(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/approvals", .token(.approve)) { api, c in try api.decide(c) },
         // Webhooks (Admin only).
         Route(.get, "/api/v1/webhooks", .token(.administer)) { api, c in try api.listWebhooks(c) },
         Route(.post, "/api/v1/webhooks", .token(.administer)) { api, c in try api.createWebhook(c) },
@@ -240,7 +243,7 @@ public final class WorkflowAPI: Sendable {
     }
 
     private func instance(_ c: RouteContext) throws -> Response {
-        .instance(try service.instance(id: c.instanceId, for: c.principal), status: .ok)
+        .instance(try service.instance(id: c.instanceId, for: c.principal), status: .ok, for: c.principal)
     }
 
     private func create(_ c: RouteContext) throws -> Response {
@@ -268,7 +271,7 @@ public final class WorkflowAPI: Sendable {
         guard errors.isEmpty else { throw Problem.validation(errors) }
         let claim = key.map { IdempotencyClaim(key: $0, requestHash: Self.fingerprint(definitionId: definitionId, parameters: parameters)) }
         let created = try service.create(definitionId: definitionId, parameters: parameters, idempotency: claim, by: principal)
-        var response = Response.instance(created.instance, status: .created)
+        var response = Response.instance(created.instance, status: .created, for: principal)
         response.headers[.location] = "/api/v1/workflows/\(created.instance.id.lowercaseText)"
         if created.replayed { response.headers[.idempotentReplayed] = "true" }
         return response
@@ -281,7 +284,7 @@ public final class WorkflowAPI: Sendable {
 
     private func list(_ c: RouteContext) throws -> Response {
         let page = try service.list(try InstanceListing.filter(c.request), for: c.principal!)
-        return Response(status: .ok, json: JSONWriter.page(page, item: JSONWriter.instance))
+        return Response(status: .ok, json: JSONWriter.page(page) { JSONWriter.instance($0, for: c.principal!) })
     }
 
     private func transition(_ c: RouteContext) throws -> Response {
@@ -306,8 +309,11 @@ public final class WorkflowAPI: Sendable {
         case .string: errors.append(("reason", "must be at most 1000 characters"))
         case let other?: errors.append(("reason", "must be a string, not \(other.typeName)"))
         }
-        guard errors.isEmpty, let target else { throw Problem.validation(errors) }
-        return .instance(try service.transition(id: id, to: target, reason: reason, ifMatch: ifMatch, by: principal), status: .ok)
+        let awaiting = body.flatMap { waitRequest(in: $0, target: target, errors: &errors) }
+        guard errors.isEmpty, let target, let awaiting else { throw Problem.validation(errors) }
+        let changed = try service.transition(
+            id: id, to: target, reason: reason, awaiting: awaiting.awaiting, override: awaiting.override, ifMatch: ifMatch, by: principal)
+        return .instance(changed, status: .ok, for: principal)
     }
 
     private func advance(_ c: RouteContext) throws -> Response {
@@ -321,7 +327,7 @@ public final class WorkflowAPI: Sendable {
             output = JSONText(unchecked: value.serialized)
         case let other?: throw Problem.validation([("output", "must be an object, not \(other.typeName)")])
         }
-        return .instance(try service.advance(id: id, output: output, ifMatch: ifMatch, by: principal), status: .ok)
+        return .instance(try service.advance(id: id, output: output, ifMatch: ifMatch, by: principal), status: .ok, for: principal)
     }
 
     private func events(_ c: RouteContext) throws -> Response {
@@ -356,7 +362,7 @@ public final class WorkflowAPI: Sendable {
     }
 
     /// `If-Match: "3"` → 3; `*` or absent → nil.
-    private func version(fromIfMatch request: APIRequest) throws -> Int? {
+    func version(fromIfMatch request: APIRequest) throws -> Int? {
         guard let raw = request.head.headerFields[.ifMatch].map({ String($0.trimmingHTTPWhitespace()) }), raw != "*" else { return nil }
         let digits = raw.dropFirst().dropLast()
         guard raw.count >= 3, raw.first == "\"", raw.last == "\"", digits.count <= 18, digits.first != "0",
@@ -380,8 +386,8 @@ struct Response {
         self.json = json
     }
 
-    static func instance(_ instance: WorkflowInstance, status: HTTPResponse.Status) -> Response {
-        var response = Response(status: status, json: JSONWriter.instance(instance))
+    static func instance(_ instance: WorkflowInstance, status: HTTPResponse.Status, for caller: Principal) -> Response {
+        var response = Response(status: status, json: JSONWriter.instance(instance, for: caller))
         response.headers[.eTag] = "\"\(instance.version)\""
         return response
     }

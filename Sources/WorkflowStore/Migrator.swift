@@ -58,6 +58,16 @@ public struct MigrationStatus: Sendable {
     public let pending: [Migration]
 }
 
+/// Where the migrations come from.
+public enum MigrationSource: Sendable, Equatable {
+    /// `Migrations/*.sql` as they were when this binary was built (the EmbedMigrations build-tool plugin): a
+    /// package ships one file, and the schema a binary expects cannot be separated from it.
+    case embedded
+    /// A directory of `NNNN_description.sql` files used instead of the embedded set (development, or a
+    /// deliberate override).
+    case directory(String)
+}
+
 /// Applies `Migrations/NNNN_*.sql` in order, each in its own transaction, recorded in `schema_migrations`,
 /// under an advisory lock so two deploys cannot race.
 public struct Migrator: Sendable {
@@ -73,6 +83,13 @@ public struct Migrator: Sendable {
         self.migrations = sorted
     }
 
+    public init(source: MigrationSource) throws(MigrationError) {
+        switch source {
+        case .embedded: try self.init(files: embeddedMigrationFiles)
+        case .directory(let path): try self.init(directory: path)
+        }
+    }
+
     /// Reads every `*.sql` file of `directory`.
     public init(directory: String) throws(MigrationError) {
         let names: [String]
@@ -81,13 +98,22 @@ public struct Migrator: Sendable {
         } catch {
             throw MigrationError.unreadableDirectory(directory, "\(error.localizedDescription)")
         }
-        var migrations: [Migration] = []
+        var files: [(name: String, sql: String)] = []
         for name in names {
-            guard let (version, label) = Self.parse(fileName: name) else { throw MigrationError.badFileName(name) }
             guard let data = FileManager.default.contents(atPath: directory + "/" + name),
                 let sql = String(data: data, encoding: .utf8)
             else { throw MigrationError.unreadableDirectory(directory, "cannot read \(name)") }
-            migrations.append(Migration(version: version, name: label, sql: sql))
+            files.append((name, sql))
+        }
+        try self.init(files: files)
+    }
+
+    /// `NNNN_description.sql` files and their text, from a directory or from the binary.
+    init(files: [(name: String, sql: String)]) throws(MigrationError) {
+        var migrations: [Migration] = []
+        for file in files {
+            guard let (version, label) = Self.parse(fileName: file.name) else { throw MigrationError.badFileName(file.name) }
+            migrations.append(Migration(version: version, name: label, sql: file.sql))
         }
         try self.init(migrations: migrations)
     }

@@ -33,13 +33,17 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// The instance columns, in the order `instance(from:)` reads them; `i` is the instance, `total` the step count.
     static let instanceColumns = """
         i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, i.context::text, i.step_data::text,
-        i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8
+        i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8,
+        i.awaiting::text, (i.awaiting->'schema')::text, (i.awaiting->'output')::text,
+        (extract(epoch FROM i.due_at) * 1000000)::int8, i.decided_by::text, (extract(epoch FROM i.status_changed_at) * 1000000)::int8
         """
+    /// How many columns `instanceColumns` has (what `outcomeSelect` adds comes after them).
+    static let instanceColumnCount = 17
 
     public func definitions() throws -> [WorkflowDefinition] {
         try run { connection in
             let rows = try connection.query("""
-                SELECT d.id, d.name, d.description, s.step->>'id', s.step->>'name'
+                SELECT d.id, d.name, d.description, \(unescaped: Self.stepColumns)
                 FROM workflow_definitions d, jsonb_array_elements(d.steps) WITH ORDINALITY AS s(step, ord)
                 ORDER BY d.id, s.ord
                 """)
@@ -50,7 +54,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     public func definition(id: String) throws -> WorkflowDefinition? {
         try run { connection in
             let rows = try connection.query("""
-                SELECT d.id, d.name, d.description, s.step->>'id', s.step->>'name'
+                SELECT d.id, d.name, d.description, \(unescaped: Self.stepColumns)
                 FROM workflow_definitions d, jsonb_array_elements(d.steps) WITH ORDINALITY AS s(step, ord)
                 WHERE d.id = \(id)
                 ORDER BY s.ord
@@ -58,6 +62,13 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             return try Self.definitions(from: rows).first
         }
     }
+
+    /// A step's columns: id, name and its approval gate (count, prompt, onReject; NULL without a gate).
+    static let stepColumns = """
+        s.step->>'id', s.step->>'name',
+        CASE WHEN s.step ? 'approval' THEN coalesce((s.step->'approval'->>'count')::int, 1) END,
+        s.step->'approval'->>'prompt', s.step->'approval'->>'onReject'
+        """
 
     public func createInstance(
         _ new: NewWorkflowInstance, event: NewWorkflowEvent, idempotency: IdempotencyClaim?
@@ -181,24 +192,27 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // `old` locks the row and reads it as it is now (a concurrent writer is waited for), so the
         // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.
         func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
+        let awaiting = t.awaiting.map { $0.json(counts: false) }
         let outcome = try conditionalChange("""
             WITH old AS (
-                SELECT id, status, version, (\(t.ownerId)::uuid IS NULL OR user_id = \(t.ownerId)::uuid) AS visible
+                SELECT id, status, version, awaiting, (\(t.ownerId)::uuid IS NULL OR user_id = \(t.ownerId)::uuid) AS visible
                 FROM workflow_instances WHERE id = \(t.instanceId)
                 FOR UPDATE
             ), i AS (
                 UPDATE workflow_instances w
                 SET status = \(t.target.rawValue),
                     current_step = CASE WHEN old.status = ANY(\(list(t.firstStepFrom))::text[]) THEN 1 ELSE w.current_step END,
-                    version = w.version + 1, updated_at = now()
+                    awaiting = \(awaiting)::jsonb, due_at = timestamptz 'epoch' + \(t.awaiting?.dueAt?.microsecondsSinceEpoch)::int8 * interval '1 microsecond',
+                    status_changed_at = now(), version = w.version + 1, updated_at = now()
                 FROM old
                 WHERE w.id = old.id AND old.visible AND old.status = ANY(\(list(t.allowedFrom))::text[])
+                  AND NOT (old.status = ANY(\(list(t.onlyWithoutSchemaFrom))::text[]) AND coalesce(old.awaiting ? 'schema', false))
                   AND (\(t.expectedVersion)::int IS NULL OR w.version = \(t.expectedVersion)::int)
                 RETURNING w.*
             ), ev AS (
-                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, user_id, occurred_at)
+                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
                 SELECT i.id, \(WorkflowEventType.statusChanged.rawValue), old.status, i.status, i.current_step,
-                       \(t.reason), \(t.actorId)::uuid, i.updated_at
+                       \(t.reason), \(t.eventData?.text)::jsonb, \(t.actorId)::uuid, i.updated_at
                 FROM i, old
             )
             \(unescaped: Self.outcomeSelect)
@@ -208,20 +222,33 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     }
 
     public func advance(_ a: ConditionalAdvance) throws -> ChangeOutcome {
-        // Like `transition`; the step id, the step count and whether this was the last step come from the
-        // definition in the same statement, and the events are written in order (step, then completion).
+        // Like `transition`; the step id, the step count, whether this was the last step and the step's
+        // approval gate come from the definition in the same statement, and the events are written in
+        // order (step, then completion). From a gated step the instance waits for the gate's approval
+        // instead, keeping the output with the wait.
         let outcome = try conditionalChange("""
             WITH old AS (
                 SELECT w.id, w.status, w.version, w.current_step, d.steps, jsonb_array_length(d.steps) AS step_count,
+                       d.steps -> (w.current_step - 1) -> 'approval' AS gate,
                        (\(a.ownerId)::uuid IS NULL OR w.user_id = \(a.ownerId)::uuid) AS visible
                 FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
                 WHERE w.id = \(a.instanceId)
                 FOR UPDATE OF w
             ), i AS (
                 UPDATE workflow_instances w
-                SET status = CASE WHEN old.current_step = old.step_count THEN 'Completed' ELSE 'Running' END,
-                    current_step = CASE WHEN old.current_step = old.step_count THEN old.current_step ELSE old.current_step + 1 END,
-                    step_data = w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', \(a.output.text)::jsonb),
+                SET status = CASE WHEN old.gate IS NOT NULL THEN 'WaitingForApproval'
+                                  WHEN old.current_step = old.step_count THEN 'Completed' ELSE 'Running' END,
+                    current_step = CASE WHEN old.gate IS NOT NULL OR old.current_step = old.step_count THEN old.current_step
+                                        ELSE old.current_step + 1 END,
+                    step_data = CASE WHEN old.gate IS NOT NULL THEN w.step_data
+                                     ELSE w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', \(a.output.text)::jsonb) END,
+                    awaiting = CASE WHEN old.gate IS NOT NULL THEN jsonb_build_object(
+                        'kind', 'approval', 'prompt', old.gate->>'prompt',
+                        'approvers', jsonb_build_object('count', coalesce((old.gate->>'count')::int, 1), 'allowSelfApproval', false),
+                        'onReject', coalesce(old.gate->>'onReject', 'Rework'), 'gate', true, 'output', \(a.output.text)::jsonb,
+                        'decisions', '[]'::jsonb, 'overdue', false) END,
+                    status_changed_at = CASE WHEN old.gate IS NOT NULL OR old.current_step = old.step_count THEN now()
+                                             ELSE w.status_changed_at END,
                     version = w.version + 1, updated_at = now()
                 FROM old
                 WHERE w.id = old.id AND old.visible AND old.status = 'Running' AND old.current_step BETWEEN 1 AND old.step_count
@@ -232,21 +259,128 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, \(a.actorId)::uuid, i.updated_at
                 FROM i, old, LATERAL (VALUES
                     (1, \(WorkflowEventType.stepCompleted.rawValue), NULL, NULL, NULL, \(a.output.text)::jsonb),
-                    (2, \(WorkflowEventType.statusChanged.rawValue), 'Running', 'Completed', 'All steps completed', NULL)
+                    (2, \(WorkflowEventType.statusChanged.rawValue), 'Running', 'Completed', 'All steps completed', NULL),
+                    (3, \(WorkflowEventType.statusChanged.rawValue), 'Running', 'WaitingForApproval', 'Approval gate', i.awaiting)
                 ) AS e(ord, type, from_status, to_status, reason, data)
-                WHERE e.ord = 1 OR i.status = 'Completed'
+                WHERE (e.ord = 1 AND i.status <> 'WaitingForApproval') OR (e.ord = 2 AND i.status = 'Completed')
+                   OR (e.ord = 3 AND i.status = 'WaitingForApproval')
                 ORDER BY e.ord
             )
             \(unescaped: Self.outcomeSelect)
             """)
-        if case .applied(let instance) = outcome.result, instance.status == .completed {
+        if case .applied(let instance) = outcome.result, instance.status != .running {
             Self.countTransition(from: WorkflowStatus.running.rawValue, to: instance.status.rawValue)
         }
         return outcome.result
     }
 
-    /// The last part of a conditional change: the changed instance (columns 0–10, NULL when refused) and
-    /// what `old` found (status, version, visible: 11–13; no row when there is no such instance).
+    public func provideInput(_ input: ConditionalInput) throws -> ChangeOutcome {
+        // Like `advance`: the step id comes from the definition; the input ends the wait.
+        let outcome = try conditionalChange("""
+            WITH old AS (
+                SELECT w.id, w.status, w.version, w.current_step, d.steps, jsonb_array_length(d.steps) AS step_count,
+                       (\(input.ownerId)::uuid IS NULL OR w.user_id = \(input.ownerId)::uuid) AS visible
+                FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
+                WHERE w.id = \(input.instanceId)
+                FOR UPDATE OF w
+            ), i AS (
+                UPDATE workflow_instances w
+                SET status = 'Running', awaiting = NULL, due_at = NULL, status_changed_at = now(),
+                    step_data = w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', \(input.data.text)::jsonb),
+                    version = w.version + 1, updated_at = now()
+                FROM old
+                WHERE w.id = old.id AND old.visible AND old.status = 'WaitingForInput' AND old.current_step BETWEEN 1 AND old.step_count
+                  AND w.version = \(input.expectedVersion)::int
+                RETURNING w.*
+            ), ev AS (
+                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, \(input.actorId)::uuid, i.updated_at
+                FROM i, old, LATERAL (VALUES
+                    (1, \(WorkflowEventType.inputProvided.rawValue), NULL, NULL, NULL, \(input.data.text)::jsonb),
+                    (2, \(WorkflowEventType.statusChanged.rawValue), 'WaitingForInput', 'Running', 'Input provided', NULL)
+                ) AS e(ord, type, from_status, to_status, reason, data)
+                ORDER BY e.ord
+            )
+            \(unescaped: Self.outcomeSelect)
+            """)
+        if case .applied = outcome.result { Self.countTransition(from: outcome.from, to: WorkflowStatus.running.rawValue) }
+        return outcome.result
+    }
+
+    public func decide(_ d: ConditionalDecision) throws -> ChangeOutcome {
+        // `old` locks the row; `c` keeps it only if it is still the same wait and the approver has not
+        // decided on it, and works out what this decision does: the count-th approval (or an override)
+        // ends the wait and completes a gate's step, a rejection applies onReject, any other approval is
+        // recorded. Concurrent decisions queue on the lock, so each sees the ones before it.
+        let decision: String? = if case .decision(let value) = d.kind { value.rawValue } else { nil }
+        let override = d.kind == .override
+        let outcome = try conditionalChange("""
+            WITH old AS (
+                SELECT w.id, w.status, w.version, w.current_step, w.awaiting, w.status_changed_at, d.steps,
+                       jsonb_array_length(d.steps) AS step_count, true AS visible
+                FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
+                WHERE w.id = \(d.instanceId)
+                FOR UPDATE OF w
+            ), c AS (
+                SELECT old.*, a.approvals, a.needed,
+                       \(override)::bool OR (\(decision)::text = 'approve' AND a.approvals >= a.needed) AS approved,
+                       \(decision)::text = 'reject' AS rejected,
+                       old.awaiting ? 'output' AS gate, old.current_step = old.step_count AS last
+                FROM old, LATERAL (SELECT
+                    (SELECT count(*) FROM jsonb_array_elements(old.awaiting->'decisions') e WHERE e->>'decision' = 'approve')::int
+                        + CASE WHEN \(decision)::text = 'approve' THEN 1 ELSE 0 END AS approvals,
+                    coalesce((old.awaiting->'approvers'->>'count')::int, 1) AS needed) a
+                WHERE old.status = 'WaitingForApproval' AND old.current_step BETWEEN 1 AND old.step_count
+                  AND old.status_changed_at = timestamptz 'epoch' + \(d.waitStartedAt.microsecondsSinceEpoch)::int8 * interval '1 microsecond'
+                  AND NOT coalesce(old.awaiting->'decisions', '[]') @> jsonb_build_array(jsonb_build_object('userId', \(d.approverId)::text))
+            ), i AS (
+                UPDATE workflow_instances w
+                SET status = CASE WHEN c.rejected THEN CASE WHEN c.awaiting->>'onReject' = 'Fail' THEN 'Failed' ELSE 'Running' END
+                                  WHEN c.approved THEN CASE WHEN c.gate AND c.last THEN 'Completed' ELSE 'Running' END
+                                  ELSE w.status END,
+                    current_step = CASE WHEN c.approved AND c.gate AND NOT c.last THEN w.current_step + 1 ELSE w.current_step END,
+                    step_data = CASE WHEN c.approved AND c.gate
+                                     THEN w.step_data || jsonb_build_object(c.steps -> (c.current_step - 1) ->> 'id', c.awaiting->'output')
+                                     ELSE w.step_data END,
+                    awaiting = CASE WHEN c.approved OR c.rejected THEN NULL
+                                    ELSE jsonb_set(w.awaiting, '{decisions}', coalesce(w.awaiting->'decisions', '[]') || jsonb_build_array(jsonb_build_object(
+                                        'userId', \(d.approverId)::text, 'decision', \(decision)::text,
+                                        'decidedAt', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))) END,
+                    due_at = CASE WHEN c.approved OR c.rejected THEN NULL ELSE w.due_at END,
+                    status_changed_at = CASE WHEN c.approved OR c.rejected THEN now() ELSE w.status_changed_at END,
+                    decided_by = CASE WHEN \(override)::bool OR \(d.approverId)::uuid = ANY(w.decided_by) THEN w.decided_by
+                                      ELSE w.decided_by || \(d.approverId)::uuid END,
+                    version = w.version + 1, updated_at = now()
+                FROM c
+                WHERE w.id = c.id
+                RETURNING w.*
+            ), ev AS (
+                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                SELECT i.id, e.type, e.from_status, e.to_status, c.current_step, e.reason, e.data, \(d.approverId)::uuid, i.updated_at
+                FROM i, c, LATERAL (VALUES
+                    (1, \(WorkflowEventType.approvalGranted.rawValue), NULL, NULL, \(d.comment),
+                        jsonb_build_object('approvalsGiven', c.approvals, 'approvalsNeeded', c.needed), \(decision)::text = 'approve'),
+                    (2, \(WorkflowEventType.approvalRejected.rawValue), NULL, NULL, \(d.comment),
+                        jsonb_build_object('approvalsGiven', c.approvals, 'approvalsNeeded', c.needed), c.rejected),
+                    (3, \(WorkflowEventType.stepCompleted.rawValue), NULL, NULL, NULL, c.awaiting->'output', c.approved AND c.gate),
+                    (4, \(WorkflowEventType.statusChanged.rawValue), 'WaitingForApproval', i.status,
+                        CASE WHEN \(override)::bool THEN \(d.comment)::text WHEN c.rejected THEN 'Rejected'
+                             WHEN i.status = 'Completed' THEN 'All steps completed' ELSE 'Approved' END,
+                        CASE WHEN \(override)::bool THEN '{"override":true}'::jsonb END, i.status <> 'WaitingForApproval')
+                ) AS e(ord, type, from_status, to_status, reason, data, wanted)
+                WHERE e.wanted
+                ORDER BY e.ord
+            )
+            \(unescaped: Self.outcomeSelect)
+            """)
+        if case .applied(let instance) = outcome.result, instance.status != .waitingForApproval {
+            Self.countTransition(from: outcome.from, to: instance.status.rawValue)
+        }
+        return outcome.result
+    }
+
+    /// The last part of a conditional change: the changed instance (`instanceColumns`, NULL when refused)
+    /// and what `old` found (status, version, visible, after them; no row when there is no such instance).
     static let outcomeSelect = """
         SELECT \(instanceColumns), old.status, old.version, old.visible
         FROM old LEFT JOIN i ON true
@@ -257,12 +391,13 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     private func conditionalChange(_ query: PostgresQuery) throws -> (result: ChangeOutcome, from: String) {
         let rows = try run { connection in try connection.query(query) }
         guard let row = rows.first else { return (.refused(nil), "") }
-        let from = try row.string(11)
+        let found = Self.instanceColumnCount
+        let from = try row.string(found)
         if !row.isNull(0) { return (.applied(try Self.instance(from: row)), from) }
         guard let status = WorkflowStatus(rawValue: from) else {
             throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
         }
-        return (.refused(FoundInstance(status: status, version: try row.int(12), visible: try row.bool(13))), from)
+        return (.refused(FoundInstance(status: status, version: try row.int(found + 1), visible: try row.bool(found + 2))), from)
     }
 
     /// `workflow_transitions_total{from,to}`.
@@ -332,7 +467,10 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 steps = []
             }
             if head?.id != id { head = (id, try row.string(1), try row.string(2)) }
-            steps.append(WorkflowStep(id: try row.string(3), name: try row.string(4)))
+            let gate = row.isNull(5) ? nil : ApprovalGate(
+                count: try row.int(5), prompt: row.optionalString(6) ?? "",
+                onReject: row.optionalString(7).flatMap(RejectAction.init(rawValue:)) ?? .rework)
+            steps.append(WorkflowStep(id: try row.string(3), name: try row.string(4), approval: gate))
         }
         if let head { result.append(WorkflowDefinition(id: head.id, name: head.name, description: head.description, steps: steps)) }
         return result
@@ -347,7 +485,21 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             currentStep: try row.int(4), totalSteps: try row.int(5), context: JSONText(unchecked: try row.string(6)),
             stepData: JSONText(unchecked: try row.string(7)), version: try row.int(8),
             createdAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)),
-            updatedAt: Timestamp(microsecondsSinceEpoch: try row.int64(10)))
+            updatedAt: Timestamp(microsecondsSinceEpoch: try row.int64(10)),
+            awaiting: try row.optionalString(11).map {
+                try StoredAwaiting.decode($0, schema: row.optionalString(12), output: row.optionalString(13),
+                                          dueAt: row.isNull(14) ? nil : try row.int64(14))
+            },
+            decidedBy: try uuidArray(row.string(15)),
+            statusChangedAt: Timestamp(microsecondsSinceEpoch: try row.int64(16)))
+    }
+
+    /// `{a,b}` (a uuid[] as text) → [a, b].
+    static func uuidArray(_ text: String) throws -> [UUID] {
+        try text.dropFirst().dropLast().split(separator: ",").map { part in
+            guard let id = UUID(text: part) else { throw PostgresError(kind: .decoding, message: "bad uuid[] in workflow_instances") }
+            return id
+        }
     }
 
     static func event(from row: PostgresRow) throws -> WorkflowEvent {

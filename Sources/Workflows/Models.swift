@@ -22,9 +22,12 @@ public struct Timestamp: Sendable, Hashable, Comparable {
 public struct WorkflowStep: Sendable, Hashable {
     public let id: String
     public let name: String
-    public init(id: String, name: String) {
+    /// When set, `advance` from this step waits for this approval before the step completes.
+    public let approval: ApprovalGate?
+    public init(id: String, name: String, approval: ApprovalGate? = nil) {
         self.id = id
         self.name = name
+        self.approval = approval
     }
 }
 
@@ -56,11 +59,21 @@ public struct WorkflowInstance: Sendable, Hashable {
     public var version: Int
     public let createdAt: Timestamp
     public var updatedAt: Timestamp
+    /// What the instance awaits while it is WaitingForInput or WaitingForApproval; nil otherwise.
+    public var awaiting: Awaiting?
+    /// Everyone who ever decided on one of its approvals: they keep seeing the instance.
+    public var decidedBy: [UUID]
+    /// When the instance entered its current status (also what identifies a wait).
+    public var statusChangedAt: Timestamp
 
     public init(
         id: UUID, definitionId: String, userId: UUID, status: WorkflowStatus, currentStep: Int, totalSteps: Int,
-        context: JSONText, stepData: JSONText, version: Int, createdAt: Timestamp, updatedAt: Timestamp
+        context: JSONText, stepData: JSONText, version: Int, createdAt: Timestamp, updatedAt: Timestamp,
+        awaiting: Awaiting? = nil, decidedBy: [UUID] = [], statusChangedAt: Timestamp? = nil
     ) {
+        self.awaiting = awaiting
+        self.decidedBy = decidedBy
+        self.statusChangedAt = statusChangedAt ?? updatedAt
         self.id = id
         self.definitionId = definitionId
         self.userId = userId
@@ -88,6 +101,9 @@ public enum WorkflowEventType: String, Sendable, CaseIterable {
     case instanceCreated = "InstanceCreated"
     case statusChanged = "StatusChanged"
     case stepCompleted = "StepCompleted"
+    case inputProvided = "InputProvided"
+    case approvalGranted = "ApprovalGranted"
+    case approvalRejected = "ApprovalRejected"
 }
 
 /// An event about to be written, in the same transaction as the change it records.

@@ -8,6 +8,8 @@ public enum Role: String, Sendable, CaseIterable, Hashable {
     case participant = "Participant"
     case viewer = "Viewer"
     case admin = "Admin"
+    /// Decides on approval waits of other users' instances.
+    case approver = "Approver"
 }
 
 /// The authenticated caller: who they are and what they may do.
@@ -29,9 +31,12 @@ public struct Principal: Sendable, Hashable {
     /// (nil) for an Admin.
     public var ownerScope: UUID? { isAdmin ? nil : userId }
 
-    /// Whether this caller may see the instance at all; others get "not found".
+    /// Whether this caller may see the instance at all; others get "not found". Besides the owner and
+    /// Admins, an Approver sees the instances that await their decision and those they decided on.
     public func canSee(_ instance: WorkflowInstance) -> Bool {
-        ownerScope.map { $0 == instance.userId } ?? true
+        if ownerScope.map({ $0 == instance.userId }) ?? true { return true }
+        guard roles.contains(.approver) else { return false }
+        return instance.decidedBy.contains(userId) || WorkflowActions.approvalRefusal(instance, by: self) == nil
     }
 }
 
@@ -42,6 +47,8 @@ public enum Capability: Sendable, Hashable, CaseIterable {
     case read
     /// Participant or Admin: create and change instances.
     case act
+    /// Approver or Admin: decide on approval waits (who is eligible for which wait is the domain's rule).
+    case approve
     /// Admin only: configuration of the service itself (webhook subscriptions).
     case administer
 
@@ -49,6 +56,7 @@ public enum Capability: Sendable, Hashable, CaseIterable {
         switch self {
         case .read: principal.canRead
         case .act: principal.canAct
+        case .approve: principal.roles.contains(.approver) || principal.isAdmin
         case .administer: principal.isAdmin
         }
     }
@@ -56,8 +64,9 @@ public enum Capability: Sendable, Hashable, CaseIterable {
     /// The roles that grant it, for documentation and refusals.
     public var roles: [Role] {
         switch self {
-        case .read: [.participant, .viewer, .admin]
+        case .read: [.participant, .viewer, .admin, .approver]
         case .act: [.participant, .admin]
+        case .approve: [.approver, .admin]
         case .administer: [.admin]
         }
     }
@@ -65,8 +74,9 @@ public enum Capability: Sendable, Hashable, CaseIterable {
     /// Why a caller without it is refused, in words a person can read.
     public var refusal: String {
         switch self {
-        case .read: "The token carries none of the roles Participant, Viewer or Admin."
+        case .read: "The token carries none of the roles Participant, Viewer, Approver or Admin."
         case .act: "This action needs the Participant or Admin role."
+        case .approve: "Deciding on an approval needs the Approver or Admin role."
         case .administer: "This operation needs the Admin role."
         }
     }

@@ -20,6 +20,29 @@ public enum WorkflowError: Error, Equatable, Sendable {
     case invalidData(String)
     /// Other writers kept winning the race for this instance.
     case contention
+    /// A plain transition out of `WaitingForApproval` to `Running`: approval is given by
+    /// `POST /approvals` (or an Admin's override).
+    case approvalRequired
+    /// A plain transition out of a `WaitingForInput` whose wait has a schema: the input goes to `POST /input`.
+    case inputRequired
+    /// An answer to a wait the instance is not in (it is `actual`, not `expected`).
+    case notWaiting(expected: WorkflowStatus, actual: WorkflowStatus)
+    /// The caller may not decide on this approval, and why.
+    case notEligible(String)
+    /// The caller already decided on this wait.
+    case alreadyDecided
+    /// Input that the wait's schema refuses: each failing instance path with its message.
+    case invalidInput([InputViolation])
     /// The storage is unreachable, overloaded or timed out; safe to retry later.
     case unavailable(String)
+}
+
+/// One way an input fails its wait's schema: the JSON Pointer of the failing value and why.
+public struct InputViolation: Sendable, Hashable {
+    public let path: String
+    public let message: String
+    public init(path: String, message: String) {
+        self.path = path
+        self.message = message
+    }
 }

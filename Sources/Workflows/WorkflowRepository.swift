@@ -53,10 +53,21 @@ public struct ConditionalTransition: Sendable, Hashable {
     public let reason: String?
     /// Who made the change (recorded on its `StatusChanged` event).
     public let actorId: UUID
+    /// What the target status awaits (stored while waiting; nil clears the wait).
+    public let awaiting: Awaiting?
+    /// From these states the change applies only when the stored wait has no schema (its input must
+    /// come through `provideInput`).
+    public let onlyWithoutSchemaFrom: [WorkflowStatus]
+    /// Recorded as the `StatusChanged` event's data.
+    public let eventData: JSONText?
     public init(
         instanceId: UUID, target: WorkflowStatus, allowedFrom: [WorkflowStatus], firstStepFrom: [WorkflowStatus],
-        ownerId: UUID?, expectedVersion: Int?, reason: String?, actorId: UUID
+        ownerId: UUID?, expectedVersion: Int?, reason: String?, actorId: UUID, awaiting: Awaiting? = nil,
+        onlyWithoutSchemaFrom: [WorkflowStatus] = [], eventData: JSONText? = nil
     ) {
+        self.awaiting = awaiting
+        self.onlyWithoutSchemaFrom = onlyWithoutSchemaFrom
+        self.eventData = eventData
         self.instanceId = instanceId
         self.target = target
         self.allowedFrom = allowedFrom
@@ -69,7 +80,9 @@ public struct ConditionalTransition: Sendable, Hashable {
 }
 
 /// Completes the current step of a Running instance (recording `output` under the step's id in
-/// `stepData`) and moves to the next step, or to `Completed` after the last one — applied only if the
+/// `stepData`) and moves to the next step, or to `Completed` after the last one; from a step with an
+/// approval gate it moves to `WaitingForApproval` with the gate's policy instead (keeping `output` with
+/// the wait) — applied only if the
 /// stored instance is Running at a step its definition has, belongs to `ownerId` (nil: anyone's) and is at
 /// `expectedVersion` when one is given.
 public struct ConditionalAdvance: Sendable, Hashable {
@@ -85,6 +98,50 @@ public struct ConditionalAdvance: Sendable, Hashable {
         self.expectedVersion = expectedVersion
         self.output = output
         self.actorId = actorId
+    }
+}
+
+/// Answers a `WaitingForInput` instance: records `data` under the current step's id in `stepData`, ends the
+/// wait and moves to `Running` (events `InputProvided`, then `StatusChanged`) — applied only if the stored
+/// instance is still WaitingForInput at `expectedVersion` and belongs to `ownerId` (nil: anyone's).
+public struct ConditionalInput: Sendable, Hashable {
+    public let instanceId: UUID
+    public let ownerId: UUID?
+    /// The version the input was validated against (the wait's schema is part of it).
+    public let expectedVersion: Int
+    public let data: JSONText
+    public let actorId: UUID
+    public init(instanceId: UUID, ownerId: UUID?, expectedVersion: Int, data: JSONText, actorId: UUID) {
+        self.instanceId = instanceId
+        self.ownerId = ownerId
+        self.expectedVersion = expectedVersion
+        self.data = data
+        self.actorId = actorId
+    }
+}
+
+/// A decision on an approval wait, applied only if the stored instance is still in the same wait
+/// (`WaitingForApproval` since `waitStartedAt`) and `approverId` has not decided on it yet. Where the row
+/// is, it records the decision and, on the `count`-th approval (or an override), ends the wait: back to
+/// `Running`, completing the step when the wait is a step's gate. A rejection applies `onReject`.
+public struct ConditionalDecision: Sendable, Hashable {
+    public enum Kind: Sendable, Hashable {
+        case decision(Decision)
+        /// An Admin ends the wait as approved without the approvals.
+        case override
+    }
+    public let instanceId: UUID
+    public let waitStartedAt: Timestamp
+    public let kind: Kind
+    /// The approver's comment, or the override's reason.
+    public let comment: String?
+    public let approverId: UUID
+    public init(instanceId: UUID, waitStartedAt: Timestamp, kind: Kind, comment: String?, approverId: UUID) {
+        self.instanceId = instanceId
+        self.waitStartedAt = waitStartedAt
+        self.kind = kind
+        self.comment = comment
+        self.approverId = approverId
     }
 }
 
@@ -163,6 +220,12 @@ public protocol WorkflowRepository: Sendable {
     /// event to `Completed`) atomically if every condition holds; otherwise writes nothing and returns
     /// what it found.
     func advance(_ advance: ConditionalAdvance) throws -> ChangeOutcome
+    /// Applies the input with its events atomically if every condition holds; otherwise writes nothing
+    /// and returns what it found.
+    func provideInput(_ input: ConditionalInput) throws -> ChangeOutcome
+    /// Applies the decision with its events atomically if every condition holds; otherwise writes
+    /// nothing and returns what it found.
+    func decide(_ decision: ConditionalDecision) throws -> ChangeOutcome
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
 }

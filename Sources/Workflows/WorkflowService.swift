@@ -93,19 +93,92 @@ public struct WorkflowService: Sendable {
         return Page(items: items, nextCursor: next)
     }
 
-    /// Moves the instance to `target`. `Created → Running` also starts the first step. One conditional
-    /// write: the database applies it if the stored state allows it, and otherwise reports what it
-    /// found, from which the refusal is explained.
+    /// Moves the instance to `target`. `Created → Running` also starts the first step; a waiting target
+    /// stores what it awaits (`awaiting`, or the plain wait of its kind). One conditional write: the
+    /// database applies it if the stored state allows it, and otherwise reports what it found, from
+    /// which the refusal is explained. `Running` out of `WaitingForApproval` needs the approvals, or an
+    /// Admin's `override`.
     public func transition(
-        id: UUID, to target: WorkflowStatus, reason: String?, ifMatch: Int?, by principal: Principal
+        id: UUID, to target: WorkflowStatus, reason: String?, awaiting: Awaiting? = nil, override: Bool = false,
+        ifMatch: Int?, by principal: Principal
     ) throws -> WorkflowInstance {
-        let allowedFrom = WorkflowStatus.allCases.filter { $0.canTransition(to: target) }
+        if override { return try overrideApproval(id: id, reason: reason, ifMatch: ifMatch, by: principal) }
+        if awaiting?.approvers?.allowSelfApproval == true && !principal.isAdmin {
+            throw WorkflowError.forbidden("Only an Admin may allow the initiator to approve their own workflow (awaiting.approvers.allowSelfApproval).")
+        }
+        let wait = Awaiting.Kind(waitingIn: target).map { awaiting ?? .plain($0) }
+        let allowedFrom = WorkflowStatus.allCases.filter {
+            $0.canTransition(to: target) && WorkflowActions.action(from: $0, to: target) != .override
+        }
         let outcome = try repository.transition(ConditionalTransition(
             instanceId: id, target: target, allowedFrom: allowedFrom,
             firstStepFrom: allowedFrom.filter { Self.startsFirstStep(from: $0, to: target) },
-            ownerId: principal.ownerScope, expectedVersion: ifMatch, reason: reason, actorId: principal.userId))
+            ownerId: principal.ownerScope, expectedVersion: ifMatch, reason: reason, actorId: principal.userId,
+            awaiting: wait, onlyWithoutSchemaFrom: target == .running ? [.waitingForInput] : [],
+            eventData: wait.map { JSONText(unchecked: $0.json(counts: false)) }))
         return try applied(outcome, ifMatch: ifMatch) { found in
-            found.status.canTransition(to: target) ? nil : .invalidTransition(from: found.status, to: target)
+            if found.status == .waitingForApproval && target == .running { return .approvalRequired }
+            if found.status == .waitingForInput && target == .running { return .inputRequired }
+            return found.status.canTransition(to: target) ? nil : .invalidTransition(from: found.status, to: target)
+        }
+    }
+
+    /// An Admin ends an approval wait as approved without the approvals (a gate's step completes).
+    private func overrideApproval(id: UUID, reason: String?, ifMatch: Int?, by principal: Principal) throws -> WorkflowInstance {
+        guard principal.isAdmin else { throw WorkflowError.forbidden("Only an Admin may override an approval.") }
+        let instance = try visibleInstance(id: id, for: principal)
+        if let ifMatch, ifMatch != instance.version { throw WorkflowError.versionMismatch(current: instance.version) }
+        guard instance.status == .waitingForApproval else {
+            throw WorkflowError.notWaiting(expected: .waitingForApproval, actual: instance.status)
+        }
+        let outcome = try repository.decide(ConditionalDecision(
+            instanceId: id, waitStartedAt: instance.statusChangedAt, kind: .override, comment: reason, approverId: principal.userId))
+        return try applied(outcome, ifMatch: nil) { found in .notWaiting(expected: .waitingForApproval, actual: found.status) }
+    }
+
+    /// Answers a `WaitingForInput` wait: `check` validates `data` against the wait's schema (it throws
+    /// `.invalidInput`), then one conditional write applies it on the version that was validated. When a
+    /// concurrent change wins in between, the instance is read and checked once more.
+    public func provideInput(
+        id: UUID, data: JSONText, ifMatch: Int?, by principal: Principal, check: (JSONText) throws -> Void
+    ) throws -> WorkflowInstance {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let instance = try visibleInstance(id: id, for: principal)
+            guard WorkflowActions.actsAsOwner(instance, principal) else {
+                throw WorkflowError.forbidden("Only the workflow's owner or an Admin may provide its input.")
+            }
+            if let ifMatch, ifMatch != instance.version { throw WorkflowError.versionMismatch(current: instance.version) }
+            guard instance.status == .waitingForInput else {
+                throw WorkflowError.notWaiting(expected: .waitingForInput, actual: instance.status)
+            }
+            if let schema = instance.awaiting?.schema { try check(schema) }
+            let outcome = try repository.provideInput(ConditionalInput(
+                instanceId: id, ownerId: principal.ownerScope, expectedVersion: instance.version, data: data, actorId: principal.userId))
+            if case .refused(let found?) = outcome, found.visible, found.status == .waitingForInput, ifMatch == nil, attempt < 2 { continue }
+            return try applied(outcome, ifMatch: ifMatch) { found in
+                found.status == .waitingForInput ? nil : .notWaiting(expected: .waitingForInput, actual: found.status)
+            }
+        }
+    }
+
+    /// Records an approver's decision on a `WaitingForApproval` wait. Who may decide is checked on the
+    /// instance as read (the policy is fixed for a wait); the write applies only to that same wait and
+    /// only if the approver has not decided on it yet, so concurrent decisions each count once.
+    public func decide(id: UUID, decision: Decision, comment: String?, by principal: Principal) throws -> WorkflowInstance {
+        let instance = try visibleInstance(id: id, for: principal)
+        switch WorkflowActions.approvalRefusal(instance, by: principal) {
+        case nil: break
+        case .notAwaitingApproval?: throw WorkflowError.notWaiting(expected: .waitingForApproval, actual: instance.status)
+        case .alreadyDecided?: throw WorkflowError.alreadyDecided
+        case let refusal?: throw WorkflowError.notEligible(refusal.explanation)
+        }
+        let outcome = try repository.decide(ConditionalDecision(
+            instanceId: id, waitStartedAt: instance.statusChangedAt, kind: .decision(decision), comment: comment,
+            approverId: principal.userId))
+        return try applied(outcome, ifMatch: nil) { found in
+            found.status == .waitingForApproval ? .alreadyDecided : .notWaiting(expected: .waitingForApproval, actual: found.status)
         }
     }
 

@@ -20,7 +20,7 @@ struct App {
     let keys: KeyReloader
 
     static func start(_ configuration: ServeConfiguration, logger: Logger) async throws -> App {
-        let migrator = try Migrator(directory: configuration.migrationsDirectory)
+        let migrator = try Migrator(source: configuration.migrations)
         let verifier = try await makeVerifier(configuration)
         let metrics = MetricsSetup()
         let pool = PostgresPool(

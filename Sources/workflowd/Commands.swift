@@ -43,7 +43,7 @@ struct DatabaseFlags: ParsableArguments {
     var connectTimeout: Int?
     @Option(name: .customLong("statement-timeout-ms"), help: "Server-side limit per statement, ms; 0 = none. [env: WORKFLOWD_STATEMENT_TIMEOUT_MS; default: 5000]")
     var statementTimeoutMilliseconds: Int?
-    @Option(help: "Directory of NNNN_name.sql migrations. [env: WORKFLOWD_MIGRATIONS_DIR; default: Migrations]")
+    @Option(help: "Directory of NNNN_name.sql migrations to use instead of those built in. [env: WORKFLOWD_MIGRATIONS_DIR; default: built in]")
     var migrationsDir: String?
     @Option(help: "PgBouncer pool_mode in front of --database-url: off or transaction. [env: WORKFLOWD_PGBOUNCER; default: off]")
     var pgbouncer: String?
@@ -122,7 +122,7 @@ struct Migrate: AsyncParsableCommand {
         do {
             let logger = try Logging.bootstrap(environment: environment)
             let settings = Settings(environment: environment)
-            let migrator = try Migrator(directory: database.migrationsDirectory(settings))
+            let migrator = try Migrator(source: database.migrationSource(settings))
             let connection = try PostgresConnection(configuration: try database.migrationConfiguration(settings))
             defer { connection.close() }
             if !status, let relay = try connection.relayHint() {
@@ -154,7 +154,7 @@ struct Check: AsyncParsableCommand {
         do {
             let configuration = try ServeConfiguration.resolve(
                 flags, database: database, environment: environment, requireListenAddress: false)
-            let migrator = try Migrator(directory: configuration.migrationsDirectory)
+            let migrator = try Migrator(source: configuration.migrations)
             _ = try await App.makeVerifier(configuration)
             let connection = try PostgresConnection(configuration: configuration.database)
             defer { connection.close() }
@@ -172,7 +172,7 @@ struct Token: AsyncParsableCommand {
         abstract: "Print a signed HS256 token for development, tests and ops (uses WORKFLOWD_JWT_SECRET or the first line of WORKFLOWD_JWT_SECRET_FILE).")
     @Option(help: "The user id (a UUID).")
     var sub: String
-    @Option(help: "A role: Participant, Viewer or Admin (repeatable).")
+    @Option(help: "A role: Participant, Viewer, Approver or Admin (repeatable).")
     var role: [String] = []
     @Option(help: "Lifetime, e.g. 90s, 15m, 1h, 2d.")
     var ttl = "1h"
@@ -197,7 +197,7 @@ struct Token: AsyncParsableCommand {
             }
             guard let subject = UUID(uuidString: sub) else { throw ConfigurationError("--sub must be a UUID, got \(sub.debugDescription)") }
             let roles = try role.map { name in
-                guard let role = Role(rawValue: name) else { throw ConfigurationError("--role must be Participant, Viewer or Admin, got \(name.debugDescription)") }
+                guard let role = Role(rawValue: name) else { throw ConfigurationError("--role must be one of \(Role.allCases.map(\.rawValue).joined(separator: ", ")), got \(name.debugDescription)") }
                 return role
             }
             guard let seconds = parseDuration(ttl) else { throw ConfigurationError("--ttl must look like 90s, 15m, 1h or 2d") }

@@ -3,6 +3,7 @@ import Foundation
 import PostgresClient
 import WebhookClient
 import WorkflowAPI
+import WorkflowStore
 
 /// A configuration problem, stated so that an operator can fix it. `workflowd` exits with code 2.
 struct ConfigurationError: Error, CustomStringConvertible {
@@ -53,7 +54,7 @@ struct ServeConfiguration {
     var jwksFile: String?
     var jwtIssuer: String?
     var jwtAudience: String?
-    var migrationsDirectory: String
+    var migrations: MigrationSource
     var shutdownGrace: Duration
     /// Where webhook deliveries may connect (`WORKFLOWD_WEBHOOK_ALLOW`, added to the public internet).
     var webhookPolicy = DestinationPolicy()
@@ -98,7 +99,7 @@ struct ServeConfiguration {
             jwksFile: settings.string(flags.jwksFile, env: "WORKFLOWD_JWKS_FILE"),
             jwtIssuer: settings.string(flags.jwtIssuer, env: "WORKFLOWD_JWT_ISSUER"),
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
-            migrationsDirectory: database.migrationsDirectory(settings), shutdownGrace: .seconds(grace),
+            migrations: database.migrationSource(settings), shutdownGrace: .seconds(grace),
             webhookPolicy: webhookPolicy, webhookWorkers: webhookWorkers, webhookLease: .seconds(webhookLease),
             webhookFirstRetry: .milliseconds(webhookFirstRetry))
     }
@@ -185,8 +186,9 @@ extension DatabaseFlags {
         return configuration
     }
 
-    func migrationsDirectory(_ settings: Settings) -> String {
-        settings.string(migrationsDir, env: "WORKFLOWD_MIGRATIONS_DIR") ?? "Migrations"
+    /// The migrations built into the binary unless a directory is named.
+    func migrationSource(_ settings: Settings) -> MigrationSource {
+        settings.string(migrationsDir, env: "WORKFLOWD_MIGRATIONS_DIR").map(MigrationSource.directory) ?? .embedded
     }
 }
 

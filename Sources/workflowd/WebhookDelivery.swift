@@ -90,8 +90,11 @@ final class WebhookDeliveryJob: BackgroundJob {
                 _ = wake.wait(timeout: .now() + idlePause.dispatchInterval)
                 continue
             }
+            // A batch is sent one by one; an attempt may start only while its lease outlasts it, or a worker
+            // that claimed it after the lease lapsed could be sending it at the same time.
+            let latestStart = ContinuousClock.now + lease - options.timeout - .seconds(2)
             for (index, delivery) in claimed.enumerated() {
-                guard !isStopping else {
+                guard !isStopping, ContinuousClock.now < latestStart || index == 0 else {
                     claimed[index...].forEach(handBack)
                     break
                 }

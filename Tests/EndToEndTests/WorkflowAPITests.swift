@@ -28,10 +28,13 @@ struct WorkflowAPIEndToEndTests {
         #expect(try stack.database.scalar(
             "SELECT count(*) FROM workflow_events WHERE workflow_instance_id = \(UUID(uuidString: id)!) AND to_status = 'Running' AND step = 1") == "1")
 
-        for status in ["Paused", "Running", "WaitingForInput", "Running", "WaitingForApproval", "Running", "Completed"] {
-            let moved = try marcus.transition(id, to: status, reason: "walk")
+        for status in ["Paused", "Running", "WaitingForInput", "Running", "WaitingForApproval", "Approved", "Completed"] {
+            // Out of WaitingForApproval an Approver's approval, not a transition, leads back to Running.
+            let moved = status == "Approved"
+                ? try APIUser(stack, roles: ["Approver"]).call("POST", "/api/v1/workflows/\(id)/approvals", json: ["decision": "approve"])
+                : try marcus.transition(id, to: status, reason: "walk")
             #expect(moved.status == 200, "\(status): \(moved)")
-            #expect(moved.json["status"] as? String == status)
+            #expect(moved.json["status"] as? String == (status == "Approved" ? "Running" : status))
         }
         let final = try marcus.call("GET", "/api/v1/workflows/\(id)")
         #expect(final.json["status"] as? String == "Completed")
@@ -41,7 +44,8 @@ struct WorkflowAPIEndToEndTests {
 
         let history = try marcus.call("GET", "/api/v1/workflows/\(id)/events")
         let items = try #require(history.json["items"] as? [[String: Any]])
-        #expect(items.map { $0["type"] as? String } == ["InstanceCreated"] + Array(repeating: "StatusChanged", count: 8))
+        #expect(items.map { $0["type"] as? String }
+            == ["InstanceCreated"] + Array(repeating: "StatusChanged", count: 6) + ["ApprovalGranted", "StatusChanged", "StatusChanged"])
         #expect(items.compactMap { $0["toStatus"] as? String }
             == ["Created", "Running", "Paused", "Running", "WaitingForInput", "Running", "WaitingForApproval", "Running", "Completed"])
         #expect(items.last?["reason"] as? String == "walk")

@@ -22,7 +22,15 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         WorkflowDefinition(id: "create-prd", name: "Create PRD", description: "d", steps: [
             WorkflowStep(id: "goals", name: "Goals"), WorkflowStep(id: "requirements", name: "Requirements"),
             WorkflowStep(id: "review", name: "Review"),
-        ])
+        ]),
+        WorkflowDefinition(id: "create-architecture", name: "Create Architecture", description: "d", steps: [
+            WorkflowStep(id: "decisions", name: "Decisions"),
+            WorkflowStep(id: "validation", name: "Validation", approval: ApprovalGate(count: 1, prompt: "Approve the architecture", onReject: .rework)),
+            WorkflowStep(id: "complete", name: "Complete"),
+        ]),
+        WorkflowDefinition(id: "create-story", name: "Create Story", description: "d", steps: [
+            WorkflowStep(id: "draft", name: "Draft"), WorkflowStep(id: "validate", name: "Validate"),
+        ]),
     ]) {
         catalogue = definitions
     }
@@ -79,11 +87,15 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
 
     public func transition(_ t: ConditionalTransition) throws -> ChangeOutcome {
         change(t.instanceId, ownerId: t.ownerId, expectedVersion: t.expectedVersion) { instance in
-            guard t.allowedFrom.contains(instance.status) else { return nil }
+            guard t.allowedFrom.contains(instance.status),
+                !(t.onlyWithoutSchemaFrom.contains(instance.status) && instance.awaiting?.schema != nil)
+            else { return nil }
             let from = instance.status
             instance.status = t.target
+            instance.awaiting = t.awaiting
             if t.firstStepFrom.contains(from) { instance.currentStep = 1 }
-            return [NewWorkflowEvent(type: .statusChanged, fromStatus: from, toStatus: t.target, step: instance.currentStep, reason: t.reason)]
+            return [NewWorkflowEvent(
+                type: .statusChanged, fromStatus: from, toStatus: t.target, step: instance.currentStep, reason: t.reason, data: t.eventData)]
         } actor: { t.actorId }
     }
 
@@ -93,18 +105,106 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
                 (1...steps.count).contains(instance.currentStep)
             else { return nil }
             let step = instance.currentStep
-            let existing = instance.stepData.text.dropFirst().dropLast()
-            let member = "\(JSONString.quoted(steps[step - 1].id)):\(a.output.text)"
-            instance.stepData = JSONText(unchecked: "{" + (existing.isEmpty ? "" : existing + ",") + member + "}")
-            var events = [NewWorkflowEvent(type: .stepCompleted, fromStatus: nil, toStatus: nil, step: step, data: a.output)]
-            if step == steps.count {
-                instance.status = .completed
-                events.append(NewWorkflowEvent(type: .statusChanged, fromStatus: .running, toStatus: .completed, step: step, reason: "All steps completed"))
+            if let gate = steps[step - 1].approval {
+                let awaiting = Awaiting(
+                    kind: .approval, prompt: gate.prompt, approvers: ApprovalPolicy(count: gate.count), onReject: gate.onReject,
+                    gateOutput: a.output)
+                instance.status = .waitingForApproval
+                instance.awaiting = awaiting
+                return [NewWorkflowEvent(
+                    type: .statusChanged, fromStatus: .running, toStatus: .waitingForApproval, step: step, reason: "Approval gate",
+                    data: JSONText(unchecked: awaiting.json(counts: false)))]
+            }
+            return complete(step: step, of: steps, output: a.output, from: .running, in: &instance)
+        } actor: { a.actorId }
+    }
+
+    /// Records `output` under the step's id and moves to the next step, or to `Completed` after the last.
+    private func complete(
+        step: Int, of steps: [WorkflowStep], output: JSONText, from: WorkflowStatus, in instance: inout WorkflowInstance
+    ) -> [NewWorkflowEvent] {
+        instance.stepData = adding(steps[step - 1].id, output, to: instance.stepData)
+        var events = [NewWorkflowEvent(type: .stepCompleted, fromStatus: nil, toStatus: nil, step: step, data: output)]
+        let last = step == steps.count
+        instance.status = last ? .completed : .running
+        if !last { instance.currentStep = step + 1 }
+        if from != .running || last {
+            events.append(NewWorkflowEvent(
+                type: .statusChanged, fromStatus: from, toStatus: instance.status, step: step,
+                reason: last ? "All steps completed" : "Approved"))
+        }
+        return events
+    }
+
+    private func adding(_ key: String, _ value: JSONText, to object: JSONText) -> JSONText {
+        let existing = object.text.dropFirst().dropLast()
+        return JSONText(unchecked: "{" + (existing.isEmpty ? "" : existing + ",") + "\(JSONString.quoted(key)):\(value.text)}")
+    }
+
+    public func provideInput(_ input: ConditionalInput) throws -> ChangeOutcome {
+        change(input.instanceId, ownerId: input.ownerId, expectedVersion: input.expectedVersion) { instance in
+            guard instance.status == .waitingForInput, let steps = catalogue.first(where: { $0.id == instance.definitionId })?.steps,
+                (1...steps.count).contains(instance.currentStep)
+            else { return nil }
+            instance.stepData = adding(steps[instance.currentStep - 1].id, input.data, to: instance.stepData)
+            instance.status = .running
+            instance.awaiting = nil
+            return [
+                NewWorkflowEvent(type: .inputProvided, fromStatus: nil, toStatus: nil, step: instance.currentStep, data: input.data),
+                NewWorkflowEvent(type: .statusChanged, fromStatus: .waitingForInput, toStatus: .running, step: instance.currentStep, reason: "Input provided"),
+            ]
+        } actor: { input.actorId }
+    }
+
+    public func decide(_ d: ConditionalDecision) throws -> ChangeOutcome {
+        let now = state.withLock { Timestamp(microsecondsSinceEpoch: $0.clock + 1) }
+        return change(d.instanceId, ownerId: nil, expectedVersion: nil) { instance in
+            guard instance.status == .waitingForApproval, instance.statusChangedAt == d.waitStartedAt,
+                var awaiting = instance.awaiting, !awaiting.hasDecided(d.approverId),
+                let steps = catalogue.first(where: { $0.id == instance.definitionId })?.steps
+            else { return nil }
+            let step = instance.currentStep
+            var events: [NewWorkflowEvent] = []
+            let approved: Bool
+            switch d.kind {
+            case .override:
+                approved = true
+            case .decision(let decision):
+                awaiting.decisions.append(ApprovalDecision(userId: d.approverId, decision: decision, decidedAt: now))
+                if !instance.decidedBy.contains(d.approverId) { instance.decidedBy.append(d.approverId) }
+                approved = decision == .approve && awaiting.approvalsGiven >= awaiting.approvalsNeeded
+                events.append(NewWorkflowEvent(
+                    type: decision == .approve ? .approvalGranted : .approvalRejected, fromStatus: nil, toStatus: nil, step: step,
+                    reason: d.comment,
+                    data: JSONText(unchecked: "{\"approvalsGiven\":\(awaiting.approvalsGiven),\"approvalsNeeded\":\(awaiting.approvalsNeeded)}")))
+                if decision == .reject {
+                    instance.status = awaiting.onReject == .fail ? .failed : .running
+                    instance.awaiting = nil
+                    events.append(NewWorkflowEvent(type: .statusChanged, fromStatus: .waitingForApproval, toStatus: instance.status, step: step, reason: "Rejected"))
+                    return events
+                }
+            }
+            guard approved else {
+                instance.awaiting = awaiting
+                return events
+            }
+            instance.awaiting = nil
+            if let output = awaiting.gateOutput {
+                events += complete(step: step, of: steps, output: output, from: .waitingForApproval, in: &instance)
             } else {
-                instance.currentStep = step + 1
+                instance.status = .running
+                events.append(NewWorkflowEvent(type: .statusChanged, fromStatus: .waitingForApproval, toStatus: .running, step: step, reason: "Approved"))
+            }
+            if case .override = d.kind {
+                events = events.map { event in
+                    event.type == .statusChanged && event.fromStatus == .waitingForApproval
+                        ? NewWorkflowEvent(type: .statusChanged, fromStatus: event.fromStatus, toStatus: event.toStatus, step: step,
+                                           reason: d.comment, data: JSONText(unchecked: "{\"override\":true}"))
+                        : event
+                }
             }
             return events
-        } actor: { a.actorId }
+        } actor: { d.approverId }
     }
 
     /// The shape every conditional change has: find the row, check owner and version, let `rule` change
@@ -124,6 +224,7 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
             state.clock += 1
             instance.version += 1
             instance.updatedAt = Timestamp(microsecondsSinceEpoch: state.clock)
+            if instance.status != stored.status { instance.statusChangedAt = instance.updatedAt }
             state.instances[id] = instance
             record(events, for: instance, actor: actor(), in: &state)
             return .applied(instance)

@@ -51,4 +51,19 @@ import TextCoding
         #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: 951_782_400_000_000) == "2000-02-29T00:00:00.000Z")
         #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: -1) == "1969-12-31T23:59:59.999Z")
     }
+
+    @Test func parsesWhatItWritesAndOffsets() {
+        for micros: Int64 in [0, 1_795_780_800_123_000, 951_782_400_000_000, -1000] {
+            #expect(RFC3339.microsecondsSinceEpoch(parsing: RFC3339.utcMilliseconds(microsecondsSinceEpoch: micros)) == micros)
+        }
+        #expect(RFC3339.microsecondsSinceEpoch(parsing: "2026-11-27T14:00:00.5+02:00") == 1_795_780_800_500_000)
+        #expect(RFC3339.microsecondsSinceEpoch(parsing: "2026-11-27t12:00:00.1234567z") == 1_795_780_800_123_456)
+    }
+
+    @Test(arguments: ["", "2026-11-27", "2026-11-27 12:00:00Z", "2026-02-29T00:00:00Z", "2026-11-27T24:00:00Z",
+                      "2026-11-27T12:00:60Z", "2026-11-27T12:00:00", "2026-11-27T12:00:00.Z", "2026-11-27T12:00:00+2:00",
+                      "2026-11-27T12:00:00Zjunk", "+2026-11-27T12:00:00Z"])
+    func refusesWhatIsNotRFC3339(_ text: String) {
+        #expect(RFC3339.microsecondsSinceEpoch(parsing: text) == nil)
+    }
 }

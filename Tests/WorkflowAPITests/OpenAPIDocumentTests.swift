@@ -35,6 +35,26 @@ import Workflows
         #expect(listed.count == WorkflowStatus.allCases.count)
     }
 
+    /// The event `type` CHECK, as the latest migration that sets it (0005) lists it, holds every event type.
+    @Test func migrationCheckConstraintListsEveryEventType() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let sql = try String(contentsOf: root.appendingPathComponent("Migrations/0005_human_steps.sql"), encoding: .utf8)
+        let start = try #require(sql.range(of: "CHECK (type IN ("))
+        let end = try #require(sql[start.upperBound...].firstIndex(of: ")"))
+        let listed = sql[start.upperBound..<end].split(separator: ",").map {
+            $0.trimmingCharacters(in: .whitespacesAndNewlines).trimmingCharacters(in: CharacterSet(charactersIn: "'"))
+        }
+        #expect(listed == WorkflowEventType.allCases.map(\.rawValue))
+    }
+
+    @Test func eventTypeAndActionEnumsListEverySwiftCase() {
+        let eventType = ((schema("WorkflowEvent")["properties"] as? [String: Any])?["type"] as? [String: Any])?["enum"] as? [String]
+        #expect(eventType == WorkflowEventType.allCases.map(\.rawValue))
+        #expect(schema("Action")["enum"] as? [String] == WorkflowAction.allCases.map(\.rawValue))
+        let info = (document["info"] as? [String: Any])?["description"] as? String ?? ""
+        for role in Role.allCases { #expect(info.contains("**\(role.rawValue)**"), "role \(role.rawValue) is not described") }
+    }
+
     /// Every `example` and `examples` in the document conforms to the schema it illustrates.
     @Test func everyExampleValidatesAgainstItsSchema() {
         var checked = 0

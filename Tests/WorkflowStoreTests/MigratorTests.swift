@@ -27,11 +27,29 @@ import Testing
         #expect(Migrator.parse(fileName: "x1_y.sql") == nil)
     }
 
+    /// Found from this file's place in the repository, so the tests run without `make test` too.
+    static let migrationsDirectory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Migrations").path
+
     @Test func theProjectsMigrationsLoad() throws {
-        // Found from this file's place in the repository, so the test runs without `make test` too.
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let migrator = try Migrator(directory: root.appendingPathComponent("Migrations").path)
+        let migrator = try Migrator(directory: Self.migrationsDirectory)
         #expect(migrator.migrations.map(\.version) == Array(1...migrator.migrations.count))
+    }
+
+    @Test func theBuiltInMigrationsAreExactlyTheMigrationsDirectory() throws {
+        let builtIn = try Migrator(source: .embedded).migrations
+        let directory = try Migrator(source: .directory(Self.migrationsDirectory)).migrations
+        #expect(!builtIn.isEmpty)
+        #expect(builtIn.map(\.version) == directory.map(\.version))
+        #expect(builtIn.map(\.checksum) == directory.map(\.checksum))
+        #expect(builtIn == directory)
+    }
+
+    @Test func aBadlyNamedFileIsRefusedWhereverItComesFrom() {
+        #expect(throws: MigrationError.badFileName("initial.sql")) {
+            try Migrator(files: [("0001_first.sql", "SELECT 1"), ("initial.sql", "SELECT 2")])
+        }
     }
 }
 

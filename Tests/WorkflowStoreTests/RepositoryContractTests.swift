@@ -19,19 +19,37 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case aRefusedAdvanceWritesNothingAndReportsWhatItFound
     case listingIsNewestFirstWithKeysetFilters
     case listingFiltersByJSONContainmentOfContextAndStepData
+    case aWaitIsStoredWithItsTransitionAndInputEndsIt
+    case advanceFromAGatedStepWaitsAndTheApprovalCompletesTheStep
+    case decisionsCountOncePerApproverOnTheSameWaitOnly
+    case aRejectionAppliesOnRejectAndAnOverrideIsRecorded
 
     var testDescription: String { rawValue }
 
     func check(_ repository: any WorkflowRepository) throws {
         let user = UUID()
-        func create(_ key: IdempotencyClaim? = nil, by owner: UUID? = nil) throws -> CreateOutcome {
+        func create(_ key: IdempotencyClaim? = nil, by owner: UUID? = nil, definition: String = "create-prd") throws -> CreateOutcome {
             try repository.createInstance(
-                NewWorkflowInstance(id: UUID(), definitionId: "create-prd", userId: owner ?? user, context: JSONText(unchecked: #"{"p":1}"#)),
+                NewWorkflowInstance(id: UUID(), definitionId: definition, userId: owner ?? user, context: JSONText(unchecked: #"{"p":1}"#)),
                 event: NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0), idempotency: key)
         }
-        func created() throws -> WorkflowInstance {
-            guard case .created(let instance) = try create() else { throw ContractFailure("not created") }
+        func created(_ definition: String = "create-prd") throws -> WorkflowInstance {
+            guard case .created(let instance) = try create(definition: definition) else { throw ContractFailure("not created") }
             return instance
+        }
+        func running(_ definition: String = "create-prd") throws -> WorkflowInstance {
+            let instance = try created(definition)
+            return try applied(try transition(instance.id, to: .running, from: [.created], owner: user))
+        }
+        func wait(_ id: UUID, _ awaiting: Awaiting, from: [WorkflowStatus] = [.running], onlyWithoutSchemaFrom: [WorkflowStatus] = []) throws -> ChangeOutcome {
+            try repository.transition(ConditionalTransition(
+                instanceId: id, target: awaiting.kind.status, allowedFrom: from, firstStepFrom: [], ownerId: user, expectedVersion: nil,
+                reason: "asking", actorId: user, awaiting: awaiting, onlyWithoutSchemaFrom: onlyWithoutSchemaFrom,
+                eventData: JSONText(unchecked: awaiting.json(counts: false))))
+        }
+        func decide(_ instance: WorkflowInstance, _ kind: ConditionalDecision.Kind, by approver: UUID, comment: String? = "ok") throws -> ChangeOutcome {
+            try repository.decide(ConditionalDecision(
+                instanceId: instance.id, waitStartedAt: instance.statusChangedAt, kind: kind, comment: comment, approverId: approver))
         }
         func events(_ id: UUID) throws -> [WorkflowEvent] { try repository.events(instanceId: id, afterId: nil, limit: 50) }
         func transition(_ id: UUID, to target: WorkflowStatus, from allowed: [WorkflowStatus], owner: UUID?, version: Int? = nil) throws -> ChangeOutcome {
@@ -100,8 +118,8 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(last.fromStatus == .running && last.toStatus == .paused && last.step == 1)
 
         case .advanceRecordsOutputAndCompletesAfterTheLastStepWithEventsInOrder:
-            let instance = try created()
-            let steps = try #require(try repository.definition(id: "create-prd")).steps
+            let instance = try created("create-story")
+            let steps = try #require(try repository.definition(id: "create-story")).steps
             _ = try applied(try transition(instance.id, to: .running, from: [.created], owner: user))
             let second = try applied(try advance(instance.id, output: #"{"goal":1}"#, version: 2))
             #expect(second.currentStep == 2 && second.version == 3 && second.status == .running)
@@ -180,6 +198,95 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(try found(nil, stepData: #"{"\#(step)":{"decision":{"options":["SQLite"]}}}"#) == [apollo])
             #expect(try found(nil, stepData: #"{"\#(step)":{}}"#, status: .running) == [gemini, apollo])
             #expect(try found(#"{"tags":["db"]}"#, stepData: #"{"\#(step)":{"decision":{"database":"SQLite"}}}"#) == [gemini])
+        case .aWaitIsStoredWithItsTransitionAndInputEndsIt:
+            let instance = try running()
+            let due = Timestamp(microsecondsSinceEpoch: 4_102_444_800_123_456)
+            let asked = Awaiting(
+                kind: .input, prompt: "Which goals?", schema: JSONText(unchecked: #"{"type":"object","required":["goal"]}"#),
+                dueAt: due, onTimeout: .cancel)
+            let waiting = try applied(try wait(instance.id, asked))
+            #expect(waiting.status == .waitingForInput && waiting.statusChangedAt == waiting.updatedAt)
+            #expect(try repository.instance(id: instance.id) == waiting)
+            let stored = try #require(waiting.awaiting)
+            #expect(stored.prompt == "Which goals?" && stored.dueAt == due && stored.onTimeout == .cancel && stored.approvers == nil)
+            #expect(try stored.schema.map { try JSONValueText.canonical($0.text) } == #"{"required":["goal"],"type":"object"}"#)
+            let waitEvent = try #require(try events(instance.id).last)
+            #expect(waitEvent.toStatus == .waitingForInput && waitEvent.data.map { try? JSONValueText.object($0.text)["prompt"] } == #""Which goals?""#)
+            // A plain way back to Running is refused while the wait has a schema.
+            #expect(try repository.transition(ConditionalTransition(
+                instanceId: instance.id, target: .running, allowedFrom: [.waitingForInput], firstStepFrom: [], ownerId: user,
+                expectedVersion: nil, reason: nil, actorId: user, onlyWithoutSchemaFrom: [.waitingForInput]))
+                == .refused(FoundInstance(status: .waitingForInput, version: waiting.version, visible: true)))
+            func input(version: Int, owner: UUID?) throws -> ChangeOutcome {
+                try repository.provideInput(ConditionalInput(
+                    instanceId: instance.id, ownerId: owner, expectedVersion: version, data: JSONText(unchecked: #"{"goal":"ship"}"#), actorId: user))
+            }
+            #expect(try input(version: waiting.version - 1, owner: user) == .refused(FoundInstance(status: .waitingForInput, version: waiting.version, visible: true)))
+            #expect(try input(version: waiting.version, owner: UUID()) == .refused(FoundInstance(status: .waitingForInput, version: waiting.version, visible: false)))
+            let answered = try applied(try input(version: waiting.version, owner: user))
+            #expect(answered.status == .running && answered.awaiting == nil && answered.currentStep == 1 && answered.statusChangedAt == answered.updatedAt)
+            let firstStep = try #require(try repository.definition(id: "create-prd")?.steps.first?.id)
+            #expect(try JSONValueText.object(answered.stepData.text) == [firstStep: #"{"goal":"ship"}"#])
+            let tail = try events(instance.id).suffix(2)
+            #expect(tail.map(\.type) == [.inputProvided, .statusChanged])
+            #expect(tail.last?.fromStatus == .waitingForInput && tail.last?.toStatus == .running)
+            #expect(try input(version: answered.version, owner: user) == .refused(FoundInstance(status: .running, version: answered.version, visible: true)))
+
+        case .advanceFromAGatedStepWaitsAndTheApprovalCompletesTheStep:
+            let steps = try #require(try repository.definition(id: "create-architecture")).steps
+            let gateIndex = try #require(steps.firstIndex { $0.approval != nil })
+            let gate = try #require(steps[gateIndex].approval)
+            let instance = try running("create-architecture")
+            for _ in 0..<gateIndex { _ = try applied(try advance(instance.id)) }
+            let gated = try applied(try advance(instance.id, output: #"{"verdict":"sound"}"#))
+            #expect(gated.status == .waitingForApproval && gated.currentStep == gateIndex + 1)
+            let awaiting = try #require(gated.awaiting)
+            #expect(awaiting.kind == .approval && awaiting.prompt == gate.prompt && awaiting.approvers == ApprovalPolicy(count: gate.count))
+            #expect(awaiting.gateOutput.map { try? JSONValueText.canonical($0.text) } == #"{"verdict":"sound"}"#)
+            #expect(try JSONValueText.object(gated.stepData.text)[steps[gateIndex].id] == nil, "the gated step is not complete yet")
+            let approver = UUID()
+            let approved = try applied(try decide(gated, .decision(.approve), by: approver))
+            #expect(approved.status == .running && approved.currentStep == gateIndex + 2 && approved.awaiting == nil)
+            #expect(approved.decidedBy == [approver])
+            #expect(try JSONValueText.object(approved.stepData.text)[steps[gateIndex].id] == #"{"verdict":"sound"}"#)
+            let tail = try events(instance.id).suffix(3)
+            #expect(tail.map(\.type) == [.approvalGranted, .stepCompleted, .statusChanged])
+            #expect(tail.first?.userId == approver && tail.first?.reason == "ok" && tail.allSatisfy { $0.step == gateIndex + 1 })
+            #expect(tail.last?.fromStatus == .waitingForApproval && tail.last?.toStatus == .running)
+
+        case .decisionsCountOncePerApproverOnTheSameWaitOnly:
+            let instance = try running()
+            let waiting = try applied(try wait(instance.id, Awaiting(kind: .approval, prompt: "Sign off", approvers: ApprovalPolicy(count: 2))))
+            let (first, second) = (UUID(), UUID())
+            let stale = Timestamp(microsecondsSinceEpoch: waiting.statusChangedAt.microsecondsSinceEpoch - 1)
+            #expect(try repository.decide(ConditionalDecision(
+                instanceId: instance.id, waitStartedAt: stale, kind: .decision(.approve), comment: nil, approverId: first))
+                == .refused(FoundInstance(status: .waitingForApproval, version: waiting.version, visible: true)))
+            let once = try applied(try decide(waiting, .decision(.approve), by: first))
+            #expect(once.status == .waitingForApproval && once.awaiting?.approvalsGiven == 1 && once.statusChangedAt == waiting.statusChangedAt)
+            #expect(once.awaiting?.decisions == [ApprovalDecision(userId: first, decision: .approve, decidedAt: once.updatedAt)])
+            #expect(try decide(waiting, .decision(.approve), by: first) == .refused(FoundInstance(status: .waitingForApproval, version: once.version, visible: true)))
+            let done = try applied(try decide(waiting, .decision(.approve), by: second))
+            #expect(done.status == .running && done.awaiting == nil && done.currentStep == 1 && Set(done.decidedBy) == [first, second])
+            #expect(try events(instance.id).suffix(3).map(\.type) == [.approvalGranted, .approvalGranted, .statusChanged])
+            #expect(try decide(waiting, .decision(.approve), by: UUID()) == .refused(FoundInstance(status: .running, version: done.version, visible: true)))
+
+        case .aRejectionAppliesOnRejectAndAnOverrideIsRecorded:
+            let instance = try running()
+            let rework = try applied(try wait(instance.id, Awaiting(kind: .approval, prompt: "Sign off", onReject: .rework)))
+            let reworked = try applied(try decide(rework, .decision(.reject), by: UUID(), comment: "needs numbers"))
+            #expect(reworked.status == .running && reworked.currentStep == 1 && reworked.awaiting == nil)
+            let rejected = try events(instance.id).suffix(2)
+            #expect(rejected.map(\.type) == [.approvalRejected, .statusChanged] && rejected.first?.reason == "needs numbers")
+            let overridden = try applied(try decide(
+                try applied(try wait(instance.id, Awaiting(kind: .approval, prompt: "Sign off", approvers: ApprovalPolicy(count: 3)))),
+                .override, by: user, comment: "release blocker"))
+            #expect(overridden.status == .running && overridden.decidedBy.count == 1)
+            let overrideEvent = try #require(try events(instance.id).last)
+            #expect(overrideEvent.type == .statusChanged && overrideEvent.reason == "release blocker" && overrideEvent.userId == user)
+            #expect(overrideEvent.data.map { try? JSONValueText.canonical($0.text) } == #"{"override":true}"#)
+            let failing = try applied(try wait(instance.id, Awaiting(kind: .approval, prompt: "Sign off", onReject: .fail)))
+            #expect(try applied(try decide(failing, .decision(.reject), by: UUID())).status == .failed)
         }
     }
 }

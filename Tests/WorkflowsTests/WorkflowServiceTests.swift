@@ -168,4 +168,41 @@ import Testing
         }
         #expect(throws: WorkflowError.invalidCursor) { try service.list(.init(cursor: "garbage!"), for: marcus) }
     }
+
+    /// A waiting instance whose version another writer bumps just before each of our next `bumps` writes.
+    func inputWait(bumps: Int) throws -> UUID {
+        let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
+        _ = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
+        let schema = Awaiting(kind: .input, prompt: "x?", schema: JSONText(unchecked: #"{"type":"object"}"#))
+        _ = try service.transition(id: instance.id, to: .waitingForInput, reason: nil, awaiting: schema, ifMatch: nil, by: marcus)
+        let id = instance.id
+        var hook: (@Sendable (InMemoryWorkflowRepository) -> Void)? = nil
+        for _ in 0..<bumps {
+            let next = hook
+            hook = { repo in
+                repo.state.withLock { $0.instances[id]?.version += 1 }
+                repo.beforeChange.withLock { $0 = next }
+            }
+        }
+        repository.beforeChange.withLock { [hook] in $0 = hook }
+        return id
+    }
+
+    @Test func inputThatLosesARaceIsReadAndValidatedOnceMore() throws {
+        let id = try inputWait(bumps: 1)
+        var checks = 0
+        let answered = try service.provideInput(id: id, data: JSONText(unchecked: #"{"a":1}"#), ifMatch: nil, by: marcus) { _ in checks += 1 }
+        #expect(answered.status == .running && checks == 2)
+        #expect(try repository.events(instanceId: id, afterId: nil, limit: 10).filter { $0.type == .inputProvided }.count == 1)
+    }
+
+    @Test func inputThatLosesTwiceIsAContentionAndWritesNothing() throws {
+        let id = try inputWait(bumps: 2)
+        var checks = 0
+        #expect(throws: WorkflowError.contention) {
+            try service.provideInput(id: id, data: JSONText(unchecked: #"{"a":1}"#), ifMatch: nil, by: marcus) { _ in checks += 1 }
+        }
+        #expect(checks == 2)
+        #expect(try repository.instance(id: id)?.status == .waitingForInput)
+    }
 }

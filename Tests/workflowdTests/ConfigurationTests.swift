@@ -3,6 +3,7 @@ import PostgresClient
 import FastCGI
 import Testing
 import WorkflowAPI
+import WorkflowStore
 @testable import workflowd
 
 @Suite struct ConfigurationTests {
@@ -19,13 +20,14 @@ import WorkflowAPI
         #expect(config.poolSize == config.workers)
         #expect(config.poolTimeout == .milliseconds(2000))
         #expect(config.database.statementTimeoutMilliseconds == 5000)
-        #expect(config.migrationsDirectory == "Migrations")
+        #expect(config.migrations == .embedded)
     }
 
     @Test func environmentIsReadAndFlagsWin() throws {
         let env = [
             "WORKFLOWD_JWT_SECRET": secret, "WORKFLOWD_LISTEN": "127.0.0.1:9000", "WORKFLOWD_WORKERS": "4",
             "WORKFLOWD_POOL_SIZE": "3", "DATABASE_URL": "postgresql://db/x", "WORKFLOWD_STATEMENT_TIMEOUT_MS": "100",
+            "WORKFLOWD_MIGRATIONS_DIR": "/srv/migrations",
         ]
         let config = try resolve(["--workers", "6"], env)
         #expect(config.address == .tcp(host: "127.0.0.1", port: 9000))
@@ -33,6 +35,7 @@ import WorkflowAPI
         #expect(config.poolSize == 3)
         #expect(config.database.connectionString == "postgresql://db/x")
         #expect(config.database.statementTimeoutMilliseconds == 100)
+        #expect(config.migrations == .directory("/srv/migrations"))
     }
 
     @Test(arguments: [
