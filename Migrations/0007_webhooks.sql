@@ -54,10 +54,9 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHER
 -- Per subscription and instance, event order: is an earlier delivery still pending?
 CREATE INDEX webhook_deliveries_chain ON webhook_deliveries (subscription_id, workflow_instance_id, event_id)
     WHERE state = 'pending';
--- A subscription's recent deliveries, newest first.
-CREATE INDEX webhook_deliveries_recent ON webhook_deliveries (subscription_id, created_at DESC, id);
--- The foreign key's cascade from workflow_events.
-CREATE INDEX webhook_deliveries_event ON webhook_deliveries (event_id);
+-- Every index here is written by each event's statement, once per matching subscription: a subscription's
+-- recent deliveries are read through the UNIQUE (subscription_id, event_id) index, newest event first, and
+-- the cascade from workflow_events (instances are never deleted by the API) goes without an index of its own.
 
 CREATE FUNCTION webhook_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

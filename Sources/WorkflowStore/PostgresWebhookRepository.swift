@@ -114,11 +114,11 @@ public struct PostgresWebhookRepository: WebhookRepository {
                 SELECT \(unescaped: Self.deliveryColumns)
                 FROM webhook_subscriptions s
                 LEFT JOIN LATERAL (
-                    SELECT * FROM webhook_deliveries WHERE subscription_id = s.id ORDER BY created_at DESC, id LIMIT \(limit)::int
+                    SELECT * FROM webhook_deliveries WHERE subscription_id = s.id ORDER BY event_id DESC LIMIT \(limit)::int
                 ) d ON true
                 LEFT JOIN workflow_events e ON e.id = d.event_id
                 WHERE s.id = \(subscriptionId)
-                ORDER BY d.created_at DESC, d.event_id DESC
+                ORDER BY d.event_id DESC
                 """)
             guard !rows.rows.isEmpty else { return nil }
             return try rows.rows.filter { !$0.isNull(0) }.map(Self.delivery(from:))

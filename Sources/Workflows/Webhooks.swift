@@ -162,7 +162,7 @@ public protocol WebhookRepository: Sendable {
     func deleteSubscription(id: UUID) throws -> Bool
     /// Replaces the secret; the old one keeps signing for `grace`. nil: no such subscription.
     func rotateSecret(id: UUID, to secret: WebhookSecret, grace: Duration) throws -> WebhookSubscription?
-    /// Newest first; nil: no such subscription.
+    /// Newest event first; nil: no such subscription.
     func deliveries(subscriptionId: UUID, limit: Int) throws -> [WebhookDelivery]?
     /// Makes the delivery pending and due now, with a fresh retry window; nil: no such delivery.
     func redeliver(subscriptionId: UUID, deliveryId: UUID) throws -> WebhookDelivery?
