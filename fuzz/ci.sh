@@ -31,9 +31,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# One info line per request otherwise.
-scripts/stack.sh up "$DIR" --bin "$BIN" --env "WORKFLOWD_LOG_LEVEL=${WORKFLOWD_LOG_LEVEL:-warning}" ||
-  die "the stack did not start (see above)"
+# One info line per request otherwise. Streams and long-polls end after 1 s here: the fuzzer opens many,
+# and each would otherwise hold for minutes.
+scripts/stack.sh up "$DIR" --bin "$BIN" --env "WORKFLOWD_LOG_LEVEL=${WORKFLOWD_LOG_LEVEL:-warning}" \
+  --env WORKFLOWD_STREAM_LIFETIME_SECONDS=1 || die "the stack did not start (see above)"
 source "$DIR/env"
 
 TOKEN=$("$BIN" token --sub "$SUB" --role Participant --ttl 1h)

@@ -40,9 +40,14 @@ tail_log() {  # tail_log FILE [LINES]: the end of a log, labelled, on stderr
 # stop_workflowd PIDFILE: SIGTERM the pid in PIDFILE if that process is alive and really workflowd
 # (a stale file's recycled pid is left alone), KILL it after 15 s.
 stop_workflowd() {
-  local file=$1 pid i
+  local file=$1 pid i cmdline dir
   pid=$(head -n 1 "$file" 2>/dev/null) || pid=
-  if [[ $pid =~ ^[0-9]+$ && $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") == *workflowd* ]]; then
+  dir=$(cd "$(dirname "$file")" && pwd)
+  cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || cmdline=
+  # Only the process this pid file is about: a stale file's pid may since belong to another stack's
+  # workflowd, or to a PostgreSQL backend of a database named workflowd. Ours runs with its socket in
+  # the pid file's directory.
+  if [[ $pid =~ ^[0-9]+$ && $cmdline == *workflowd* && $cmdline == *"$dir/"* ]]; then
     kill -TERM "$pid"  # workflowd finishes in-flight requests, then exits
     for ((i = 0; i < 150; i++)); do
       kill -0 "$pid" 2>/dev/null || break

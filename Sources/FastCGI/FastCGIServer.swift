@@ -22,12 +22,25 @@ public struct FastCGIServerConfiguration: Sendable {
     /// At most this many body bytes are read; the handler sees `maxBodyBytes + 1` bytes for larger bodies.
     public var maxBodyBytes: Int
     public var backlog: Int32
+    /// Parked requests (long-polls, streams) held at once; past it a request that would park gets its
+    /// handler's `whenFull` answer. Each costs a file descriptor and a few KiB, not a thread.
+    public var maxWaiters: Int
+    /// Threads that run parked requests' wake-ups (each may run a query): the most database work waiters
+    /// can take from ordinary requests at once.
+    public var wakeThreads: Int
 
-    public init(address: ListenAddress, workers: Int = defaultWorkers, maxBodyBytes: Int = defaultMaxBodyBytes, backlog: Int32 = 1024) {
+    public static let defaultMaxWaiters = 4096
+
+    public init(
+        address: ListenAddress, workers: Int = defaultWorkers, maxBodyBytes: Int = defaultMaxBodyBytes, backlog: Int32 = 1024,
+        maxWaiters: Int = defaultMaxWaiters, wakeThreads: Int = 2
+    ) {
         self.address = address
         self.workers = workers
         self.maxBodyBytes = maxBodyBytes
         self.backlog = backlog
+        self.maxWaiters = maxWaiters
+        self.wakeThreads = wakeThreads
     }
 }
 
@@ -59,7 +72,8 @@ public final class FastCGIServer: Sendable {
     }
 
     private let configuration: FastCGIServerConfiguration
-    private let handler: HTTPHandler
+    private let handler: ParkingHandler
+    private let lot: ParkingLot
     private let logger: Logger
     private let listenSocket: ListenSocket
     /// Entered by each worker thread, left when it ends: `stop` waits on it with a deadline.
@@ -74,10 +88,20 @@ public final class FastCGIServer: Sendable {
     static let wakeSignal = SIGUSR2
 
     /// Opens the listen socket; throws `ListenError` with a message fit for an operator.
-    public init(configuration: FastCGIServerConfiguration, logger: Logger, handler: @escaping HTTPHandler) throws(ListenError) {
+    public convenience init(configuration: FastCGIServerConfiguration, logger: Logger, handler: @escaping HTTPHandler) throws(ListenError) {
+        try self.init(configuration: configuration, logger: logger, parkingHandler: { request, body in
+            let (response, bytes) = handler(request, body)
+            return .respond(response, bytes)
+        })
+    }
+
+    /// A server whose handler may park requests (`Reply.park`): they wait without a thread until
+    /// `wake(key:)`, `wakeAll()`, their deadline or `stop`.
+    public init(configuration: FastCGIServerConfiguration, logger: Logger, parkingHandler: @escaping ParkingHandler) throws(ListenError) {
         self.configuration = configuration
-        self.handler = handler
+        self.handler = parkingHandler
         self.logger = logger
+        lot = ParkingLot(capacity: configuration.maxWaiters, wakeThreads: max(1, configuration.wakeThreads), logger: logger)
         guard cfastcgi_init_keeping_signals() == 0 else { throw ListenError(description: "FCGX_Init failed", isPermanent: false) }
         listenSocket = try ListenSocket.open(configuration.address, backlog: configuration.backlog)
     }
@@ -89,6 +113,7 @@ public final class FastCGIServer: Sendable {
         // Only an inherited socket needs its idle workers woken by a signal at stop.
         let wakeSignal = listenSocket.isInherited ? Self.wakeSignal : nil
         if let wakeSignal { cfastcgi_install_wake_signal(wakeSignal) }
+        lot.start()
         for index in 0..<configuration.workers {
             workersRunning.enter()
             let thread = Thread { @Sendable [self] in
@@ -101,13 +126,26 @@ public final class FastCGIServer: Sendable {
         logger.info("serving", metadata: ["listen": "\(configuration.address)", "workers": "\(configuration.workers)"])
     }
 
-    /// Stops accepting, then waits until the requests being served finished or `deadline` passed.
-    /// Calling it again only waits again. Removes the unix socket file it created (unless a newer
-    /// instance replaced it).
+    /// Wakes the parked requests waiting on `key` (their `onWake(.notified)` runs on a wake thread).
+    public func wake(key: String) { lot.wake(key: key) }
+
+    /// Wakes every parked request, e.g. when notifications may have been missed.
+    public func wakeAll() { lot.wakeAll() }
+
+    /// Requests parked now.
+    public var waiting: Int { lot.count }
+
+    /// Stops accepting, ends parked requests (`onWake(.stopping)`), then waits until the requests being
+    /// served and the parked ones finished or `deadline` passed. Calling it again only waits again.
+    /// Removes the unix socket file it created (unless a newer instance replaced it).
     @discardableResult
     public func stop(deadline: ContinuousClock.Instant) -> StopResult {
         if stopping.exchange(true, ordering: .acquiringAndReleasing) == false {
-            logger.info("stopping FastCGI server", metadata: ["in_flight": "\(inFlight.load(ordering: .relaxed))"])
+            logger.info("stopping FastCGI server", metadata: [
+                "in_flight": "\(inFlight.load(ordering: .relaxed))", "waiting": "\(lot.count)",
+            ])
+            // A worker that parks from now on finds the set stopping and is ended at once too.
+            lot.wakeAll(.stopping)
             if listenSocket.isInherited {
                 // The socket belongs to the supervisor and serves the next process: leave it open and wake
                 // the workers blocked in accept instead (repeatedly: one may be just about to block).
@@ -120,12 +158,13 @@ public final class FastCGIServer: Sendable {
                 shutdown(listenSocket.fd, Int32(SHUT_RDWR))
             }
         }
-        let drained = workersRunning.wait(timeout: Self.dispatchTime(deadline)) == .success
+        let drained = workersRunning.wait(timeout: Self.dispatchTime(deadline)) == .success && lot.waitUntilEmpty(deadline: deadline)
+        if drained { lot.close(deadline: deadline) }
         listenSocket.removeSocketFile()
         if drained, !listenSocket.isInherited, listenSocketReleased.exchange(true, ordering: .acquiringAndReleasing) == false {
             close(listenSocket.fd)
         }
-        return StopResult(drained: drained, inFlight: drained ? 0 : inFlight.load(ordering: .relaxed))
+        return StopResult(drained: drained, inFlight: drained ? 0 : inFlight.load(ordering: .relaxed) + lot.count)
     }
 
     private static func dispatchTime(_ instant: ContinuousClock.Instant) -> DispatchTime {
@@ -134,9 +173,14 @@ public final class FastCGIServer: Sendable {
     }
 
     private func workerLoop(index: Int, wakeSignal: Int32?, onFailure: @Sendable (String) -> Void) {
-        let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+        let flags = wakeSignal == nil ? 0 : FCGI_FAIL_ACCEPT_ON_INTR
+        func freshRequest() -> UnsafeMutablePointer<FCGX_Request> {
+            let request = UnsafeMutablePointer<FCGX_Request>.allocate(capacity: 1)
+            FCGX_InitRequest(request, listenSocket.fd, flags)
+            return request
+        }
+        var request = freshRequest()
         defer { request.deallocate() }
-        FCGX_InitRequest(request, listenSocket.fd, wakeSignal == nil ? 0 : FCGI_FAIL_ACCEPT_ON_INTR)
         // Threads inherit their creator's signal mask, which may block the wake signal.
         if let wakeSignal { cfastcgi_unblock_signal(wakeSignal) }
         while !stopping.load(ordering: .acquiring) {
@@ -154,27 +198,47 @@ public final class FastCGIServer: Sendable {
                 break
             }
             inFlight.add(1, ordering: .relaxed)
-            serve(request)
-            FCGX_Finish_r(request)
+            if serve(request) {
+                // The parking lot owns that request now; accept the next one with a fresh struct.
+                request = freshRequest()
+            } else {
+                FCGX_Finish_r(request)
+            }
             inFlight.subtract(1, ordering: .relaxed)
         }
         FCGX_Free(request, 0)
     }
 
-    private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) {
+    /// Answers the request, or parks it (returns true: the caller no longer owns it).
+    private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
+        let generation = lot.generation
         let params = Self.parameters(of: request)
         let response: HTTPResponse
         let responseBody: [UInt8]
         do {
             let head = try CGIMapping.request(from: params)
             let body = readBody(request, declaredLength: head.headerFields[.contentLength].flatMap { Int($0) })
-            (response, responseBody) = handler(head, body)
+            switch handler(head, body) {
+            case .respond(let answer, let bytes):
+                (response, responseBody) = (answer, bytes)
+            case .park(let parking):
+                // Read stdin to its end: from then on, anything readable on the connection means nginx closed it.
+                drainInput(request)
+                if lot.park(request, parking, generationAtStart: generation) { return true }
+                (response, responseBody) = parking.whenFull
+            }
         } catch {
             logger.error("malformed FastCGI request", metadata: ["error": "\(error)"])
             response = HTTPResponse(status: .badRequest, headerFields: [.contentType: "text/plain"])
             responseBody = Array("bad FastCGI request\n".utf8)
         }
         write(CGIMapping.responseHead(for: response), body: responseBody, to: request)
+        return false
+    }
+
+    private func drainInput(_ request: UnsafeMutablePointer<FCGX_Request>) {
+        var scratch = [CChar](repeating: 0, count: 4096)
+        while scratch.withUnsafeMutableBufferPointer({ FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in) }) > 0 {}
     }
 
     /// Copies `envp` at once: its strings die at the next accept/finish. Split at the byte level
@@ -216,14 +280,7 @@ public final class FastCGIServer: Sendable {
     }
 
     private func write(_ head: String, body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
-        var head = head
-        head.withUTF8 { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { _ = FCGX_PutStr($0.baseAddress, Int32($0.count), request.pointee.out) }
-        }
-        body.withUnsafeBufferPointer { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { chars in
-                if let base = chars.baseAddress { _ = FCGX_PutStr(base, Int32(chars.count), request.pointee.out) }
-            }
-        }
+        _ = FCGXOutput.put(Array(head.utf8), request.pointee.out)
+        _ = FCGXOutput.put(body, request.pointee.out)
     }
 }

@@ -8,7 +8,8 @@ import Glibc
 /// Statements are prepared once per connection and reused by name, unless a transaction pooler sits in
 /// between (`ConnectionPooling.transaction`): then each runs unnamed, parsed anew each time.
 public final class PostgresConnection {
-    private var conn: OpaquePointer?
+    /// Internal, not private: the notification reader (PostgresNotifications.swift) waits on its socket.
+    var conn: OpaquePointer?
     private let pooling: ConnectionPooling
     private var preparedNames: [String: String] = [:]
     /// Set when a failure may have left the connection unusable; the pool then discards it.
@@ -88,7 +89,7 @@ public final class PostgresConnection {
 
     /// Cheap liveness check for an idle connection, without a round trip: a server that restarted or
     /// dropped us has already sent an error or closed the socket, which shows up as readable input.
-    /// (Nothing in this library LISTENs, so an idle connection never receives notifications.)
+    /// (Pooled connections never LISTEN, so an idle one never receives notifications.)
     public func looksAlive() -> Bool {
         guard let conn, !isBroken, PQstatus(conn) == CONNECTION_OK else { return false }
         var pfd = pollfd(fd: PQsocket(conn), events: Int16(POLLIN), revents: 0)

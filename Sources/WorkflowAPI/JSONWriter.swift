@@ -21,7 +21,27 @@ enum JSONWriter {
         out += ",\"awaiting\":" + (i.awaiting?.json(counts: true) ?? "null")
         out += ",\"version\":\(i.version)"
         out += ",\"createdAt\":\"\(timestamp(i.createdAt))\",\"updatedAt\":\"\(timestamp(i.updatedAt))\""
-        out += ",\"statusChangedAt\":\"\(timestamp(i.statusChangedAt))\"}"
+        out += ",\"statusChangedAt\":\"\(timestamp(i.statusChangedAt))\""
+        out += ",\"retryOf\":" + (i.retryOf.map { "\"\($0.lowercaseText)\"" } ?? "null")
+        out += ",\"retriedAs\":" + (i.retriedAs.map { "\"\($0.lowercaseText)\"" } ?? "null")
+        out += ",\"attempt\":\(i.attempt)}"
+        return out
+    }
+
+    /// An inbox entry: what is awaited, by when, and the instance in brief (with the caller's actions).
+    static func task(_ i: WorkflowInstance, for caller: Principal) -> String {
+        let wait = i.awaiting ?? .plain(Awaiting.Kind(waitingIn: i.status) ?? .input)
+        var out = "{\"kind\":\"\(wait.kind.rawValue)\",\"prompt\":" + (wait.prompt.map(JSONString.quoted) ?? "null")
+        out += ",\"schema\":" + (wait.schema?.text ?? "null")
+        out += wait.kind == .approval ? ",\"approvalsNeeded\":\(wait.approvalsNeeded),\"approvalsGiven\":\(wait.approvalsGiven)"
+            : ",\"approvalsNeeded\":null,\"approvalsGiven\":null"
+        out += ",\"dueAt\":" + (wait.dueAt.map { "\"\(timestamp($0))\"" } ?? "null") + ",\"overdue\":\(wait.overdue)"
+        out += ",\"waitingSince\":\"\(timestamp(i.statusChangedAt))\""
+        out += ",\"instance\":{\"id\":\"\(i.id.lowercaseText)\",\"workflowDefinitionId\":" + JSONString.quoted(i.definitionId)
+        out += ",\"userId\":\"\(i.userId.lowercaseText)\",\"status\":\"\(i.status.rawValue)\""
+        out += ",\"currentStep\":\(i.currentStep),\"totalSteps\":\(i.totalSteps),\"version\":\(i.version)"
+        out += ",\"allowedActions\":[" + WorkflowActions.allowed(for: i, by: caller).map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"
+        out += ",\"createdAt\":\"\(timestamp(i.createdAt))\"}}"
         return out
     }
 
@@ -32,7 +52,13 @@ enum JSONWriter {
         out += ",\"step\":\(e.step)"
         out += ",\"reason\":" + (e.reason.map(JSONString.quoted) ?? "null")
         out += ",\"data\":" + (e.data?.text ?? "null")
-        out += ",\"userId\":\"\(e.userId.lowercaseText)\",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
+        // `actor` says plainly who acted; `userId` stays for clients that read it, null for the system.
+        if let user = e.userId {
+            out += ",\"userId\":\"\(user.lowercaseText)\",\"actor\":{\"type\":\"user\",\"id\":\"\(user.lowercaseText)\"}"
+        } else {
+            out += ",\"userId\":null,\"actor\":{\"type\":\"system\"}"
+        }
+        out += ",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
         return out
     }
 
@@ -96,6 +122,7 @@ enum JSONWriter {
         case .approve: "POST /approvals {\"decision\":\"approve\"}"
         case .reject: "POST /approvals {\"decision\":\"reject\"}"
         case .override: "Admin: transition to Running with override: true, ending an approval wait without the approvals"
+        case .retry: "POST /retry: a new attempt of a Failed instance, with an optional contextPatch and fromStep"
         }
     }
 

@@ -134,12 +134,43 @@ enum InstanceListing {
 
 /// `GET /api/v1/workflows/{id}/events`: its parameters, declared once, and the page they ask for.
 enum EventListing {
-    static let parameters = ["limit", "cursor"]
+    static let parameters = ["limit", "cursor", "after", "wait"]
 
-    static func page(_ request: APIRequest) throws -> (cursor: String?, limit: Int) {
+    /// `after`: events with a greater id (as sent in an event's `id`); `wait`: seconds to hold the request
+    /// open when there are none yet (long-poll), 0 to answer at once.
+    static func page(_ request: APIRequest) throws -> (cursor: String?, limit: Int, after: Int64?, wait: Int) {
         var query = ListingQuery(request, accepting: parameters)
         let limit = query.limit(default: 50)
+        var after: Int64?
+        if let text = query.value("after") {
+            if let id = Int64(text), id >= 0 { after = id } else { query.fail("after", "must be an event id (a non-negative integer)") }
+        }
+        var wait = 0
+        if let text = query.value("wait") {
+            if let seconds = Int(text), (0...LiveSettings.maxWaitSeconds).contains(seconds) { wait = seconds } else {
+                query.fail("wait", "must be an integer from 0 to \(LiveSettings.maxWaitSeconds) (seconds)")
+            }
+        }
+        let cursor = query.value("cursor")
+        if after != nil, cursor != nil { query.fail("after", "cannot be combined with cursor") }
         try query.check()
-        return (query.value("cursor"), limit)
+        return (cursor, limit, after, wait)
+    }
+}
+
+/// `GET /api/v1/tasks`: its parameters, declared once, and the page they ask for.
+enum TaskListing {
+    static let parameters = ["kind", "limit", "cursor"]
+
+    static func page(_ request: APIRequest) throws -> (kind: Awaiting.Kind?, cursor: String?, limit: Int) {
+        var query = ListingQuery(request, accepting: parameters)
+        var kind: Awaiting.Kind?
+        if let text = query.value("kind") {
+            kind = Awaiting.Kind(rawValue: text)
+            if kind == nil { query.fail("kind", "must be input or approval") }
+        }
+        let limit = query.limit(default: 20)
+        try query.check()
+        return (kind, query.value("cursor"), limit)
     }
 }

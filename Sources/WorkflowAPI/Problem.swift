@@ -130,6 +130,20 @@ struct Problem: Error {
             return Problem(
                 .conflict, "already-decided", title: "Already decided",
                 detail: "This approval already has your decision, or another decision ended it a moment ago; fetch the workflow to see where it stands.")
+        case .notFailed(let status):
+            var problem = Problem(
+                .conflict, "not-failed", title: "Not failed",
+                detail: "Only a Failed workflow can be retried; this one is \(status.rawValue).")
+            problem.extensions = [("currentStatus", "\"\(status.rawValue)\"")]
+            return problem
+        case .alreadyRetried(let id):
+            var problem = Problem(
+                .conflict, "already-retried", title: "Already retried",
+                detail: "This failed workflow was already retried as \(id.lowercaseText); retry that one if it fails too.")
+            problem.extensions = [("retriedAs", "\"\(id.lowercaseText)\"")]
+            return problem
+        case .invalidFromStep(let total):
+            return .validation([("fromStep", "must be a step of this workflow, from 1 to \(total)")])
         case .invalidInput(let violations):
             var problem = Problem.validation(violations.map { ($0.path, $0.message) })
             problem.detail = "The input does not match the wait's schema: " + problem.detail

@@ -10,6 +10,8 @@ enum Access: Sendable, Equatable {
     case anyone
     /// A valid bearer token whose roles grant the capability: 401 without a valid token, 403 without the role.
     case token(Capability)
+    /// As `token`, or a stream ticket in `?ticket=` (streams only: a browser's EventSource sends no headers).
+    case tokenOrTicket(Capability)
 }
 
 /// One operation of the API: method, path template (as in the OpenAPI document), who may call it, and
@@ -72,6 +74,8 @@ struct RouteContext {
     let request: APIRequest
     let parameters: [String: Substring]
     let principal: Principal!
+    /// When the caller's token expires (for a ticket: the token it was made from); nil without a token.
+    let credentialExpires: Date?
     let logger: Logger
 
     /// A parameter the route's template declares; the router has already checked its form.

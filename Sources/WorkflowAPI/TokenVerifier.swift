@@ -200,11 +200,16 @@ public final class TokenVerifier: Sendable {
 
     /// Verifies an `Authorization` header value and returns the caller.
     public func principal(fromAuthorization header: String?, now: Date = Date()) throws(AuthenticationError) -> Principal {
+        try verifiedToken(fromAuthorization: header, now: now).principal
+    }
+
+    /// The caller and when its token expires (a stream held open for it ends then).
+    func verifiedToken(fromAuthorization header: String?, now: Date = Date()) throws(AuthenticationError) -> VerifiedToken {
         guard let header, !header.isEmpty else { throw AuthenticationError("Missing bearer token: send Authorization: Bearer <JWT>.") }
         guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             throw AuthenticationError("The Authorization header must use the Bearer scheme.")
         }
-        return try principal(fromToken: String(header.dropFirst(7).trimmingHTTPWhitespace()), now: now)
+        return try verifiedToken(String(header.dropFirst(7).trimmingHTTPWhitespace()), now: now)
     }
 
     /// Tokens verified before (in `State.cache`), with their time window: a client sends the same token
@@ -238,6 +243,10 @@ public final class TokenVerifier: Sendable {
     }
 
     func principal(fromToken token: String, now: Date) throws(AuthenticationError) -> Principal {
+        try verifiedToken(token, now: now).principal
+    }
+
+    private func verifiedToken(_ token: String, now: Date) throws(AuthenticationError) -> VerifiedToken {
         let key = CacheKey(token)
         let lookup = state.withLock { state -> Lookup in
             if let hit = state.cache[key] { return .hit(hit) }
@@ -247,20 +256,20 @@ public final class TokenVerifier: Sendable {
         switch lookup {
         case .hit(let hit):
             try checkTimes(expires: hit.expires, notBefore: hit.notBefore, now: now)
-            return hit.principal
+            return hit
         case .miss(let current):
             keys = current
         }
         let (principal, claims) = try verify(token, with: keys, now: now)
-        if let exp = claims.exp?.value {
-            state.withLock { state in
-                // Keys replaced while this token was checked: it was verified against the old ones.
-                guard state.keys === keys else { return }
-                if state.cache.count >= Self.cacheLimit { state.cache.removeAll(keepingCapacity: true) }
-                state.cache[key] = VerifiedToken(principal: principal, expires: exp, notBefore: claims.nbf?.value)
-            }
+        // `verify` refuses a token without exp.
+        let found = VerifiedToken(principal: principal, expires: claims.exp?.value ?? now, notBefore: claims.nbf?.value)
+        state.withLock { state in
+            // Keys replaced while this token was checked: it was verified against the old ones.
+            guard state.keys === keys else { return }
+            if state.cache.count >= Self.cacheLimit { state.cache.removeAll(keepingCapacity: true) }
+            state.cache[key] = found
         }
-        return principal
+        return found
     }
 
     private func checkTimes(expires: Date, notBefore: Date?, now: Date) throws(AuthenticationError) {

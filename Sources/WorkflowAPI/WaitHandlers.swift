@@ -62,7 +62,7 @@ extension WorkflowAPI {
         switch object["dueAt"] {
         case nil, .null?: break
         case .string(let text)?:
-            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            let now = Timestamp.now.microsecondsSinceEpoch
             if let micros = RFC3339.microsecondsSinceEpoch(parsing: text) {
                 if micros <= now { errors.append(("awaiting.dueAt", "must be in the future")) }
                 else if micros > now + Self.maxDueAhead { errors.append(("awaiting.dueAt", "must be at most a year ahead")) }
@@ -167,5 +167,42 @@ extension WorkflowAPI {
         }
         guard errors.isEmpty, let decision else { throw Problem.validation(errors) }
         return .instance(try service.decide(id: id, decision: decision, comment: comment, by: principal), status: .ok, for: principal)
+    }
+
+    /// `POST /api/v1/workflows/{id}/retry {"contextPatch": {...}, "reason": "...", "fromStep": n}`: 201 with
+    /// the new instance and its `Location`.
+    func retry(_ c: RouteContext) throws -> Response {
+        let (request, id, principal) = (c.request, c.instanceId, c.principal!)
+        let body = try jsonBody(request, required: false)
+        var errors: [(String, String)] = []
+        var patch: JSONText?
+        switch body?["contextPatch"] {
+        case nil, .null?: break
+        case let value? where { if case .object = value { true } else { false } }(): patch = JSONText(unchecked: value.serialized)
+        case let other?: errors.append(("contextPatch", "must be a JSON merge patch object (RFC 7386), not \(other.typeName)"))
+        }
+        var reason: String?
+        switch body?["reason"] {
+        case nil, .null?: break
+        case .string(let text)? where text.count <= 1000: reason = text
+        case .string?: errors.append(("reason", "must be at most 1000 characters"))
+        case let other?: errors.append(("reason", "must be a string, not \(other.typeName)"))
+        }
+        var fromStep: Int?
+        switch body?["fromStep"] {
+        case nil, .null?: break
+        // Bounded here, so that no step number the definition cannot have reaches SQL as an int overflow.
+        case .number(let text)? where Int(text).map { (1...10_000).contains($0) } == true: fromStep = Int(text)
+        case _?: errors.append(("fromStep", "must be a step number, an integer from 1 to 10000"))
+        }
+        let members: [(key: String, value: JSONValue)] = if case .object(let members)? = body { members } else { [] }
+        for (key, _) in members where !["contextPatch", "reason", "fromStep"].contains(key) {
+            errors.append((String(key.prefix(64)), "is not a member; use contextPatch, reason, fromStep"))
+        }
+        guard errors.isEmpty else { throw Problem.validation(errors) }
+        let created = try service.retry(id: id, contextPatch: patch, reason: reason, fromStep: fromStep, by: principal)
+        var response = Response.instance(created, status: .created, for: principal)
+        response.headers[.location] = "/api/v1/workflows/\(created.id.lowercaseText)"
+        return response
     }
 }

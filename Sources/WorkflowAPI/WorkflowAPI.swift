@@ -54,14 +54,18 @@ public final class WorkflowAPI: Sendable {
     let metrics: (@Sendable () -> String)?
     /// The webhook subscriptions; nil: the webhook routes answer 404.
     let webhooks: WebhookService?
+    let live: LiveSettings
+    let tickets: StreamTickets
     private let requestMetrics = RequestMetrics()
 
     public init(
         service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int, logger: Logger,
-        metrics: (@Sendable () -> String)? = nil, webhooks: WebhookService? = nil,
+        metrics: (@Sendable () -> String)? = nil, live: LiveSettings = LiveSettings(), webhooks: WebhookService? = nil,
         health: @escaping @Sendable () -> HealthReport
     ) {
         self.webhooks = webhooks
+        self.live = live
+        tickets = StreamTickets(secret: live.ticketSecret ?? UUID.random().lowercaseText + UUID.random().lowercaseText)
         self.service = service
         self.verifier = verifier
         self.health = health
@@ -89,6 +93,11 @@ public final class WorkflowAPI: Sendable {
         // Human steps: answering a wait.
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/input", .token(.act)) { api, c in try api.provideInput(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/approvals", .token(.approve)) { api, c in try api.decide(c) },
+        // Live updates.
+        Route(.get, "/api/v1/workflows/{workflowInstanceId}/events/stream", .tokenOrTicket(.read)) { api, c in try api.stream(c) },
+        Route(.post, "/api/v1/stream-tickets", .token(.read)) { api, c in try api.streamTicket(c) },
+        Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.retry(c) },
+        Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
         // Webhooks (Admin only).
         Route(.get, "/api/v1/webhooks", .token(.administer)) { api, c in try api.listWebhooks(c) },
         Route(.post, "/api/v1/webhooks", .token(.administer)) { api, c in try api.createWebhook(c) },
@@ -105,8 +114,23 @@ public final class WorkflowAPI: Sendable {
 
     static let router = Router(routes: routes)
 
-    /// Answers one request; never throws. Logs one line per request with its id.
+    /// Answers one request without waiting: a request that would wait for events is answered as at its
+    /// deadline (for callers that cannot park requests, such as tests).
     public func handle(_ head: HTTPRequest, body: [UInt8]) -> (HTTPResponse, [UInt8]) {
+        switch reply(head, body: body) {
+        case .respond(let response, let bytes):
+            return (response, bytes)
+        case .wait(let waiter):
+            switch waiter.next(true) {
+            case .finish(let response?, let bytes): return (response, bytes)
+            case .finish(nil, let bytes), .wait(let bytes): return (waiter.stream!.head, waiter.stream!.first + bytes)
+            }
+        }
+    }
+
+    /// Answers one request, or returns it as a waiter; never throws. Logs one line per request with its id
+    /// (a waiter's when it starts waiting).
+    public func reply(_ head: HTTPRequest, body: [UInt8]) -> APIReply {
         let started = ContinuousClock.now
         let requestId = head.headerFields[.requestID].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.random().lowercaseText
         let request = APIRequest(head: head, body: body, requestId: requestId)
@@ -135,9 +159,13 @@ public final class WorkflowAPI: Sendable {
                 "duration_ms": "\(Self.milliseconds(elapsed))",
             ]
             if let principal { metadata["user_id"] = "\(principal.userId.lowercaseText)" }
+            if response.waiting != nil { metadata["waiting"] = "true" }
             log.info("request", metadata: metadata)
         }
-        return (httpResponse, head.method == .head ? [] : bytes)
+        if let waiting = response.waiting, head.method != .head {
+            return .wait(waiter(waiting, rendered: (httpResponse, bytes), for: request, logger: log))
+        }
+        return .respond(httpResponse, head.method == .head ? [] : bytes)
     }
 
     // MARK: Routing
@@ -173,21 +201,32 @@ public final class WorkflowAPI: Sendable {
             throw problem
         case .route(let route, let parameters):
             routeLabel = route.template
-            if case .token(let capability) = route.access {
-                let caller = try authenticate(request)
-                principal = caller
+            var expires: Date?
+            switch route.access {
+            case .anyone: break
+            case .token(let capability), .tokenOrTicket(let capability):
+                let (caller, until) = try authenticate(request, acceptTicket: route.access == .tokenOrTicket(capability))
+                (principal, expires) = (caller, until)
                 logger[metadataKey: "user_id"] = "\(caller.userId.lowercaseText)"
                 guard capability.allows(caller) else { throw WorkflowError.forbidden(capability.refusal) }
             }
             if let id = parameters["workflowInstanceId"] { logger[metadataKey: "workflow_id"] = "\(id)" }
-            let context = RouteContext(request: request, parameters: parameters, principal: principal, logger: logger)
+            let context = RouteContext(request: request, parameters: parameters, principal: principal, credentialExpires: expires, logger: logger)
             return try RequestScope.$logger.withValue(logger) { try route.handler(self, context) }
         }
     }
 
-    private func authenticate(_ request: APIRequest) throws -> Principal {
+    /// The caller and when its credential expires. A ticket counts only where `acceptTicket` (stream
+    /// routes) and only without an Authorization header.
+    private func authenticate(_ request: APIRequest, acceptTicket: Bool) throws -> (Principal, Date) {
         do {
-            return try verifier.principal(fromAuthorization: request.head.headerFields[.authorization])
+            let header = request.head.headerFields[.authorization]
+            if acceptTicket, header == nil, let ticket = request.queryValue("ticket") {
+                let claims = try tickets.verify(ticket)
+                return (claims.principal, claims.tokenExpires)
+            }
+            let token = try verifier.verifiedToken(fromAuthorization: header)
+            return (token.principal, token.expires)
         } catch {
             throw Problem.unauthorized(error.description)
         }
@@ -330,10 +369,32 @@ public final class WorkflowAPI: Sendable {
         return .instance(try service.advance(id: id, output: output, ifMatch: ifMatch, by: principal), status: .ok, for: principal)
     }
 
+    /// The listing, and its long-poll form: with `wait`, an empty answer waits up to that many seconds for
+    /// the first event after `after` (or the cursor) to commit.
     private func events(_ c: RouteContext) throws -> Response {
+        let (id, principal) = (c.instanceId, c.principal!)
         let asked = try EventListing.page(c.request)
-        let page = try service.events(instanceId: c.instanceId, cursor: asked.cursor, limit: asked.limit, for: c.principal!)
-        return Response(status: .ok, json: JSONWriter.page(page, item: JSONWriter.event))
+        let service = service
+        let page = { @Sendable () throws -> Page<WorkflowEvent> in
+            try service.events(instanceId: id, cursor: asked.cursor, afterId: asked.after, limit: asked.limit, for: principal)
+        }
+        let first = try page()
+        var response = Response(status: .ok, json: JSONWriter.page(first, item: JSONWriter.event))
+        guard asked.wait > 0, first.items.isEmpty else { return response }
+        // Never longer than a stream lives: the server may end any wait early; the client just asks again.
+        let deadline = ContinuousClock.now + min(.seconds(asked.wait), live.streamLifetime)
+        response.waiting = Waiting(keys: [LiveUpdates.instanceKey(id)], deadline: deadline, isStream: false) { final in
+            let found = try page()
+            guard final || !found.items.isEmpty else { return .nothing }
+            return .respond(Response(status: .ok, json: JSONWriter.page(found, item: JSONWriter.event)))
+        }
+        return response
+    }
+
+    private func tasks(_ c: RouteContext) throws -> Response {
+        let asked = try TaskListing.page(c.request)
+        let page = try service.tasks(kind: asked.kind, cursor: asked.cursor, limit: asked.limit, for: c.principal!)
+        return Response(status: .ok, json: JSONWriter.page(page) { JSONWriter.task($0, for: c.principal!) })
     }
 
     // MARK: Input
@@ -380,6 +441,9 @@ struct Response {
     var json: String
     var contentType = "application/json"
     var headers: HTTPFields = [:]
+    /// Set when the request waits for events instead of answering now (the response is then its answer
+    /// should it be answered without waiting).
+    var waiting: Waiting?
 
     init(status: HTTPResponse.Status, json: String) {
         self.status = status

@@ -6,7 +6,7 @@ import TextCoding
 
 /// Webhook subscriptions and deliveries on PostgreSQL: the Admin's operations (`WebhookRepository`) and
 /// the delivery workers' claim and record (`claimDueDeliveries`, `record`). Delivery rows are written by
-/// the trigger of the webhooks migration (Migrations/0007_webhooks.sql), in the statement that writes the event; nothing here creates them.
+/// the trigger of the webhooks migration (Migrations/0011_webhooks.sql), in the statement that writes the event; nothing here creates them.
 public struct PostgresWebhookRepository: WebhookRepository {
     let statements: PostgresWorkflowRepository
 

@@ -14,10 +14,14 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// Statements re-run after a serialization failure or deadlock, since start (also the metric
     /// `db_statement_retries_total`).
     public let retries = RetryCount()
+    /// Told of every committed change (instance id, owner id), after its commit: live updates notify
+    /// waiting clients from there. Every write path that adds events must call it.
+    let committed: (@Sendable (_ instanceId: UUID, _ ownerId: UUID) -> Void)?
 
-    public init(pool: PostgresPool, logger: Logger) {
+    public init(pool: PostgresPool, logger: Logger, committed: (@Sendable (_ instanceId: UUID, _ ownerId: UUID) -> Void)? = nil) {
         self.pool = pool
         self.logger = logger
+        self.committed = committed
     }
 
     public final class RetryCount: Sendable {
@@ -35,10 +39,11 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, i.context::text, i.step_data::text,
         i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8,
         i.awaiting::text, (i.awaiting->'schema')::text, (i.awaiting->'output')::text,
-        (extract(epoch FROM i.due_at) * 1000000)::int8, i.decided_by::text, (extract(epoch FROM i.status_changed_at) * 1000000)::int8
+        (extract(epoch FROM i.due_at) * 1000000)::int8, i.decided_by::text, (extract(epoch FROM i.status_changed_at) * 1000000)::int8,
+        i.retry_of, i.retried_as, i.attempt, i.start_step
         """
     /// How many columns `instanceColumns` has (what `outcomeSelect` adds comes after them).
-    static let instanceColumnCount = 17
+    static let instanceColumnCount = 21
 
     public func definitions() throws -> [WorkflowDefinition] {
         try run { connection in
@@ -103,7 +108,11 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 SELECT \(unescaped: Self.instanceColumns) FROM i, def
                 """)
         }
-        if let row = rows.first { return .created(try Self.instance(from: row)) }
+        if let row = rows.first {
+            let instance = try Self.instance(from: row)
+            committed?(instance.id, instance.userId)
+            return .created(instance)
+        }
         guard let idempotency, let earlier = try earlierClaim(of: idempotency.key, by: new.userId) else {
             throw WorkflowError.unknownDefinition(new.definitionId)
         }
@@ -188,6 +197,49 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
+    public func tasks(_ query: TaskQuery) throws -> [WorkflowInstance] {
+        // One branch per kind, each walking its partial index newest wait first (input: the caller's own,
+        // by user_id; approvals: every approval wait, filtered by eligibility), merged and cut to the limit.
+        // docs/scaling.md has the plans.
+        // The first page starts after the end of time, so every page has the same index condition.
+        let after = "AND (i.status_changed_at, i.id) < (timestamptz 'epoch' + $2::int8 * interval '1 microsecond', $3::uuid)"
+        let start = query.after ?? InstanceCursor(
+            createdAt: Timestamp(microsecondsSinceEpoch: 253_402_300_799_999_999), id: UUID(uuidString: "ffffffff-ffff-ffff-ffff-ffffffffffff")!)
+        var branches: [String] = []
+        if query.input {
+            branches.append("""
+                (SELECT i.* FROM workflow_instances i
+                 WHERE i.status = 'WaitingForInput' AND i.user_id = $1::uuid \(after)
+                 ORDER BY i.status_changed_at DESC, i.id DESC LIMIT $4::int)
+                """)
+        }
+        if query.approvals {
+            branches.append("""
+                (SELECT i.* FROM workflow_instances i
+                 WHERE i.status = 'WaitingForApproval' \(after)
+                   AND (i.user_id <> $1::uuid OR coalesce((i.awaiting->'approvers'->>'allowSelfApproval')::boolean, false))
+                   AND (NOT coalesce(i.awaiting->'approvers' ? 'userIds', false) OR i.awaiting->'approvers'->'userIds' ? $1::text)
+                   AND NOT coalesce(i.awaiting->'decisions', '[]') @> jsonb_build_array(jsonb_build_object('userId', $1::text))
+                 ORDER BY i.status_changed_at DESC, i.id DESC LIMIT $4::int)
+                """)
+        }
+        guard !branches.isEmpty else { return [] }
+        // Only the fixed fragments above become SQL text; the caller, the cursor and the limit are binds.
+        let sql = """
+            SELECT \(Self.instanceColumns)
+            FROM (\(branches.joined(separator: " UNION ALL "))) i
+            CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+            ORDER BY i.status_changed_at DESC, i.id DESC
+            LIMIT $4::int
+            """
+        let binds: [String?] = [
+            query.userId.lowercaseText, String(start.createdAt.microsecondsSinceEpoch), start.id.lowercaseText, String(query.limit),
+        ]
+        return try run { connection in
+            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows.map(Self.instance(from:))
+        }
+    }
+
     public func transition(_ t: ConditionalTransition) throws -> ChangeOutcome {
         // `old` locks the row and reads it as it is now (a concurrent writer is waited for), so the
         // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.
@@ -201,7 +253,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             ), i AS (
                 UPDATE workflow_instances w
                 SET status = \(t.target.rawValue),
-                    current_step = CASE WHEN old.status = ANY(\(list(t.firstStepFrom))::text[]) THEN 1 ELSE w.current_step END,
+                    current_step = CASE WHEN old.status = ANY(\(list(t.firstStepFrom))::text[]) THEN w.start_step ELSE w.current_step END,
                     awaiting = \(awaiting)::jsonb, due_at = timestamptz 'epoch' + \(t.awaiting?.dueAt?.microsecondsSinceEpoch)::int8 * interval '1 microsecond',
                     status_changed_at = now(), version = w.version + 1, updated_at = now()
                 FROM old
@@ -379,6 +431,120 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         return outcome.result
     }
 
+    public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
+        // `old` takes the expired waits it can lock at once and skips those another process (or an answer)
+        // holds: each is applied by whoever locked it, and a wait answered meanwhile has no due_at any more
+        // when it is next looked at. The WHERE repeats the partial index's predicate so the index serves it.
+        let rows = try run { connection in
+            try connection.query("""
+                WITH old AS (
+                    SELECT w.id, w.status, w.current_step, w.awaiting, w.due_at,
+                           CASE w.awaiting->>'onTimeout' WHEN 'Fail' THEN 'Failed' WHEN 'Cancel' THEN 'Cancelled' END AS target
+                    FROM workflow_instances w
+                    WHERE w.due_at IS NOT NULL AND NOT coalesce((w.awaiting->>'overdue')::boolean, false)
+                      AND w.due_at <= timestamptz 'epoch' + \(now.microsecondsSinceEpoch)::int8 * interval '1 microsecond'
+                    ORDER BY w.due_at
+                    LIMIT \(limit)::int
+                    FOR UPDATE SKIP LOCKED
+                ), i AS (
+                    UPDATE workflow_instances w
+                    SET status = coalesce(old.target, w.status),
+                        awaiting = CASE WHEN old.target IS NULL THEN jsonb_set(w.awaiting, '{overdue}', 'true') END,
+                        due_at = CASE WHEN old.target IS NULL THEN w.due_at END,
+                        status_changed_at = CASE WHEN old.target IS NULL THEN w.status_changed_at ELSE now() END,
+                        version = w.version + 1, updated_at = now()
+                    FROM old
+                    WHERE w.id = old.id
+                    RETURNING w.*
+                ), ev AS (
+                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                    SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, 'Deadline passed', e.data, NULL, i.updated_at
+                    FROM i JOIN old ON old.id = i.id, LATERAL (VALUES
+                        (1, \(WorkflowEventType.deadlinePassed.rawValue), NULL, NULL, jsonb_build_object(
+                            'dueAt', to_char(old.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                            'onTimeout', coalesce(old.awaiting->>'onTimeout', 'Notify')), true),
+                        (2, \(WorkflowEventType.statusChanged.rawValue), old.status, i.status, NULL, old.target IS NOT NULL)
+                    ) AS e(ord, type, from_status, to_status, data, wanted)
+                    WHERE e.wanted
+                    ORDER BY i.id, e.ord
+                )
+                SELECT \(unescaped: Self.instanceColumns), old.status
+                FROM i JOIN old ON old.id = i.id
+                CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+                """)
+        }
+        return try rows.rows.map { row in
+            let instance = try Self.instance(from: row)
+            let from = try row.string(Self.instanceColumnCount)
+            if instance.status.rawValue != from { Self.countTransition(from: from, to: instance.status.rawValue) }
+            committed?(instance.id, instance.userId)
+            return instance
+        }
+    }
+
+    public func retry(_ r: ConditionalRetry) throws -> RetryOutcome {
+        // `old` locks the failed instance and reads it as it is now, so of two retries at once the second
+        // sees the first's retried_as and creates nothing. The new instance, both events and the link are
+        // one statement; the context is merged by workflowd_merge_patch (Migrations/0009_retry.sql).
+        let rows = try run { connection in
+            try connection.query("""
+                WITH old AS (
+                    SELECT w.*, d.steps, jsonb_array_length(d.steps) AS step_count,
+                           coalesce(\(r.fromStep)::int, w.current_step) AS from_step,
+                           (\(r.ownerId)::uuid IS NULL OR w.user_id = \(r.ownerId)::uuid) AS visible
+                    FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
+                    WHERE w.id = \(r.instanceId)
+                    FOR UPDATE OF w
+                ), ok AS (
+                    SELECT old.* FROM old
+                    WHERE old.visible AND old.status = 'Failed' AND old.retried_as IS NULL AND old.from_step BETWEEN 1 AND old.step_count
+                ), i AS (
+                    INSERT INTO workflow_instances (
+                        id, workflow_definition_id, user_id, status, current_step, context, step_data, retry_of, attempt, start_step)
+                    SELECT \(r.newId)::uuid, ok.workflow_definition_id, ok.user_id, 'Created', 0,
+                           workflowd_merge_patch(ok.context, \(r.contextPatch.text)::jsonb),
+                           (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) FROM jsonb_each(ok.step_data) e
+                            WHERE e.key IN (SELECT s.step->>'id' FROM jsonb_array_elements(ok.steps) WITH ORDINALITY AS s(step, ord)
+                                            WHERE s.ord < ok.from_step)),
+                           ok.id, ok.attempt + 1, ok.from_step
+                    FROM ok
+                    RETURNING *
+                ), link AS (
+                    UPDATE workflow_instances w SET retried_as = i.id, version = w.version + 1, updated_at = now()
+                    FROM i WHERE w.id = i.retry_of
+                ), ev AS (
+                    INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+                    SELECT e.instance, e.type, NULL, e.to_status, e.step, \(r.reason), e.data, \(r.actorId)::uuid, i.created_at
+                    FROM i JOIN ok ON ok.id = i.retry_of, LATERAL (VALUES
+                        (1, ok.id, \(WorkflowEventType.retriedAs.rawValue), NULL, ok.current_step,
+                            jsonb_build_object('retriedAs', i.id, 'attempt', i.attempt, 'fromStep', i.start_step)),
+                        (2, i.id, \(WorkflowEventType.instanceCreated.rawValue), 'Created', 0,
+                            jsonb_build_object('retryOf', ok.id, 'attempt', i.attempt, 'fromStep', i.start_step,
+                                               'contextPatch', \(r.contextPatch.text)::jsonb))
+                    ) AS e(ord, instance, type, to_status, step, data)
+                    ORDER BY e.ord
+                )
+                SELECT \(unescaped: Self.instanceColumns), old.status, old.visible, old.step_count, old.retried_as
+                FROM old LEFT JOIN i ON true
+                LEFT JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d ON true
+                """)
+        }
+        guard let row = rows.first else { return .refused(nil) }
+        if !row.isNull(0) {
+            let created = try Self.instance(from: row)
+            committed?(created.id, created.userId)
+            committed?(r.instanceId, created.userId)  // its RetriedAs event
+            return .created(created)
+        }
+        let found = Self.instanceColumnCount
+        guard let status = WorkflowStatus(rawValue: try row.string(found)) else {
+            throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
+        }
+        return .refused(FoundRetry(
+            status: status, visible: try row.bool(found + 1), totalSteps: try row.int(found + 2),
+            retriedAs: row.isNull(found + 3) ? nil : try row.uuid(found + 3)))
+    }
+
     /// The last part of a conditional change: the changed instance (`instanceColumns`, NULL when refused)
     /// and what `old` found (status, version, visible, after them; no row when there is no such instance).
     static let outcomeSelect = """
@@ -393,7 +559,12 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         guard let row = rows.first else { return (.refused(nil), "") }
         let found = Self.instanceColumnCount
         let from = try row.string(found)
-        if !row.isNull(0) { return (.applied(try Self.instance(from: row)), from) }
+        if !row.isNull(0) {
+            // Every change goes through here: the one place that tells live updates of a commit.
+            let instance = try Self.instance(from: row)
+            committed?(instance.id, instance.userId)
+            return (.applied(instance), from)
+        }
         guard let status = WorkflowStatus(rawValue: from) else {
             throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
         }
@@ -491,7 +662,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                                           dueAt: row.isNull(14) ? nil : try row.int64(14))
             },
             decidedBy: try uuidArray(row.string(15)),
-            statusChangedAt: Timestamp(microsecondsSinceEpoch: try row.int64(16)))
+            statusChangedAt: Timestamp(microsecondsSinceEpoch: try row.int64(16)),
+            retryOf: row.isNull(17) ? nil : try row.uuid(17), retriedAs: row.isNull(18) ? nil : try row.uuid(18),
+            attempt: try row.int(19), startStep: try row.int(20))
     }
 
     /// `{a,b}` (a uuid[] as text) → [a, b].
@@ -511,6 +684,6 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             fromStatus: row.optionalString(3).flatMap(WorkflowStatus.init(rawValue:)),
             toStatus: row.optionalString(4).flatMap(WorkflowStatus.init(rawValue:)), step: try row.int(5),
             reason: row.optionalString(6), data: row.optionalString(7).map(JSONText.init(unchecked:)),
-            userId: try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
+            userId: row.isNull(8) ? nil : try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
     }
 }

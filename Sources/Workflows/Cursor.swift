@@ -7,13 +7,23 @@ import TextCoding
 
 /// Opaque cursors: base64url of a small versioned text, so clients cannot depend on their shape.
 enum CursorCoding {
-    static func encode(_ cursor: InstanceCursor) -> String {
-        encodeText("i1:\(cursor.createdAt.microsecondsSinceEpoch):\(cursor.id.lowercaseText)")
+    static func encode(_ cursor: InstanceCursor) -> String { encodeKeyset("i1", cursor) }
+
+    static func decodeInstanceCursor(_ text: String) throws(WorkflowError) -> InstanceCursor { try decodeKeyset("i1", text) }
+
+    /// A task's position: when its wait began, and the instance.
+    static func encode(task cursor: InstanceCursor) -> String { encodeKeyset("t1", cursor) }
+
+    static func decodeTaskCursor(_ text: String) throws(WorkflowError) -> InstanceCursor { try decodeKeyset("t1", text) }
+
+    /// The tag keeps one listing's cursor from being taken by another.
+    private static func encodeKeyset(_ tag: String, _ cursor: InstanceCursor) -> String {
+        encodeText("\(tag):\(cursor.createdAt.microsecondsSinceEpoch):\(cursor.id.lowercaseText)")
     }
 
-    static func decodeInstanceCursor(_ text: String) throws(WorkflowError) -> InstanceCursor {
+    private static func decodeKeyset(_ tag: String, _ text: String) throws(WorkflowError) -> InstanceCursor {
         let parts = try decodeText(text).split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 3, parts[0] == "i1", let micros = Int64(parts[1]), let id = UUID(text: parts[2])
+        guard parts.count == 3, parts[0] == tag, let micros = Int64(parts[1]), let id = UUID(text: parts[2])
         else { throw .invalidCursor }
         return InstanceCursor(createdAt: Timestamp(microsecondsSinceEpoch: micros), id: id)
     }

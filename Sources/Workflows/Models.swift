@@ -16,6 +16,8 @@ public struct JSONText: Sendable, Hashable, CustomStringConvertible {
 public struct Timestamp: Sendable, Hashable, Comparable {
     public let microsecondsSinceEpoch: Int64
     public init(microsecondsSinceEpoch: Int64) { self.microsecondsSinceEpoch = microsecondsSinceEpoch }
+    /// This process's clock (deadlines are set and applied by it, so both sides use the same clock).
+    public static var now: Timestamp { Timestamp(microsecondsSinceEpoch: Int64(Date().timeIntervalSince1970 * 1_000_000)) }
     public static func < (a: Timestamp, b: Timestamp) -> Bool { a.microsecondsSinceEpoch < b.microsecondsSinceEpoch }
 }
 
@@ -65,12 +67,25 @@ public struct WorkflowInstance: Sendable, Hashable {
     public var decidedBy: [UUID]
     /// When the instance entered its current status (also what identifies a wait).
     public var statusChangedAt: Timestamp
+    /// The failed instance this one retries; nil for a first run.
+    public let retryOf: UUID?
+    /// The retry of this failed instance, once there is one.
+    public var retriedAs: UUID?
+    /// 1 for a first run; a retry of attempt n is attempt n + 1.
+    public let attempt: Int
+    /// The step `Created → Running` starts (a retry starts where it was told to).
+    public let startStep: Int
 
     public init(
         id: UUID, definitionId: String, userId: UUID, status: WorkflowStatus, currentStep: Int, totalSteps: Int,
         context: JSONText, stepData: JSONText, version: Int, createdAt: Timestamp, updatedAt: Timestamp,
-        awaiting: Awaiting? = nil, decidedBy: [UUID] = [], statusChangedAt: Timestamp? = nil
+        awaiting: Awaiting? = nil, decidedBy: [UUID] = [], statusChangedAt: Timestamp? = nil, retryOf: UUID? = nil,
+        retriedAs: UUID? = nil, attempt: Int = 1, startStep: Int = 1
     ) {
+        self.retryOf = retryOf
+        self.retriedAs = retriedAs
+        self.attempt = attempt
+        self.startStep = startStep
         self.awaiting = awaiting
         self.decidedBy = decidedBy
         self.statusChangedAt = statusChangedAt ?? updatedAt
@@ -93,7 +108,8 @@ extension WorkflowInstance {
     public var asCreated: WorkflowInstance {
         WorkflowInstance(
             id: id, definitionId: definitionId, userId: userId, status: .created, currentStep: 0, totalSteps: totalSteps,
-            context: context, stepData: .emptyObject, version: 1, createdAt: createdAt, updatedAt: createdAt)
+            context: context, stepData: .emptyObject, version: 1, createdAt: createdAt, updatedAt: createdAt, retryOf: retryOf,
+            attempt: attempt, startStep: startStep)
     }
 }
 
@@ -104,6 +120,10 @@ public enum WorkflowEventType: String, Sendable, CaseIterable {
     case inputProvided = "InputProvided"
     case approvalGranted = "ApprovalGranted"
     case approvalRejected = "ApprovalRejected"
+    /// A wait's deadline passed and the deadline job applied its `onTimeout` (the system acted).
+    case deadlinePassed = "DeadlinePassed"
+    /// A failed instance was retried; `data` names the new instance.
+    case retriedAs = "RetriedAs"
 }
 
 /// An event about to be written, in the same transaction as the change it records.
@@ -137,11 +157,12 @@ public struct WorkflowEvent: Sendable, Hashable {
     public let step: Int
     public let reason: String?
     public let data: JSONText?
-    public let userId: UUID
+    /// The user who acted; nil when workflowd itself did (a deadline passing).
+    public let userId: UUID?
     public let occurredAt: Timestamp
     public init(
         id: Int64, instanceId: UUID, type: WorkflowEventType, fromStatus: WorkflowStatus?, toStatus: WorkflowStatus?,
-        step: Int, reason: String?, data: JSONText?, userId: UUID, occurredAt: Timestamp
+        step: Int, reason: String?, data: JSONText?, userId: UUID?, occurredAt: Timestamp
     ) {
         self.id = id
         self.instanceId = instanceId

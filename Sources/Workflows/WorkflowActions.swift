@@ -11,6 +11,8 @@ public enum WorkflowAction: String, Sendable, Hashable, CaseIterable {
     case approve, reject
     /// An Admin's `Running` out of `WaitingForApproval` without the approvals.
     case override
+    /// `POST /retry` on a Failed instance not retried yet: a new attempt.
+    case retry
 }
 
 /// Why a caller may not decide on an approval wait.
@@ -66,6 +68,7 @@ public enum WorkflowActions {
             }
             if instance.status == .running { actions.append(.advance) }
             if instance.status == .waitingForInput { actions.append(.provideInput) }
+            if instance.status == .failed && instance.retriedAs == nil { actions.append(.retry) }
         }
         if approvalRefusal(instance, by: principal) == nil { actions += [.approve, .reject] }
         return actions

@@ -1,3 +1,9 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
 /// What can go wrong in the domain. The API layer maps each case to a status code in one place.
 public enum WorkflowError: Error, Equatable, Sendable {
     /// The instance does not exist or is not visible to the caller.
@@ -33,6 +39,12 @@ public enum WorkflowError: Error, Equatable, Sendable {
     case alreadyDecided
     /// Input that the wait's schema refuses: each failing instance path with its message.
     case invalidInput([InputViolation])
+    /// A retry of an instance that is not Failed.
+    case notFailed(WorkflowStatus)
+    /// A retry of a failed instance that was already retried (as the given instance).
+    case alreadyRetried(UUID)
+    /// A retry's `fromStep` the definition does not have.
+    case invalidFromStep(totalSteps: Int)
     /// The storage is unreachable, overloaded or timed out; safe to retry later.
     case unavailable(String)
 }

@@ -165,6 +165,55 @@ public enum ChangeOutcome: Sendable, Hashable {
     case refused(FoundInstance?)
 }
 
+/// Retries a Failed instance: creates `newId`, an instance of the same definition and owner whose context is
+/// the old one with `contextPatch` applied (RFC 7386 merge patch), whose step data holds the old step data
+/// of the steps before `fromStep` (nil: the step that failed), and whose start begins at that step — with
+/// its `InstanceCreated` event, the failed instance's `RetriedAs` event and its `retriedAs` link, all at
+/// once. Applied only if the stored instance is Failed, not retried yet, belongs to `ownerId` (nil: anyone's)
+/// and has the step.
+public struct ConditionalRetry: Sendable, Hashable {
+    public let instanceId: UUID
+    public let newId: UUID
+    public let ownerId: UUID?
+    /// A JSON object.
+    public let contextPatch: JSONText
+    public let reason: String?
+    public let fromStep: Int?
+    public let actorId: UUID
+    public init(
+        instanceId: UUID, newId: UUID, ownerId: UUID?, contextPatch: JSONText, reason: String?, fromStep: Int?, actorId: UUID
+    ) {
+        self.instanceId = instanceId
+        self.newId = newId
+        self.ownerId = ownerId
+        self.contextPatch = contextPatch
+        self.reason = reason
+        self.fromStep = fromStep
+        self.actorId = actorId
+    }
+}
+
+/// What a retry found where the row is, when it did not apply.
+public struct FoundRetry: Sendable, Hashable {
+    public let status: WorkflowStatus
+    public let visible: Bool
+    public let totalSteps: Int
+    public let retriedAs: UUID?
+    public init(status: WorkflowStatus, visible: Bool, totalSteps: Int, retriedAs: UUID?) {
+        self.status = status
+        self.visible = visible
+        self.totalSteps = totalSteps
+        self.retriedAs = retriedAs
+    }
+}
+
+public enum RetryOutcome: Sendable, Hashable {
+    /// The new instance.
+    case created(WorkflowInstance)
+    /// Nothing written; what was found (nil: no such instance).
+    case refused(FoundRetry?)
+}
+
 /// Keyset position in the newest-first instance listing.
 public struct InstanceCursor: Sendable, Hashable {
     public let createdAt: Timestamp
@@ -202,6 +251,27 @@ public struct InstanceQuery: Sendable, Hashable {
     }
 }
 
+/// The inbox: the waits one user can answer now, newest wait first (by `statusChangedAt`, then id).
+public struct TaskQuery: Sendable, Hashable {
+    /// The caller.
+    public let userId: UUID
+    /// Include the caller's own instances waiting for input.
+    public let input: Bool
+    /// Include the approval waits the caller is eligible for (not the initiator unless allowed, listed
+    /// when the wait lists users) and has not decided on.
+    public let approvals: Bool
+    /// Keyset position: waits that began before this wait (its `createdAt` is the wait's statusChangedAt).
+    public let after: InstanceCursor?
+    public let limit: Int
+    public init(userId: UUID, input: Bool, approvals: Bool, after: InstanceCursor?, limit: Int) {
+        self.userId = userId
+        self.input = input
+        self.approvals = approvals
+        self.after = after
+        self.limit = limit
+    }
+}
+
 /// Storage of definitions, instances and events. Implementations are synchronous (called from worker
 /// threads), throw `WorkflowError` for every expected failure, and make each write atomic with its events.
 public protocol WorkflowRepository: Sendable {
@@ -213,6 +283,8 @@ public protocol WorkflowRepository: Sendable {
     func instance(id: UUID) throws -> WorkflowInstance?
     /// Newest first; at most `query.limit` items.
     func instances(matching query: InstanceQuery) throws -> [WorkflowInstance]
+    /// The waits `query.userId` can answer now; at most `query.limit`, newest wait first.
+    func tasks(_ query: TaskQuery) throws -> [WorkflowInstance]
     /// Applies the transition and its `StatusChanged` event (from the stored status, at the resulting
     /// step) atomically if every condition holds; otherwise writes nothing and returns what it found.
     func transition(_ transition: ConditionalTransition) throws -> ChangeOutcome
@@ -226,6 +298,15 @@ public protocol WorkflowRepository: Sendable {
     /// Applies the decision with its events atomically if every condition holds; otherwise writes
     /// nothing and returns what it found.
     func decide(_ decision: ConditionalDecision) throws -> ChangeOutcome
+    /// Applies `onTimeout` to at most `limit` waits whose `dueAt` is at or before `now` and that were not
+    /// applied yet: `Fail`/`Cancel` end the wait in `Failed`/`Cancelled` (events `DeadlinePassed`, then
+    /// `StatusChanged`), `Notify` only marks it overdue (event `DeadlinePassed`); the events have no user.
+    /// Each wait is applied once even when several processes run this at once, and a wait answered at the
+    /// same moment ends exactly one way. Returns the changed instances.
+    func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance]
+    /// Applies the retry with its events atomically if every condition holds; otherwise writes nothing and
+    /// returns what it found.
+    func retry(_ retry: ConditionalRetry) throws -> RetryOutcome
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
 }

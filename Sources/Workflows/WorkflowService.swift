@@ -93,6 +93,20 @@ public struct WorkflowService: Sendable {
         return Page(items: items, nextCursor: next)
     }
 
+    /// The caller's inbox: its own instances waiting for input (when it may act) and the approval waits
+    /// it may decide now (when it may approve), newest wait first; `kind` keeps one of the two.
+    public func tasks(kind: Awaiting.Kind?, cursor: String?, limit: Int, for principal: Principal) throws -> Page<WorkflowInstance> {
+        let after = try cursor.map { cursor throws(WorkflowError) in try CursorCoding.decodeTaskCursor(cursor) }
+        let query = TaskQuery(
+            userId: principal.userId, input: kind != .approval && principal.canAct,
+            approvals: kind != .input && Capability.approve.allows(principal), after: after, limit: limit + 1)
+        let found = query.input || query.approvals ? try repository.tasks(query) : []
+        let items = Array(found.prefix(limit))
+        let next = found.count > limit
+            ? items.last.map { CursorCoding.encode(task: InstanceCursor(createdAt: $0.statusChangedAt, id: $0.id)) } : nil
+        return Page(items: items, nextCursor: next)
+    }
+
     /// Moves the instance to `target`. `Created → Running` also starts the first step; a waiting target
     /// stores what it awaits (`awaiting`, or the plain wait of its kind). One conditional write: the
     /// database applies it if the stored state allows it, and otherwise reports what it found, from
@@ -182,6 +196,24 @@ public struct WorkflowService: Sendable {
         }
     }
 
+    /// Retries a Failed instance as a new one (see `ConditionalRetry`); the owner or an Admin.
+    public func retry(
+        id: UUID, contextPatch: JSONText?, reason: String?, fromStep: Int?, by principal: Principal
+    ) throws -> WorkflowInstance {
+        let outcome = try repository.retry(ConditionalRetry(
+            instanceId: id, newId: UUID.random(), ownerId: principal.ownerScope, contextPatch: contextPatch ?? .emptyObject,
+            reason: reason, fromStep: fromStep, actorId: principal.userId))
+        switch outcome {
+        case .created(let instance): return instance
+        case .refused(let found):
+            guard let found, found.visible else { throw WorkflowError.instanceNotFound }
+            guard found.status == .failed else { throw WorkflowError.notFailed(found.status) }
+            if let retriedAs = found.retriedAs { throw WorkflowError.alreadyRetried(retriedAs) }
+            if let fromStep, !(1...found.totalSteps).contains(fromStep) { throw WorkflowError.invalidFromStep(totalSteps: found.totalSteps) }
+            throw WorkflowError.contention
+        }
+    }
+
     /// Starting a created instance starts its first step.
     static func startsFirstStep(from: WorkflowStatus, to target: WorkflowStatus) -> Bool {
         from == .created && target == .running
@@ -215,9 +247,13 @@ public struct WorkflowService: Sendable {
         }
     }
 
-    public func events(instanceId: UUID, cursor: String?, limit: Int, for principal: Principal) throws -> Page<WorkflowEvent> {
+    /// Oldest first, after the `cursor` of an earlier page or after the event `afterId` (a stream's
+    /// `Last-Event-ID`).
+    public func events(
+        instanceId: UUID, cursor: String?, afterId: Int64? = nil, limit: Int, for principal: Principal
+    ) throws -> Page<WorkflowEvent> {
         _ = try visibleInstance(id: instanceId, for: principal)
-        let after = try cursor.map { cursor throws(WorkflowError) in try CursorCoding.decodeEventCursor(cursor) }
+        let after = try cursor.map { cursor throws(WorkflowError) in try CursorCoding.decodeEventCursor(cursor) } ?? afterId
         let found = try repository.events(instanceId: instanceId, afterId: after, limit: limit + 1)
         let items = Array(found.prefix(limit))
         let next = found.count > limit ? items.last.map { CursorCoding.encode(eventId: $0.id) } : nil

@@ -30,27 +30,50 @@ struct App {
             try requireNoPendingMigrations(migrator, on: connection)
             return connection.target
         }
-        let repository = PostgresWorkflowRepository(pool: pool, logger: logger)
+        // Live updates (WORKFLOWD_MAX_WAITERS=0 turns them off). The notifier uses the request pool's
+        // setting: NOTIFY works through a transaction-mode pooler; LISTEN does not.
+        let live = configuration.maxWaiters > 0
+        let notifier = ChangeNotifier(configuration: configuration.database, channel: LiveUpdates.channel, logger: logger)
+        let repository = PostgresWorkflowRepository(pool: pool, logger: logger, committed: live ? notifier.changed : nil)
         let service = WorkflowService(repository: repository)
         let webhookRepository = PostgresWebhookRepository(pool: pool, logger: logger)
         let maxBodyBytes = FastCGIServerConfiguration.defaultMaxBodyBytes
         let readiness = ReadinessCheck(pool: pool, migrations: migrator.migrations)
         let api = WorkflowAPI(
             service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool),
-            webhooks: WebhookService(repository: webhookRepository)
+            live: configuration.live, webhooks: WebhookService(repository: webhookRepository)
         ) {
             readiness.report()
         }
+        raiseFileLimit(toHold: configuration.maxWaiters + configuration.poolSize + 64, logger: logger)
         let server = try FastCGIServer(
-            configuration: FastCGIServerConfiguration(address: configuration.address, workers: configuration.workers, maxBodyBytes: maxBodyBytes),
+            configuration: FastCGIServerConfiguration(
+                address: configuration.address, workers: configuration.workers, maxBodyBytes: maxBodyBytes,
+                maxWaiters: configuration.maxWaiters),
             logger: logger
-        ) { request, body in api.handle(request, body: body) }
+        ) { request, body in parkingReply(api.reply(request, body: body)) }
         // One line per job. Expired idempotency keys go in batches, several processes may purge at once.
-        let jobs: [any BackgroundJob] = [
+        var jobs: [any BackgroundJob] = [
             PeriodicJob(name: "idempotency_key_purge", every: .seconds(600), logger: logger) { isStopping in
                 while !isStopping(), try repository.purgeExpiredIdempotencyKeys() > 0 {}
             },
+            // Expired waits get their onTimeout within about a second; SKIP LOCKED shares them between processes.
+            PeriodicJob(name: "deadlines", every: .seconds(1), logger: logger) { isStopping in
+                while !isStopping(), try repository.applyDeadlines(passedBy: .now, limit: 100).count == 100 {}
+            },
         ] + webhookJobs(configuration, repository: webhookRepository, logger: logger)
+        if live {
+            jobs += [
+                notifier,
+                NotificationListener(
+                    configuration: configuration.listenDatabase, channel: LiveUpdates.channel, logger: logger,
+                    deliver: { payload in
+                        guard let keys = LiveUpdates.keys(forNotification: payload) else { return server.wakeAll() }
+                        keys.forEach(server.wake(key:))
+                    },
+                    resynchronise: { server.wakeAll() }),
+            ]
+        }
         logger.info("starting workflowd", metadata: [
             "version": "\(Workflowd.version)", "listen": "\(configuration.address)", "workers": "\(configuration.workers)",
             "pool_size": "\(configuration.poolSize)", "database": "\(target.map(String.init(describing:)) ?? "?")",
@@ -78,6 +101,38 @@ struct App {
             repository: repository, policy: configuration.webhookPolicy, workers: configuration.webhookWorkers, logger: logger,
             retry: retry, lease: configuration.webhookLease)
         return [delivery, gauges]
+    }
+
+    /// The API's waiter as the FastCGI server's parking request.
+    static func parkingReply(_ reply: APIReply) -> Reply {
+        switch reply {
+        case .respond(let response, let body):
+            return .respond(response, body)
+        case .wait(let waiter):
+            let stream = waiter.stream.map {
+                Parking.Stream(head: $0.head, first: $0.first, heartbeatEvery: $0.heartbeatEvery, heartbeat: $0.heartbeat)
+            }
+            return .park(Parking(keys: waiter.keys, deadline: waiter.deadline, stream: stream, whenFull: waiter.whenFull) { reason in
+                switch waiter.next(reason != .notified) {
+                case .wait(let bytes): .wait(sending: bytes)
+                case .finish(let head, let body): .finish(head, body)
+                }
+            })
+        }
+    }
+
+    /// Each waiting client holds a connection: raise the soft file limit toward the hard one, and say so
+    /// when even that is too low for `WORKFLOWD_MAX_WAITERS`.
+    static func raiseFileLimit(toHold needed: Int, logger: Logger) {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < rlim_t(needed) else { return }
+        limit.rlim_cur = min(limit.rlim_max, rlim_t(needed))
+        _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
+        if limit.rlim_cur < rlim_t(needed) {
+            logger.warning("the open-file limit is below what WORKFLOWD_MAX_WAITERS needs; raise LimitNOFILE", metadata: [
+                "limit": "\(limit.rlim_cur)", "needed": "\(needed)",
+            ])
+        }
     }
 
     /// Reads the key files and checks every key: a refusal here is a configuration error (exit 2).

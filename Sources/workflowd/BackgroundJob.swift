@@ -33,10 +33,9 @@ final class PeriodicJob: BackgroundJob {
     private let work: Work
     private let succeeded: Counter
     private let failed: Counter
-    private let started = Atomic(false)
     private let stopping = Atomic(false)
     private let wake = DispatchSemaphore(value: 0)
-    private let running = DispatchGroup()
+    private let thread: JobThread
 
     init(
         name: String, every interval: Duration, logger: Logger, metrics: any MetricsFactory = MetricsSystem.factory,
@@ -46,30 +45,19 @@ final class PeriodicJob: BackgroundJob {
         self.interval = interval
         self.logger = logger
         self.work = work
+        thread = JobThread(name: name, logger: logger)
         // The label is `name`, not `job`: Prometheus sets `job` on every scraped series itself.
         succeeded = Counter(label: "workflowd_job_runs_total", dimensions: [("name", name), ("outcome", "ok")], factory: metrics)
         failed = Counter(label: "workflowd_job_runs_total", dimensions: [("name", name), ("outcome", "failed")], factory: metrics)
     }
 
-    func start() {
-        guard started.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
-        running.enter()
-        let thread = Thread { @Sendable [self] in
-            self.loop()
-            self.logger.info("background job stopped", metadata: ["job": "\(self.name)"])
-            self.running.leave()
-        }
-        thread.name = "job-\(name)"
-        thread.start()
-    }
+    func start() { thread.start { [self] in loop() } }
 
     func requestStop() {
         if stopping.exchange(true, ordering: .acquiringAndReleasing) == false { wake.signal() }
     }
 
-    func waitUntilStopped(deadline: ContinuousClock.Instant) -> Bool {
-        running.wait(timeout: .now() + max(deadline - .now, .zero).dispatchInterval) == .success
-    }
+    func waitUntilStopped(deadline: ContinuousClock.Instant) -> Bool { thread.wait(until: deadline) }
 
     private func loop() {
         let pause = interval.dispatchInterval
@@ -89,6 +77,36 @@ final class PeriodicJob: BackgroundJob {
             failed.increment()
             logger.warning("background job failed", metadata: ["job": "\(name)", "error": "\(error)"])
         }
+    }
+}
+
+/// The thread of a job: started once, named `job-<name>`, logs when it ends, and can be waited for with a deadline.
+final class JobThread: Sendable {
+    private let name: String
+    private let logger: Logger
+    private let started = Atomic(false)
+    private let running = DispatchGroup()
+
+    init(name: String, logger: Logger) {
+        self.name = name
+        self.logger = logger
+    }
+
+    func start(_ body: @escaping @Sendable () -> Void) {
+        guard started.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
+        running.enter()
+        let thread = Thread { @Sendable [self] in
+            body()
+            logger.info("background job stopped", metadata: ["job": "\(name)"])
+            running.leave()
+        }
+        thread.name = "job-\(name)"
+        thread.start()
+    }
+
+    /// False when the thread was still running at `deadline`.
+    func wait(until deadline: ContinuousClock.Instant) -> Bool {
+        running.wait(timeout: .now() + max(deadline - .now, .zero).dispatchInterval) == .success
     }
 }
 

@@ -56,6 +56,12 @@ struct ServeConfiguration {
     var jwtAudience: String?
     var migrations: MigrationSource
     var shutdownGrace: Duration
+    // Live updates (long-poll, SSE): environment only.
+    /// The LISTEN connection's own setting (`WORKFLOWD_LISTEN_DATABASE_URL`, default `DATABASE_URL`):
+    /// behind PgBouncer in transaction mode it must point at PostgreSQL itself.
+    var listenDatabase: PostgresConfiguration
+    var maxWaiters: Int
+    var live: LiveSettings
     /// Where webhook deliveries may connect (`WORKFLOWD_WEBHOOK_ALLOW`, added to the public internet).
     var webhookPolicy = DestinationPolicy()
     /// Delivery threads in this process (`WORKFLOWD_WEBHOOK_WORKERS`; 0: this process delivers nothing).
@@ -93,19 +99,42 @@ struct ServeConfiguration {
             nil, env: "WORKFLOWD_WEBHOOK_LEASE_SECONDS", default: 60, range: 15...3600, name: "WORKFLOWD_WEBHOOK_LEASE_SECONDS")
         let webhookFirstRetry = try settings.integer(
             nil, env: "WORKFLOWD_WEBHOOK_FIRST_RETRY_MS", default: 2000, range: 100...600_000, name: "WORKFLOWD_WEBHOOK_FIRST_RETRY_MS")
+        let databaseConfiguration = try database.resolve(settings)
+        var listenDatabase = databaseConfiguration
+        if let url = settings.string(nil, env: "WORKFLOWD_LISTEN_DATABASE_URL") { listenDatabase.connectionString = url }
+        let maxWaiters = try settings.integer(
+            nil, env: "WORKFLOWD_MAX_WAITERS", default: FastCGIServerConfiguration.defaultMaxWaiters, range: 0...100_000,
+            name: "WORKFLOWD_MAX_WAITERS")
+        let heartbeat = try settings.integer(nil, env: "WORKFLOWD_HEARTBEAT_SECONDS", default: 15, range: 1...300, name: "WORKFLOWD_HEARTBEAT_SECONDS")
+        let lifetime = try settings.integer(
+            nil, env: "WORKFLOWD_STREAM_LIFETIME_SECONDS", default: 300, range: 1...86_400, name: "WORKFLOWD_STREAM_LIFETIME_SECONDS")
         return ServeConfiguration(
-            address: address, workers: workers, database: try database.resolve(settings), poolSize: poolSize,
+            address: address, workers: workers, database: databaseConfiguration, poolSize: poolSize,
             poolTimeout: .milliseconds(poolTimeout), jwtSecret: secret,
             jwksFile: settings.string(flags.jwksFile, env: "WORKFLOWD_JWKS_FILE"),
             jwtIssuer: settings.string(flags.jwtIssuer, env: "WORKFLOWD_JWT_ISSUER"),
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
             migrations: database.migrationSource(settings), shutdownGrace: .seconds(grace),
+            listenDatabase: listenDatabase, maxWaiters: maxWaiters,
+            live: LiveSettings(heartbeatEvery: .seconds(heartbeat), streamLifetime: .seconds(lifetime), ticketSecret: ticketSecret(secret)),
             webhookPolicy: webhookPolicy, webhookWorkers: webhookWorkers, webhookLease: .seconds(webhookLease),
             webhookFirstRetry: .milliseconds(webhookFirstRetry))
     }
 
     /// Exactly one of WORKFLOWD_JWT_SECRET and WORKFLOWD_JWT_SECRET_FILE; the file is read (and its
     /// secrets checked) when the keys are loaded.
+    /// Stream tickets must verify on every responder, so they are signed with the shared HS256 secret as
+    /// read at start (the first line of a secret file); a ticket lives for seconds, so a later rotation of
+    /// the file needs no reload here.
+    private static func ticketSecret(_ secret: TokenKeySources.Secret) -> String? {
+        switch secret {
+        case .value(let value): return value
+        case .file(let path):
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
+        }
+    }
+
     private static func resolveJWTSecret(_ flags: ServeFlags, _ settings: Settings) throws -> TokenKeySources.Secret {
         switch (settings.string(flags.jwtSecret, env: "WORKFLOWD_JWT_SECRET"), settings.string(flags.jwtSecretFile, env: "WORKFLOWD_JWT_SECRET_FILE")) {
         case (.some, .some):

@@ -168,4 +168,149 @@ struct HumanStepsEndToEndTests {
         #expect(try stack.database.scalar(
             "SELECT status || ' ' || cardinality(decided_by) FROM workflow_instances WHERE id = \(UUID(uuidString: id)!)") == "Running 2")
     }
+
+    /// Deadlines pass while two workflowd processes (each running the deadline job) serve one database:
+    /// every expired wait is applied once, by the system, within 2 s of its dueAt.
+    @Test func deadlinesPassWhileTwoProcessesRunAndEachIsAppliedOnceBySystem() throws {
+        let stack = try Stack(name: "human-deadlines", responders: 2)
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let format = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        let plan: [(kind: String, onTimeout: String)] = [("WaitingForInput", "Notify"), ("WaitingForApproval", "Cancel")]
+            + Array(repeating: ("WaitingForInput", "Fail"), count: 10)
+        let ids = try plan.map { wait in
+            let id = try #require(marcus.create()["id"] as? String)
+            _ = try marcus.transition(id, to: "Running")
+            let dueAt = Date().addingTimeInterval(2).formatted(format)
+            let waiting = try marcus.call("POST", "/api/v1/workflows/\(id)/transitions", json: [
+                "to": wait.kind, "awaiting": ["prompt": "Answer by the deadline", "dueAt": dueAt, "onTimeout": wait.onTimeout],
+            ])
+            #expect(waiting.status == 200, "\(waiting)")
+            return id
+        }
+        let deadline = Date().addingTimeInterval(15)
+        while try stack.database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'DeadlinePassed'") != String(ids.count),
+              Date() < deadline {
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        Thread.sleep(forTimeInterval: 1.5)  // both jobs polled again: nothing is applied twice
+        for (id, wait) in zip(ids, plan) {
+            let instance = try marcus.call("GET", "/api/v1/workflows/\(id)").json
+            let items = try #require(try marcus.call("GET", "/api/v1/workflows/\(id)/events?limit=50").json["items"] as? [[String: Any]])
+            let passed = items.filter { $0["type"] as? String == "DeadlinePassed" }
+            #expect(passed.count == 1, "\(id): \(passed.count) DeadlinePassed events")
+            let event = try #require(passed.first)
+            #expect(event["actor"] as? [String: String] == ["type": "system"] && event["userId"] is NSNull)
+            let data = try #require(event["data"] as? [String: String])
+            #expect(data["onTimeout"] == wait.onTimeout)
+            let due = try format.parse(try #require(data["dueAt"]))
+            let applied = try format.parse(try #require(event["occurredAt"] as? String))
+            #expect(applied >= due && applied.timeIntervalSince(due) < 2, "applied \(applied.timeIntervalSince(due)) s after dueAt")
+            switch wait.onTimeout {
+            case "Notify":
+                #expect(instance["status"] as? String == "WaitingForInput")
+                #expect((instance["awaiting"] as? [String: Any])?["overdue"] as? Bool == true)
+                #expect(items.last?["type"] as? String == "DeadlinePassed")
+            default:
+                #expect(instance["status"] as? String == (wait.onTimeout == "Fail" ? "Failed" : "Cancelled") && instance["awaiting"] is NSNull)
+                let last = try #require(items.last)
+                #expect(last["type"] as? String == "StatusChanged" && last["actor"] as? [String: String] == ["type": "system"])
+                #expect(last["fromStatus"] as? String == wait.kind)
+            }
+        }
+        // The overdue input wait is still answered the ordinary way, by its owner.
+        let answered = try marcus.call("POST", "/api/v1/workflows/\(ids[0])/transitions", json: ["to": "Running"])
+        #expect(answered.status == 200)
+        let owner = try #require(try marcus.call("GET", "/api/v1/workflows/\(ids[0])/events?limit=1").json["items"] as? [[String: Any]])
+        #expect(owner.first?["actor"] as? [String: String] == ["type": "user", "id": marcus.id.uuidString.lowercased()])
+    }
+
+    /// The inbox through nginx: each user sees the waits they can answer now, paged, and nothing else;
+    /// an unknown parameter or kind is a 400 naming it.
+    @Test func theInboxShowsEachUserTheWaitsTheyCanAnswerNow() throws {
+        let stack = try Stack(name: "human-inbox")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let ann = try APIUser(stack, roles: ["Approver"])
+        let bob = try APIUser(stack, roles: ["Approver"])
+        func waiting(_ body: [String: Any]) throws -> String {
+            let id = try #require(marcus.create()["id"] as? String)
+            _ = try marcus.transition(id, to: "Running")
+            #expect(try marcus.call("POST", "/api/v1/workflows/\(id)/transitions", json: body).status == 200)
+            return id
+        }
+        let input = try waiting(["to": "WaitingForInput", "awaiting": ["prompt": "Name the first story.", "schema": Self.storySchema]])
+        let forAnn = try waiting(["to": "WaitingForApproval", "awaiting": [
+            "prompt": "Sign off the PRD", "approvers": ["count": 2, "userIds": [ann.id.uuidString, UUID().uuidString]],
+            "dueAt": Date().addingTimeInterval(3600).formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)),
+        ]])
+        let anyone = try waiting(["to": "WaitingForApproval", "awaiting": ["prompt": "Sign off the architecture"]])
+        func ids(_ user: APIUser, _ query: String = "") throws -> [String] {
+            let page = try user.call("GET", "/api/v1/tasks" + query)
+            #expect(page.status == 200, "\(page)")
+            return (page.json["items"] as? [[String: Any]] ?? []).compactMap { ($0["instance"] as? [String: Any])?["id"] as? String }
+        }
+        #expect(try ids(marcus) == [input], "the owner answers input; approving their own is not theirs")
+        #expect(try ids(ann) == [anyone, forAnn])
+        #expect(try ids(bob) == [anyone], "bob is not listed on the PRD sign-off")
+        #expect(try ids(ann, "?kind=input").isEmpty && ids(marcus, "?kind=approval").isEmpty)
+        let first = try ann.call("GET", "/api/v1/tasks?kind=approval&limit=1")
+        let item = try #require((first.json["items"] as? [[String: Any]])?.first)
+        #expect(item["kind"] as? String == "approval" && item["prompt"] as? String == "Sign off the architecture")
+        #expect(item["approvalsNeeded"] as? Int == 1 && item["approvalsGiven"] as? Int == 0 && item["overdue"] as? Bool == false)
+        #expect((item["instance"] as? [String: Any])?["allowedActions"] as? [String] == ["approve", "reject"])
+        let cursor = try #require(first.json["nextCursor"] as? String)
+        let second = try ann.call("GET", "/api/v1/tasks?kind=approval&limit=1&cursor=\(cursor)")
+        let next = try #require((second.json["items"] as? [[String: Any]])?.first)
+        #expect((next["instance"] as? [String: Any])?["id"] as? String == forAnn && next["dueAt"] is String && second.json["nextCursor"] is NSNull)
+        let inputTask = try #require((try marcus.call("GET", "/api/v1/tasks").json["items"] as? [[String: Any]])?.first)
+        #expect(inputTask["kind"] as? String == "input" && (inputTask["schema"] as? [String: Any])?["required"] as? [String] == ["title", "priority"])
+        #expect(inputTask["approvalsNeeded"] is NSNull)
+        // Deciding takes it out of the decider's inbox only (the wait needs a second approval).
+        #expect(try ann.call("POST", "/api/v1/workflows/\(forAnn)/approvals", json: ["decision": "approve"]).status == 200)
+        #expect(try ids(ann) == [anyone])
+        let unknown = try ann.call("GET", "/api/v1/tasks?knd=input&kind=everything")
+        #expect(isProblem(unknown, status: 400))
+        #expect(Set((unknown.json["errors"] as? [String: [String]])?.keys.map { $0 } ?? []) == ["knd", "kind"])
+    }
+
+    /// A failed run retried through nginx with a corrected context: 201 with Location, linked both ways,
+    /// started at the step that failed; a second retry, a retry of a running instance, a bad patch and a
+    /// retry by someone else are refused and write nothing.
+    @Test func aFailedRunIsRetriedOnceWithACorrectedContext() throws {
+        let stack = try Stack(name: "human-retry")
+        let marcus = try APIUser(stack, roles: ["Participant"])
+        let eve = try APIUser(stack, roles: ["Participant"])
+        let id = try #require(marcus.create("create-prd", parameters: ["projectName": "Apolo", "budget": 10])["id"] as? String)
+        let path = "/api/v1/workflows/\(id)"
+        _ = try marcus.transition(id, to: "Running")
+        _ = try marcus.call("POST", path + "/advance", json: ["output": ["vision": "v1"]])
+        _ = try marcus.call("POST", path + "/advance", json: ["output": ["users": "PMs"]])
+        #expect(isProblem(try marcus.call("POST", path + "/retry", json: [:]), status: 409), "a running instance is not retried")
+        let failed = try marcus.transition(id, to: "Failed", reason: "wrong project name")
+        #expect(failed.json["allowedActions"] as? [String] == ["retry"])
+        let before = try stack.database.scalar("SELECT count(*) FROM workflow_events")
+        let badPatch = try marcus.call("POST", path + "/retry", json: ["contextPatch": [1, 2], "fromStep": 0, "colour": "red"])
+        #expect(isProblem(badPatch, status: 400))
+        #expect(Set((badPatch.json["errors"] as? [String: [String]])?.keys.map { $0 } ?? []) == ["contextPatch", "fromStep", "colour"])
+        #expect(isProblem(try marcus.call("POST", path + "/retry", json: ["fromStep": 99]), status: 400))
+        #expect(isProblem(try eve.call("POST", path + "/retry", json: [:]), status: 404))
+        #expect(try stack.database.scalar("SELECT count(*) FROM workflow_events") == before)
+
+        let retried = try marcus.call("POST", path + "/retry", json: [
+            "contextPatch": ["projectName": "Apollo", "budget": NSNull()], "reason": "typo in the project name",
+        ])
+        #expect(retried.status == 201, "\(retried)")
+        let newId = try #require(retried.json["id"] as? String)
+        #expect(retried.header("location") == "/api/v1/workflows/\(newId)")
+        #expect(retried.json["retryOf"] as? String == id && retried.json["attempt"] as? Int == 2 && retried.json["status"] as? String == "Created")
+        #expect(retried.json["context"] as? [String: String] == ["projectName": "Apollo"])
+        #expect((retried.json["stepData"] as? [String: Any])?.count == 2, "the two completed steps before step 3 are carried over")
+        let old = try marcus.call("GET", path).json
+        #expect(old["status"] as? String == "Failed" && old["retriedAs"] as? String == newId && (old["allowedActions"] as? [String])?.isEmpty == true)
+        let again = try marcus.call("POST", path + "/retry", json: [:])
+        #expect(isProblem(again, status: 409) && again.json["retriedAs"] as? String == newId)
+        let last = try #require((try marcus.call("GET", path + "/events?limit=100").json["items"] as? [[String: Any]])?.last)
+        #expect(last["type"] as? String == "RetriedAs" && (last["data"] as? [String: Any])?["retriedAs"] as? String == newId)
+        let started = try marcus.transition(newId, to: "Running")
+        #expect(started.json["currentStep"] as? Int == 3, "the retry starts at the step that failed")
+    }
 }

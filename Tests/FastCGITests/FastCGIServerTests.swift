@@ -87,9 +87,15 @@ enum FastCGIClient {
 
     /// Sends GET `path`; returns the responder's stdout (CGI head and body).
     static func get(socket path: String, path requestPath: String) throws -> String {
+        let fd = try send(socket: path, path: requestPath)
+        defer { close(fd) }
+        return try answer(fd)
+    }
+
+    /// Sends GET `path` and returns the connection, for a test that reads later or hangs up.
+    static func send(socket path: String, path requestPath: String) throws -> Int32 {
         let fd = Foundation.socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(what: "socket") }
-        defer { close(fd) }
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         withUnsafeMutableBytes(of: &address.sun_path) { buffer in
@@ -99,13 +105,24 @@ enum FastCGIClient {
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
-        guard connected == 0 else { throw Failure(what: "connect: \(errno)") }
+        guard connected == 0 else {
+            close(fd)
+            throw Failure(what: "connect: \(errno)")
+        }
         var params: [UInt8] = []
         for (name, value) in [("REQUEST_METHOD", "GET"), ("REQUEST_URI", requestPath), ("SERVER_PROTOCOL", "HTTP/1.1")] {
             params += [UInt8(name.utf8.count), UInt8(value.utf8.count)] + Array(name.utf8) + Array(value.utf8)
         }
         let request = record(1, [0, 1, 0, 0, 0, 0, 0, 0]) + record(4, params) + record(4, []) + record(5, [])
-        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else { throw Failure(what: "write") }
+        guard request.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) == request.count else {
+            close(fd)
+            throw Failure(what: "write")
+        }
+        return fd
+    }
+
+    /// Reads the answer to its end; returns the responder's stdout.
+    static func answer(_ fd: Int32) throws -> String {
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {

@@ -85,6 +85,24 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         }
     }
 
+    public func tasks(_ query: TaskQuery) throws -> [WorkflowInstance] {
+        state.withLock { state in
+            state.instances.values.filter { i in
+                switch i.status {
+                case .waitingForInput: return query.input && i.userId == query.userId
+                case .waitingForApproval:
+                    let policy = i.awaiting?.approvers ?? ApprovalPolicy()
+                    return query.approvals && (i.userId != query.userId || policy.allowSelfApproval)
+                        && (policy.userIds?.contains(query.userId) ?? true) && i.awaiting?.hasDecided(query.userId) != true
+                default: return false
+                }
+            }
+            .filter { i in query.after.map { (i.statusChangedAt, i.id.uuidString) < ($0.createdAt, $0.id.uuidString) } ?? true }
+            .sorted { ($0.statusChangedAt, $0.id.uuidString) > ($1.statusChangedAt, $1.id.uuidString) }
+            .prefix(query.limit).map { $0 }
+        }
+    }
+
     public func transition(_ t: ConditionalTransition) throws -> ChangeOutcome {
         change(t.instanceId, ownerId: t.ownerId, expectedVersion: t.expectedVersion) { instance in
             guard t.allowedFrom.contains(instance.status),
@@ -93,7 +111,7 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
             let from = instance.status
             instance.status = t.target
             instance.awaiting = t.awaiting
-            if t.firstStepFrom.contains(from) { instance.currentStep = 1 }
+            if t.firstStepFrom.contains(from) { instance.currentStep = instance.startStep }
             return [NewWorkflowEvent(
                 type: .statusChanged, fromStatus: from, toStatus: t.target, step: instance.currentStep, reason: t.reason, data: t.eventData)]
         } actor: { t.actorId }
@@ -207,11 +225,80 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         } actor: { d.approverId }
     }
 
+    public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
+        let due = state.withLock { state in
+            state.instances.values
+                .compactMap { i in i.awaiting.flatMap { a in a.overdue ? nil : a.dueAt.map { (due: $0, id: i.id) } } }
+                .filter { $0.due <= now }
+                .sorted { ($0.due, $0.id.uuidString) < ($1.due, $1.id.uuidString) }
+                .prefix(limit).map(\.id)
+        }
+        return due.compactMap { id in
+            let outcome = change(id, ownerId: nil, expectedVersion: nil) { instance in
+                guard var awaiting = instance.awaiting, let dueAt = awaiting.dueAt, !awaiting.overdue, dueAt <= now else { return nil }
+                let from = instance.status
+                let onTimeout = awaiting.onTimeout ?? .notify
+                let data = "{\"dueAt\":\"\(RFC3339.utcMilliseconds(microsecondsSinceEpoch: dueAt.microsecondsSinceEpoch))\",\"onTimeout\":\"\(onTimeout.rawValue)\"}"
+                var events = [NewWorkflowEvent(
+                    type: .deadlinePassed, fromStatus: nil, toStatus: nil, step: instance.currentStep, reason: "Deadline passed",
+                    data: JSONText(unchecked: data))]
+                switch onTimeout {
+                case .notify:
+                    awaiting.overdue = true
+                    instance.awaiting = awaiting
+                case .fail, .cancel:
+                    instance.status = onTimeout == .fail ? .failed : .cancelled
+                    instance.awaiting = nil
+                    events.append(NewWorkflowEvent(
+                        type: .statusChanged, fromStatus: from, toStatus: instance.status, step: instance.currentStep, reason: "Deadline passed"))
+                }
+                return events
+            } actor: { nil }
+            if case .applied(let instance) = outcome { return instance }
+            return nil
+        }
+    }
+
+    public func retry(_ r: ConditionalRetry) throws -> RetryOutcome {
+        state.withLock { state in
+            guard let old = state.instances[r.instanceId], let steps = catalogue.first(where: { $0.id == old.definitionId })?.steps else {
+                return .refused(nil)
+            }
+            let fromStep = r.fromStep ?? old.currentStep
+            let found = FoundRetry(
+                status: old.status, visible: r.ownerId == nil || r.ownerId == old.userId, totalSteps: steps.count, retriedAs: old.retriedAs)
+            guard found.visible, old.status == .failed, old.retriedAs == nil, (1...steps.count).contains(fromStep) else { return .refused(found) }
+            state.clock += 1
+            let now = Timestamp(microsecondsSinceEpoch: state.clock)
+            let kept = Set(steps.prefix(fromStep - 1).map(\.id))
+            let new = WorkflowInstance(
+                id: r.newId, definitionId: old.definitionId, userId: old.userId, status: .created, currentStep: 0, totalSteps: steps.count,
+                context: JSONText(unchecked: JSONMergePatch.apply(r.contextPatch.text, to: old.context.text)),
+                stepData: JSONText(unchecked: JSONMergePatch.keeping(kept, of: old.stepData.text)), version: 1, createdAt: now, updatedAt: now,
+                retryOf: old.id, attempt: old.attempt + 1, startStep: fromStep)
+            var linked = old
+            linked.retriedAs = new.id
+            linked.version += 1
+            linked.updatedAt = now
+            state.instances[old.id] = linked
+            state.instances[new.id] = new
+            let link = "\"attempt\":\(new.attempt),\"fromStep\":\(fromStep)"
+            record([NewWorkflowEvent(
+                type: .retriedAs, fromStatus: nil, toStatus: nil, step: old.currentStep, reason: r.reason,
+                data: JSONText(unchecked: "{\"retriedAs\":\"\(new.id.lowercaseText)\",\(link)}"))], for: linked, actor: r.actorId, in: &state)
+            record([NewWorkflowEvent(
+                type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0, reason: r.reason,
+                data: JSONText(unchecked: "{\"retryOf\":\"\(old.id.lowercaseText)\",\(link),\"contextPatch\":\(r.contextPatch.text)}"))],
+                for: new, actor: r.actorId, in: &state)
+            return .created(new)
+        }
+    }
+
     /// The shape every conditional change has: find the row, check owner and version, let `rule` change
     /// it (nil: refused), bump the version and record the events; or report what was found.
     private func change(
         _ id: UUID, ownerId: UUID?, expectedVersion: Int?, rule: (inout WorkflowInstance) -> [NewWorkflowEvent]?,
-        actor: () -> UUID
+        actor: () -> UUID?
     ) -> ChangeOutcome {
         beforeChange.withLock { $0 }?(self)
         return state.withLock { state in
@@ -237,7 +324,7 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         }
     }
 
-    private func record(_ events: [NewWorkflowEvent], for instance: WorkflowInstance, actor: UUID, in state: inout State) {
+    private func record(_ events: [NewWorkflowEvent], for instance: WorkflowInstance, actor: UUID?, in state: inout State) {
         for event in events {
             state.events.append(WorkflowEvent(
                 id: Int64(state.events.count + 1), instanceId: instance.id, type: event.type, fromStatus: event.fromStatus,

@@ -85,6 +85,7 @@ import Workflows
         case .provideInput: return (.post, base + "/input", #"{"data":{"x":1}}"#)
         case .approve: return (.post, base + "/approvals", #"{"decision":"approve"}"#)
         case .reject: return (.post, base + "/approvals", #"{"decision":"reject"}"#)
+        case .retry: return (.post, base + "/retry", #"{"reason":"again"}"#)
         }
     }
 

@@ -18,7 +18,7 @@ extension APIHandlerTests {
         let id = try create()
         let events = call(.get, "/api/v1/workflows/\(id)/events?limit=5&status=Running")
         #expect(events.status == 400)
-        #expect(errors(events) == ["status": ["is not a parameter of this listing; it takes limit, cursor"]])
+        #expect(errors(events) == ["status": ["is not a parameter of this listing; it takes limit, cursor, after, wait"]])
         #expect(errors(call(.get, "/api/v1/workflows?limit=5&limit=6")) == ["limit": ["is given more than once"]])
         #expect(call(.head, "/api/v1/workflows?nope=1").status == 400)
         #expect(call(.get, "/api/v1/workflows/\(id)/events?limit=5&cursor=ZTE6MA").status == 200)
@@ -96,6 +96,7 @@ extension APIHandlerTests {
         let instanceParameters = documented("/api/v1/workflows")
         #expect(names(instanceParameters) == Set(InstanceListing.parameters))
         #expect(names(documented("/api/v1/workflows/{workflowInstanceId}/events")) == Set(EventListing.parameters))
+        #expect(names(documented("/api/v1/tasks")) == Set(TaskListing.parameters))
         // The JSON-valued ones: their examples are filters the server accepts.
         let filters = instanceParameters.filter { ($0["schema"] as? [String: Any])?["contentMediaType"] as? String == "application/json" }
         #expect(names(filters) == ["context", "stepData"])

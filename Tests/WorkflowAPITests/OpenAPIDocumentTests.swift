@@ -35,10 +35,14 @@ import Workflows
         #expect(listed.count == WorkflowStatus.allCases.count)
     }
 
-    /// The event `type` CHECK, as the latest migration that sets it (0005) lists it, holds every event type.
+    /// The event `type` CHECK, as the latest migration that sets it lists it, holds every event type.
     @Test func migrationCheckConstraintListsEveryEventType() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let sql = try String(contentsOf: root.appendingPathComponent("Migrations/0005_human_steps.sql"), encoding: .utf8)
+        let migrations = root.appendingPathComponent("Migrations")
+        let names = try FileManager.default.contentsOfDirectory(atPath: migrations.path).filter { $0.hasSuffix(".sql") }.sorted()
+        let sql = try #require(try names.reversed().lazy
+            .map { try String(contentsOf: migrations.appendingPathComponent($0), encoding: .utf8) }
+            .first { $0.contains("workflow_events_type_check CHECK (type IN (") })
         let start = try #require(sql.range(of: "CHECK (type IN ("))
         let end = try #require(sql[start.upperBound...].firstIndex(of: ")"))
         let listed = sql[start.upperBound..<end].split(separator: ",").map {
@@ -53,6 +57,25 @@ import Workflows
         #expect(schema("Action")["enum"] as? [String] == WorkflowAction.allCases.map(\.rawValue))
         let info = (document["info"] as? [String: Any])?["description"] as? String ?? ""
         for role in Role.allCases { #expect(info.contains("**\(role.rawValue)**"), "role \(role.rawValue) is not described") }
+    }
+
+    /// Webhook filters and deliveries name event types too: every event-type enum anywhere in the document
+    /// (recognised by holding InstanceCreated) lists exactly the Swift cases, so a new event type is filterable.
+    @Test func everyEventTypeEnumInTheDocumentListsEverySwiftCase() {
+        var found: [String: [String]] = [:]
+        func walk(_ node: Any, _ path: String) {
+            if let object = node as? [String: Any] {
+                if let values = object["enum"] as? [Any], values.contains(where: { $0 as? String == "InstanceCreated" }) {
+                    found[path] = values.compactMap { $0 as? String }
+                }
+                for (key, value) in object { walk(value, "\(path)/\(key)") }
+            } else if let array = node as? [Any] {
+                for (i, value) in array.enumerated() { walk(value, "\(path)/\(i)") }
+            }
+        }
+        walk(document, "")
+        #expect(found.keys.contains { $0.contains("WebhookRequest") })
+        for (path, values) in found { #expect(values == WorkflowEventType.allCases.map(\.rawValue), "\(path)") }
     }
 
     /// Every `example` and `examples` in the document conforms to the schema it illustrates.

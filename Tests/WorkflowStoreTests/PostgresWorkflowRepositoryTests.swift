@@ -154,6 +154,77 @@ struct PostgresWorkflowRepositoryTests {
         }
     }
 
+    /// An input wait whose deadline (onTimeout: Fail) has already passed, so an answer and the deadline job race.
+    func expiredInputWait() throws -> WorkflowInstance {
+        let instance = try create()
+        let running = try repository.transition(ConditionalTransition(
+            instanceId: instance.id, target: .running, allowedFrom: [.created], firstStepFrom: [.created], ownerId: user,
+            expectedVersion: nil, reason: nil, actorId: user))
+        guard case .applied = running else { throw PostgresError(kind: .decoding, message: "not started") }
+        let past = Timestamp(microsecondsSinceEpoch: Timestamp.now.microsecondsSinceEpoch - 1_000_000)
+        let waiting = try repository.transition(ConditionalTransition(
+            instanceId: instance.id, target: .waitingForInput, allowedFrom: [.running], firstStepFrom: [], ownerId: user,
+            expectedVersion: nil, reason: nil, actorId: user, awaiting: Awaiting(kind: .input, prompt: "now", dueAt: past, onTimeout: .fail)))
+        guard case .applied(let wait) = waiting else { throw PostgresError(kind: .decoding, message: "not waiting") }
+        return wait
+    }
+
+    /// The deadline job skips a wait whose row another statement holds (an answer in progress) instead of
+    /// waiting for it; once the answer commits, the wait has no deadline left to apply.
+    @Test func theDeadlineJobSkipsAWaitAnAnswerHoldsAndFindsItAnswered() throws {
+        let wait = try expiredInputWait()
+        let answer = try database.connect()
+        defer { answer.close() }
+        try answer.execute("BEGIN")
+        try answer.query("""
+            UPDATE workflow_instances SET status = 'Running', awaiting = NULL, due_at = NULL, version = version + 1 WHERE id = \(wait.id)
+            """)
+        let begun = ContinuousClock.now
+        #expect(try repository.applyDeadlines(passedBy: .now, limit: 10).isEmpty)
+        #expect(ContinuousClock.now - begun < .seconds(2), "the locked row is skipped, not waited for")
+        try answer.execute("COMMIT")
+        #expect(try repository.applyDeadlines(passedBy: .now, limit: 10).isEmpty)
+        #expect(try database.scalar("SELECT count(*) FROM workflow_events WHERE type = 'DeadlinePassed'") == "0")
+    }
+
+    /// Answers and the deadline job race over many expired waits: each wait ends exactly one way, either
+    /// answered (and no DeadlinePassed) or failed by its deadline (and the answer refused).
+    @Test func anAnswerAndItsDeadlineAtTheSameMomentEndTheWaitExactlyOneWay() throws {
+        let waits = try (0..<30).map { _ in try expiredInputWait() }
+        let answers = Mutex<[UUID: ChangeOutcome]>([:])
+        let done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread { [repository, user] in
+            for wait in waits {
+                let outcome = try? repository.provideInput(ConditionalInput(
+                    instanceId: wait.id, ownerId: user, expectedVersion: wait.version, data: JSONText(unchecked: #"{"a":1}"#), actorId: user))
+                answers.withLock { $0[wait.id] = outcome }
+            }
+            done.signal()
+        }
+        var expired: Set<UUID> = []
+        repeat {
+            for instance in try repository.applyDeadlines(passedBy: .now, limit: 3) {
+                #expect(expired.insert(instance.id).inserted, "a wait is applied once")
+            }
+        } while done.wait(timeout: .now()) == .timedOut
+        expired.formUnion(try repository.applyDeadlines(passedBy: .now, limit: 100).map(\.id))
+        let outcomes = answers.withLock { $0 }
+        for wait in waits {
+            let stored = try #require(try repository.instance(id: wait.id))
+            let history = try repository.events(instanceId: wait.id, afterId: nil, limit: 50).map(\.type)
+            switch outcomes[wait.id] {
+            case .applied?:
+                #expect(stored.status == .running && !expired.contains(wait.id) && !history.contains(.deadlinePassed))
+                #expect(history.filter { $0 == .inputProvided }.count == 1)
+            case .refused(let found)?:
+                #expect(found?.status == .failed && stored.status == .failed && expired.contains(wait.id))
+                #expect(history.filter { $0 == .deadlinePassed }.count == 1 && !history.contains(.inputProvided))
+            case nil:
+                Issue.record("the answer threw")
+            }
+        }
+    }
+
     @Test func theDatabaseItselfRejectsAnUnknownStatus() throws {
         let instance = try create()
         let connection = try database.connect()

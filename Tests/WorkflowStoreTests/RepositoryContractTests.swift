@@ -23,6 +23,9 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
     case advanceFromAGatedStepWaitsAndTheApprovalCompletesTheStep
     case decisionsCountOncePerApproverOnTheSameWaitOnly
     case aRejectionAppliesOnRejectAndAnOverrideIsRecorded
+    case anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem
+    case theInboxListsTheWaitsAUserCanAnswerNewestWaitFirst
+    case aRetryCreatesTheNextAttemptOnceWithThePatchedContextAndEarlierStepData
 
     var testDescription: String { rawValue }
 
@@ -287,6 +290,104 @@ enum RepositoryContract: String, CaseIterable, CustomTestStringConvertible {
             #expect(overrideEvent.data.map { try? JSONValueText.canonical($0.text) } == #"{"override":true}"#)
             let failing = try applied(try wait(instance.id, Awaiting(kind: .approval, prompt: "Sign off", onReject: .fail)))
             #expect(try applied(try decide(failing, .decision(.reject), by: UUID())).status == .failed)
+
+        case .anExpiredDeadlineAppliesOnTimeoutOnceAsTheSystem:
+            let due = Timestamp(microsecondsSinceEpoch: 1_900_000_000_000_000)
+            let later = Timestamp(microsecondsSinceEpoch: due.microsecondsSinceEpoch + 60_000_000)
+            func waiting(_ kind: Awaiting.Kind, _ onTimeout: TimeoutAction, at dueAt: Timestamp = due) throws -> WorkflowInstance {
+                try applied(try wait(try running().id, Awaiting(kind: kind, prompt: "By Friday", dueAt: dueAt, onTimeout: onTimeout)))
+            }
+            let failing = try waiting(.input, .fail)
+            let cancelling = try waiting(.approval, .cancel)
+            let notifying = try waiting(.approval, .notify)
+            let answered = try waiting(.input, .fail)
+            let notYet = try waiting(.input, .cancel, at: later)
+            _ = try applied(try repository.provideInput(ConditionalInput(
+                instanceId: answered.id, ownerId: user, expectedVersion: answered.version, data: JSONText(unchecked: "{}"), actorId: user)))
+            #expect(try repository.applyDeadlines(passedBy: Timestamp(microsecondsSinceEpoch: due.microsecondsSinceEpoch - 1), limit: 10).isEmpty)
+            let changed = try repository.applyDeadlines(passedBy: due, limit: 10)
+            #expect(Set(changed.map(\.id)) == [failing.id, cancelling.id, notifying.id])
+            let byId = Dictionary(uniqueKeysWithValues: changed.map { ($0.id, $0) })
+            #expect(byId[failing.id]?.status == .failed && byId[failing.id]?.awaiting == nil)
+            #expect(byId[cancelling.id]?.status == .cancelled && byId[cancelling.id]?.awaiting == nil)
+            let overdue = try #require(byId[notifying.id])
+            #expect(overdue.status == .waitingForApproval && overdue.awaiting?.overdue == true && overdue.awaiting?.dueAt == due)
+            #expect(overdue.statusChangedAt == notifying.statusChangedAt && overdue.version == notifying.version + 1)
+            #expect(try repository.applyDeadlines(passedBy: due, limit: 10).isEmpty, "each expired wait is applied once")
+            let failed = try events(failing.id).suffix(2)
+            #expect(failed.map(\.type) == [.deadlinePassed, .statusChanged] && failed.allSatisfy { $0.userId == nil })
+            #expect(failed.last?.fromStatus == .waitingForInput && failed.last?.toStatus == .failed)
+            #expect(try failed.first?.data.map { try JSONValueText.canonical($0.text) }
+                == #"{"dueAt":"2030-03-17T17:46:40.000Z","onTimeout":"Fail"}"#)
+            let notified = try events(notifying.id)
+            #expect(notified.last?.type == .deadlinePassed && notified.last?.userId == nil)
+            #expect(!notified.contains { $0.type == .statusChanged && $0.toStatus != .waitingForApproval && $0.fromStatus == .waitingForApproval })
+            // The Notify wait can still be answered, and the wait that was not due yet is applied once it is.
+            #expect(try applied(try decide(overdue, .decision(.approve), by: UUID())).status == .running)
+            #expect(try repository.applyDeadlines(passedBy: later, limit: 10).map(\.id) == [notYet.id])
+
+        case .theInboxListsTheWaitsAUserCanAnswerNewestWaitFirst:
+            let (approver, other) = (UUID(), UUID())
+            func waiting(_ awaiting: Awaiting) throws -> WorkflowInstance { try applied(try wait(try running().id, awaiting)) }
+            let input = try waiting(Awaiting(kind: .input, prompt: "Name it"))
+            let anyone = try waiting(Awaiting(kind: .approval, prompt: "Two of you", approvers: ApprovalPolicy(count: 2)))
+            let listed = try waiting(Awaiting(kind: .approval, prompt: "Only other", approvers: ApprovalPolicy(userIds: [other])))
+            let decided = try waiting(Awaiting(kind: .approval, prompt: "Decided", approvers: ApprovalPolicy(count: 2)))
+            _ = try applied(try decide(decided, .decision(.approve), by: approver))
+            let selfAllowed = try waiting(Awaiting(kind: .approval, prompt: "Self", approvers: ApprovalPolicy(allowSelfApproval: true)))
+            _ = try running()
+            func tasks(_ user: UUID, input: Bool = true, approvals: Bool = true, after: WorkflowInstance? = nil, limit: Int = 10) throws -> [UUID] {
+                try repository.tasks(TaskQuery(
+                    userId: user, input: input, approvals: approvals,
+                    after: after.map { InstanceCursor(createdAt: $0.statusChangedAt, id: $0.id) }, limit: limit)).map(\.id)
+            }
+            #expect(try tasks(user) == [selfAllowed.id, input.id], "own input, and only the approval that allows self-approval")
+            #expect(try tasks(user, approvals: false) == [input.id])
+            #expect(try tasks(approver) == [selfAllowed.id, anyone.id], "not listed on one, already decided on another")
+            #expect(try tasks(other) == [selfAllowed.id, decided.id, listed.id, anyone.id])
+            #expect(try tasks(other, approvals: false).isEmpty)
+            #expect(try tasks(other, limit: 2) == [selfAllowed.id, decided.id])
+            #expect(try tasks(other, after: decided, limit: 2) == [listed.id, anyone.id])
+            let page = try repository.tasks(TaskQuery(userId: approver, input: false, approvals: true, after: nil, limit: 1))
+            #expect(page.first?.awaiting?.prompt == "Self" && page.first?.awaiting?.approvalsNeeded == 1)
+
+        case .aRetryCreatesTheNextAttemptOnceWithThePatchedContextAndEarlierStepData:
+            let instance = try running()
+            _ = try applied(try advance(instance.id, output: #"{"goals":"ship"}"#))
+            let failed = try applied(try transition(instance.id, to: .failed, from: [.running], owner: user))
+            let steps = try #require(try repository.definition(id: "create-prd")).steps
+            func retry(_ id: UUID, patch: String = #"{"p":null,"q":{"r":2}}"#, fromStep: Int? = nil, owner: UUID? = nil) throws -> RetryOutcome {
+                try repository.retry(ConditionalRetry(
+                    instanceId: id, newId: UUID(), ownerId: owner ?? user, contextPatch: JSONText(unchecked: patch), reason: "fixed the input",
+                    fromStep: fromStep, actorId: owner ?? user))
+            }
+            let found = FoundRetry(status: .failed, visible: true, totalSteps: steps.count, retriedAs: nil)
+            #expect(try retry(instance.id, fromStep: steps.count + 1) == .refused(found))
+            #expect(try retry(instance.id, owner: UUID()) == .refused(FoundRetry(status: .failed, visible: false, totalSteps: steps.count, retriedAs: nil)))
+            #expect(try retry(try running().id) == .refused(FoundRetry(status: .running, visible: true, totalSteps: steps.count, retriedAs: nil)))
+            #expect(try retry(UUID()) == .refused(nil))
+            guard case .created(let next) = try retry(instance.id) else { throw ContractFailure("retry refused") }
+            #expect(next.status == .created && next.currentStep == 0 && next.retryOf == instance.id && next.attempt == 2 && next.startStep == 2)
+            #expect(next.userId == user && next.definitionId == instance.definitionId && next.version == 1)
+            #expect(try JSONValueText.canonical(next.context.text) == #"{"q":{"r":2}}"#)
+            #expect(try JSONValueText.canonical(next.stepData.text) == #"{"\#(steps[0].id)":{"goals":"ship"}}"#)
+            let old = try #require(try repository.instance(id: instance.id))
+            #expect(old.status == .failed && old.retriedAs == next.id && old.version == failed.version + 1)
+            #expect(try retry(instance.id) == .refused(FoundRetry(status: .failed, visible: true, totalSteps: steps.count, retriedAs: next.id)))
+            let marked = try #require(try events(instance.id).last)
+            #expect(marked.type == .retriedAs && marked.reason == "fixed the input" && marked.userId == user)
+            #expect(try marked.data.map { try JSONValueText.canonical($0.text) } == #"{"attempt":2,"fromStep":2,"retriedAs":"\#(next.id.lowercaseText)"}"#)
+            let born = try events(next.id)
+            #expect(born.map(\.type) == [.instanceCreated] && born.first?.toStatus == .created)
+            #expect(try born.first?.data.map { try JSONValueText.object($0.text)["retryOf"] } == "\"\(instance.id.lowercaseText)\"")
+            let started = try applied(try transition(next.id, to: .running, from: [.created], owner: user))
+            #expect(started.currentStep == 2, "the retry starts at fromStep")
+            guard case .created(let third) = try retry(
+                try applied(try transition(next.id, to: .failed, from: [.running], owner: user)).id, patch: "{}", fromStep: 1)
+            else { throw ContractFailure("retry of the retry refused") }
+            #expect(third.attempt == 3 && third.startStep == 1)
+            #expect(try JSONValueText.canonical(third.stepData.text) == "{}", "from step 1 no step data is carried over")
+            #expect(try JSONValueText.canonical(third.context.text) == #"{"q":{"r":2}}"#)
         }
     }
 }

@@ -1,0 +1,217 @@
+public import HTTPTypes
+
+/// What a handler that may wait answers: a response now, or "park this request until woken".
+public enum Reply: Sendable {
+    case respond(HTTPResponse, [UInt8])
+    case park(Parking)
+}
+
+/// A handler that may park its request instead of answering at once (long-poll, Server-Sent Events).
+/// Called on a worker thread, like `HTTPHandler`.
+public typealias ParkingHandler = @Sendable (_ request: HTTPRequest, _ body: [UInt8]) -> Reply
+
+/// Why a parked request's `onWake` runs.
+public enum WakeReason: Sendable, Equatable {
+    /// `wake(key:)` named one of its keys, or `wakeAll()` asks every waiter to look again (e.g. after the
+    /// source of notifications reconnected and may have missed some).
+    case notified
+    /// Its deadline passed: answer now (a long-poll's empty page, a stream's end).
+    case deadline
+    /// The server is stopping: answer now.
+    case stopping
+}
+
+/// What a woken parked request does next.
+public enum WakeAnswer: Sendable, Equatable {
+    /// Keep waiting, after writing `sending` (a stream's next events; nothing for a long-poll). Taken as
+    /// `.finish(nil, sending)` when the reason was `.deadline` or `.stopping`.
+    case wait(sending: [UInt8])
+    /// Write the head (unless a stream already wrote one; then pass nil) and the body, and end the request.
+    case finish(HTTPResponse?, [UInt8])
+}
+
+/// A request to park: what wakes it, until when, and what it writes meanwhile.
+public struct Parking: Sendable {
+    /// `FastCGIServer.wake(key:)` with any of these wakes it.
+    public var keys: [String]
+    /// When `onWake(.deadline)` runs.
+    public var deadline: ContinuousClock.Instant
+    /// For a stream: the head and first bytes, written (and flushed) when it parks, and a keep-alive
+    /// written whenever nothing else was for `heartbeat.every`. nil for a long-poll: nothing is written
+    /// until it finishes.
+    public var stream: Stream?
+    /// The answer when the waiting set is full (a 503 with Retry-After, in the application's format).
+    public var whenFull: (HTTPResponse, [UInt8])
+    /// Runs on one of the server's wake threads, never twice at once for the same request; may block
+    /// (e.g. re-run a query).
+    public var onWake: @Sendable (WakeReason) -> WakeAnswer
+
+    public struct Stream: Sendable {
+        public var head: HTTPResponse
+        public var first: [UInt8]
+        public var heartbeatEvery: Duration
+        public var heartbeat: [UInt8]
+        public init(head: HTTPResponse, first: [UInt8], heartbeatEvery: Duration, heartbeat: [UInt8]) {
+            self.head = head
+            self.first = first
+            self.heartbeatEvery = heartbeatEvery
+            self.heartbeat = heartbeat
+        }
+    }
+
+    public init(
+        keys: [String], deadline: ContinuousClock.Instant, stream: Stream? = nil, whenFull: (HTTPResponse, [UInt8]),
+        onWake: @escaping @Sendable (WakeReason) -> WakeAnswer
+    ) {
+        self.keys = keys
+        self.deadline = deadline
+        self.stream = stream
+        self.whenFull = whenFull
+        self.onWake = onWake
+    }
+}
+
+/// The bookkeeping of parked requests, without I/O, threads or a clock of its own (the server holds it
+/// under a lock and performs what it returns), so its rules are unit-tested deterministically.
+///
+/// A parked request is idle (waiting) or busy (one wake thread works on it). Whatever happens to a busy
+/// one is remembered (the strongest `Due` wins) and handed out again when the work ends, so one request is
+/// never written by two threads at once and no wake-up is lost while it is busy.
+struct WaitingSet<Payload> {
+    /// Work due on a parked request, weakest first: a stronger one replaces a weaker one pending.
+    enum Due: Int, Comparable, Sendable {
+        case heartbeat, notified, deadline, stopping
+        /// The client went away: free the slot, call nothing.
+        case gone
+
+        static func < (a: Due, b: Due) -> Bool { a.rawValue < b.rawValue }
+    }
+
+    struct Entry {
+        var payload: Payload
+        /// The connection to watch for the client going away (nginx closing it).
+        var fd: Int32
+        var keys: [String]
+        var deadline: ContinuousClock.Instant
+        var heartbeatEvery: Duration?
+        var nextHeartbeat: ContinuousClock.Instant?
+        var busy: Bool
+        var pending: Due?
+    }
+
+    let capacity: Int
+    private(set) var entries: [Int: Entry] = [:]
+    private var byKey: [String: Set<Int>] = [:]
+    private var nextId = 0
+    /// Counts wake-ups: a request whose handler started before one and parked after it may have missed
+    /// it, so it is checked again at once.
+    private(set) var generation: UInt64 = 0
+    private(set) var stopping = false
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    var count: Int { entries.count }
+
+    /// Takes a slot for a request (nil when full). It starts busy: the parking thread writes a stream's
+    /// head, then calls `finished`, which hands back a wake-up it may have missed (one that came after
+    /// its handler started) or the stop.
+    mutating func park(
+        _ payload: Payload, fd: Int32, keys: [String], deadline: ContinuousClock.Instant, heartbeatEvery: Duration?,
+        now: ContinuousClock.Instant, generationAtStart: UInt64
+    ) -> Int? {
+        guard entries.count < capacity else { return nil }
+        let id = nextId
+        nextId += 1
+        let due: Due? = stopping ? .stopping : (generation != generationAtStart ? .notified : nil)
+        entries[id] = Entry(
+            payload: payload, fd: fd, keys: keys, deadline: deadline, heartbeatEvery: heartbeatEvery,
+            nextHeartbeat: heartbeatEvery.map { now + $0 }, busy: true, pending: due)
+        for key in keys { byKey[key, default: []].insert(id) }
+        return id
+    }
+
+    /// The connections of the idle requests, to watch for hang-ups (a busy one is looked at when it is idle again).
+    var watched: [(id: Int, fd: Int32)] {
+        entries.compactMap { $0.value.busy ? nil : ($0.key, $0.value.fd) }
+    }
+
+    /// The requests parked under `key` that a thread must now work on (the busy ones will be, later).
+    mutating func wake(key: String) -> [Int] {
+        generation &+= 1
+        return (byKey[key] ?? []).compactMap { mark($0, .notified) }
+    }
+
+    mutating func wakeAll(_ due: Due = .notified) -> [Int] {
+        generation &+= 1
+        if due == .stopping { stopping = true }
+        return entries.keys.sorted().compactMap { mark($0, due) }
+    }
+
+    /// The client of `id` went away; nil when a thread is already on it (it is told when it finishes).
+    mutating func gone(_ id: Int) -> Int? { mark(id, .gone) }
+
+    /// Deadlines and heartbeats that are due at `now`, marked busy.
+    mutating func due(at now: ContinuousClock.Instant) -> [(id: Int, due: Due)] {
+        var result: [(Int, Due)] = []
+        for (id, entry) in entries where !entry.busy {
+            if entry.deadline <= now {
+                result.append((id, .deadline))
+            } else if let beat = entry.nextHeartbeat, beat <= now {
+                result.append((id, .heartbeat))
+            }
+        }
+        for (id, _) in result { entries[id]?.busy = true }
+        return result.sorted { $0.0 < $1.0 }
+    }
+
+    /// The earliest deadline or heartbeat of an idle request.
+    var nextTimer: ContinuousClock.Instant? {
+        entries.values.lazy.filter { !$0.busy }.flatMap { [$0.deadline] + ($0.nextHeartbeat.map { [$0] } ?? []) }.min()
+    }
+
+    func payload(_ id: Int) -> Payload? { entries[id]?.payload }
+
+    /// A thread finished its work on `id`: it ended the request (`ended`, the slot is freed) or the
+    /// request waits on (`wrote`: bytes went out, so the heartbeat starts over). Returns the work to do
+    /// next on it at once, if some arrived meanwhile (it stays busy).
+    mutating func finished(_ id: Int, ended: Bool, wrote: Bool, now: ContinuousClock.Instant) -> Due? {
+        guard var entry = entries[id] else { return nil }
+        if ended {
+            remove(id)
+            return nil
+        }
+        if wrote, let every = entry.heartbeatEvery { entry.nextHeartbeat = now + every }
+        if let pending = entry.pending {
+            entry.pending = nil
+            entries[id] = entry
+            return pending
+        }
+        if stopping {
+            entries[id] = entry
+            return .stopping
+        }
+        entry.busy = false
+        entries[id] = entry
+        return nil
+    }
+
+    private mutating func mark(_ id: Int, _ due: Due) -> Int? {
+        guard var entry = entries[id] else { return nil }
+        if entry.busy {
+            entry.pending = max(entry.pending ?? due, due)
+            entries[id] = entry
+            return nil
+        }
+        entry.busy = true
+        entries[id] = entry
+        return id
+    }
+
+    private mutating func remove(_ id: Int) {
+        guard let entry = entries.removeValue(forKey: id) else { return }
+        for key in entry.keys {
+            byKey[key]?.remove(id)
+            if byKey[key]?.isEmpty == true { byKey[key] = nil }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+import CFastCGI
+import Dispatch
+import Foundation
+import HTTPTypes
+import Logging
+import Synchronization
+
+/// A parked `FCGX_Request` (moved off its worker, which accepts with a fresh one) and what the
+/// application wants done with it. Only the thread that holds it busy in the `WaitingSet` touches it,
+/// which is what makes the raw pointer safe to hand between threads.
+final class ParkedRequest: @unchecked Sendable {
+    let request: UnsafeMutablePointer<FCGX_Request>
+    let onWake: @Sendable (WakeReason) -> WakeAnswer
+    let heartbeat: [UInt8]
+    let streaming: Bool
+
+    init(request: UnsafeMutablePointer<FCGX_Request>, parking: Parking) {
+        self.request = request
+        onWake = parking.onWake
+        heartbeat = parking.stream?.heartbeat ?? []
+        streaming = parking.stream != nil
+    }
+
+    /// Writes and flushes at once (a stream's bytes must reach nginx now, not at the end); false when
+    /// the connection is gone.
+    func send(_ bytes: [UInt8]) -> Bool {
+        FCGXOutput.put(bytes, request.pointee.out) && FCGX_FFlush(request.pointee.out) == 0
+    }
+
+    /// Ends the request (closing its connection) and frees it.
+    func finish() {
+        FCGX_Finish_r(request)
+        request.deallocate()
+    }
+}
+
+enum FCGXOutput {
+    static func put(_ bytes: [UInt8], _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { chars in
+                guard let base = chars.baseAddress else { return true }
+                return FCGX_PutStr(base, Int32(chars.count), stream) == Int32(chars.count)
+            }
+        }
+    }
+}
+
+/// Keeps parked requests, bounded by `capacity`, and serves them without a thread each: a watcher thread
+/// notices deadlines, heartbeats and clients that hung up (their connection turns readable: nginx
+/// closed it); a few wake threads run the application's `onWake` and write. Ordinary requests never wait
+/// for any of this: workers only add to the set, and waking is limited to `wakeThreads` threads.
+final class ParkingLot: Sendable {
+    typealias Due = WaitingSet<ParkedRequest>.Due
+
+    private let waiting: Mutex<WaitingSet<ParkedRequest>>
+    private let queue = Mutex<[(id: Int, due: Due)]>([])
+    private let work = DispatchSemaphore(value: 0)
+    private let threads = DispatchGroup()
+    private let closing = Atomic(false)
+    private let started = Atomic(false)
+    private let wakeThreads: Int
+    private let logger: Logger
+
+    init(capacity: Int, wakeThreads: Int, logger: Logger) {
+        waiting = Mutex(WaitingSet(capacity: capacity))
+        self.wakeThreads = wakeThreads
+        self.logger = logger
+    }
+
+    var count: Int { waiting.withLock { $0.count } }
+    var generation: UInt64 { waiting.withLock { $0.generation } }
+
+    func start() {
+        guard started.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
+        for index in 0..<wakeThreads {
+            spawn("fcgi-wake-\(index)") { $0.wakeLoop() }
+        }
+        spawn("fcgi-watch") { $0.watchLoop() }
+    }
+
+    private func spawn(_ name: String, _ body: @escaping @Sendable (ParkingLot) -> Void) {
+        threads.enter()
+        let thread = Thread { @Sendable [self] in
+            body(self)
+            self.threads.leave()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Takes over `request` (already answered by nobody): writes a stream's head, then leaves it to the
+    /// wake threads. Returns false when the set is full: the caller still owns the request and answers it.
+    func park(_ request: UnsafeMutablePointer<FCGX_Request>, _ parking: Parking, generationAtStart: UInt64) -> Bool {
+        let parked = ParkedRequest(request: request, parking: parking)
+        let now = ContinuousClock.now
+        let taken = waiting.withLock {
+            $0.park(
+                parked, fd: request.pointee.ipcFd, keys: parking.keys, deadline: parking.deadline,
+                heartbeatEvery: parking.stream?.heartbeatEvery, now: now, generationAtStart: generationAtStart)
+        }
+        guard let id = taken else { return false }
+        var ended = false
+        if let stream = parking.stream {
+            let head = Array(CGIMapping.responseHead(for: stream.head).utf8)
+            if !parked.send(head + stream.first) {
+                parked.finish()
+                ended = true
+            }
+        }
+        if let due = waiting.withLock({ $0.finished(id, ended: ended, wrote: true, now: .now) }) { enqueue([(id, due)]) }
+        return true
+    }
+
+    func wake(key: String) {
+        let ids = waiting.withLock { $0.wake(key: key) }
+        enqueue(ids.map { ($0, .notified) })
+    }
+
+    func wakeAll(_ due: Due = .notified) {
+        let ids = waiting.withLock { $0.wakeAll(due) }
+        enqueue(ids.map { ($0, due) })
+    }
+
+    /// Waits until no request is parked, or `deadline`; true when none is.
+    func waitUntilEmpty(deadline: ContinuousClock.Instant) -> Bool {
+        while count > 0 {
+            guard ContinuousClock.now < deadline else { return false }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+        return true
+    }
+
+    /// Ends the threads (requests still parked are abandoned with the process).
+    func close(deadline: ContinuousClock.Instant) {
+        guard closing.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
+        for _ in 0..<wakeThreads { work.signal() }
+        _ = threads.wait(timeout: .now() + .milliseconds(max(0, Int((deadline - .now) / .milliseconds(1)))))
+    }
+
+    private func enqueue(_ items: [(id: Int, due: Due)]) {
+        guard !items.isEmpty else { return }
+        queue.withLock { $0.append(contentsOf: items) }
+        for _ in items { work.signal() }
+    }
+
+    private func wakeLoop() {
+        while true {
+            work.wait()
+            guard let item = queue.withLock({ q -> (id: Int, due: Due)? in q.isEmpty ? nil : q.removeFirst() }) else {
+                if closing.load(ordering: .acquiring) { return }
+                continue
+            }
+            run(item.id, item.due)
+        }
+    }
+
+    /// Does `due` on one parked request, then whatever arrived for it meanwhile.
+    private func run(_ id: Int, _ first: Due) {
+        var next: Due? = first
+        while let due = next {
+            guard let parked = waiting.withLock({ $0.payload(id) }) else { return }
+            let (ended, wrote) = perform(due, on: parked)
+            next = waiting.withLock { $0.finished(id, ended: ended, wrote: wrote, now: .now) }
+        }
+    }
+
+    private func perform(_ due: Due, on parked: ParkedRequest) -> (ended: Bool, wrote: Bool) {
+        let reason: WakeReason
+        switch due {
+        case .gone:
+            parked.finish()
+            return (true, false)
+        case .heartbeat:
+            guard parked.send(parked.heartbeat) else {
+                parked.finish()
+                return (true, false)
+            }
+            return (false, true)
+        case .notified: reason = .notified
+        case .deadline: reason = .deadline
+        case .stopping: reason = .stopping
+        }
+        var answer = parked.onWake(reason)
+        if case .wait(let bytes) = answer, reason != .notified { answer = .finish(nil, bytes) }
+        switch answer {
+        case .wait(let bytes):
+            guard !bytes.isEmpty else { return (false, false) }
+            guard parked.send(bytes) else {
+                parked.finish()
+                return (true, false)
+            }
+            return (false, true)
+        case .finish(let head, let body):
+            let headBytes = head.map { parked.streaming ? [] : Array(CGIMapping.responseHead(for: $0).utf8) } ?? []
+            _ = FCGXOutput.put(headBytes + body, parked.request.pointee.out)
+            parked.finish()
+            return (true, true)
+        }
+    }
+
+    private func watchLoop() {
+        var fds: [pollfd] = []
+        var ids: [Int] = []
+        while !closing.load(ordering: .acquiring) {
+            let (watched, nextTimer) = waiting.withLock { ($0.watched, $0.nextTimer) }
+            fds.removeAll(keepingCapacity: true)
+            ids.removeAll(keepingCapacity: true)
+            for (id, fd) in watched {
+                fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
+                ids.append(id)
+            }
+            // At most 100 ms, so that requests parked meanwhile are watched soon and stop is prompt.
+            var timeout = 100
+            if let nextTimer { timeout = min(timeout, max(0, Int((nextTimer - .now) / .milliseconds(1)) + 1)) }
+            let ready = poll(&fds, nfds_t(fds.count), Int32(timeout))
+            if ready > 0 {
+                // Nothing more is sent on a parked request's connection once its stdin was read: anything
+                // readable (or a hang-up, which poll always reports) is nginx closing it (the client went away) or aborting the request.
+                let gone = zip(ids, fds).filter { $0.1.revents != 0 }.map(\.0)
+                let dispatch = waiting.withLock { s in gone.compactMap { s.gone($0) } }
+                if !dispatch.isEmpty {
+                    logger.debug("parked requests whose client went away", metadata: ["count": "\(dispatch.count)"])
+                }
+                enqueue(dispatch.map { ($0, .gone) })
+            }
+            let due = waiting.withLock { $0.due(at: .now) }
+            enqueue(due)
+        }
+    }
+}

@@ -1,0 +1,14 @@
+import Foundation
+import Testing
+@testable import workflowd
+
+@Suite struct ChangeNotifierTests {
+    @Test func changesAreSplitIntoPayloadsBelowPostgreSQLsLimitKeepingTheirOrder() {
+        let changes = (0..<300).map { _ in UUID().uuidString.lowercased() + "/" + UUID().uuidString.lowercased() }
+        let payloads = ChangeNotifier.payloads(changes)
+        #expect(payloads.allSatisfy { $0.utf8.count <= ChangeNotifier.maxPayloadBytes })
+        #expect(payloads.count == 3, "106 changes of 73 bytes fit in one payload")
+        #expect(payloads.joined(separator: ",") == changes.joined(separator: ","))
+        #expect(ChangeNotifier.payloads([]).isEmpty)
+    }
+}
