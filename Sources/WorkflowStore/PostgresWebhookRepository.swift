@@ -5,8 +5,9 @@ public import Workflows
 import TextCoding
 
 /// Webhook subscriptions and deliveries on PostgreSQL: the Admin's operations (`WebhookRepository`) and
-/// the delivery workers' claim and record (`claimDueDeliveries`, `record`). Delivery rows are written by
-/// the trigger of the webhooks migration (Migrations/0011_webhooks.sql), in the statement that writes the event; nothing here creates them.
+/// the delivery workers' fan-out, claim and record (`fanOut`, `claimDueDeliveries`, `record`). The outbox
+/// rows are written by the trigger of the webhooks migration (Migrations/0011_webhooks.sql), in the
+/// statement that writes the event; `fanOut` turns them into one delivery row per subscription.
 public struct PostgresWebhookRepository: WebhookRepository {
     let statements: PostgresWorkflowRepository
 
@@ -110,6 +111,8 @@ public struct PostgresWebhookRepository: WebhookRepository {
 
     public func deliveries(subscriptionId: UUID, limit: Int) throws -> [WebhookDelivery]? {
         try run { connection in
+            // Events written since the workers last looked are listed too.
+            _ = try Self.fanOut(on: connection, limit: Self.fanOutBatch)
             let rows = try connection.query("""
                 SELECT \(unescaped: Self.deliveryColumns)
                 FROM webhook_subscriptions s
@@ -143,6 +146,46 @@ public struct PostgresWebhookRepository: WebhookRepository {
 
     // MARK: Delivery workers
 
+    /// Outbox rows one fan-out moves (each becomes a delivery per subscription it matched).
+    public static let fanOutBatch = 1000
+    /// The transaction-level advisory lock one fan-out holds, so that fan-outs never overlap.
+    static let fanOutLockKey: Int64 = 0x7765_6268_6F6F_6B73
+
+    /// Moves up to `limit` events from the outbox into delivery rows, one per subscription each event
+    /// matched (a subscription deleted meanwhile gets none), and says how many events it moved.
+    ///
+    /// Fan-outs take turns (a transaction-level advisory lock: a process that finds it taken moves nothing
+    /// and lets the holder work) and move the oldest events first. That keeps delivery rows appearing in
+    /// event order per instance: events of one instance commit in event order (each writer holds the
+    /// instance's row), so an event visible here has its instance's earlier events visible too, and
+    /// they are fanned out by this same statement or an earlier one, never a concurrent one. The claim's
+    /// "is an earlier delivery pending" check relies on that. One statement, so it also runs as one
+    /// transaction behind a transaction-mode pooler.
+    public func fanOut(limit: Int = Self.fanOutBatch) throws -> Int {
+        try run { connection in try Self.fanOut(on: connection, limit: limit) }
+    }
+
+    static func fanOut(on connection: PostgresConnection, limit: Int) throws -> Int {
+        let rows = try connection.query("""
+            WITH turn AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(\(fanOutLockKey)) AS mine),
+            o AS (
+                DELETE FROM webhook_outbox WHERE event_id IN (
+                    SELECT event_id FROM webhook_outbox WHERE (SELECT mine FROM turn) ORDER BY event_id LIMIT \(limit)::int)
+                RETURNING event_id, workflow_instance_id, subscription_ids
+            ), d AS (
+                INSERT INTO webhook_deliveries (subscription_id, event_id, workflow_instance_id)
+                SELECT s.id, o.event_id, o.workflow_instance_id
+                FROM o CROSS JOIN LATERAL unnest(o.subscription_ids) AS u(id)
+                JOIN webhook_subscriptions s ON s.id = u.id
+                WHERE EXISTS (SELECT 1 FROM workflow_events e WHERE e.id = o.event_id)
+                ORDER BY o.event_id
+                ON CONFLICT (subscription_id, event_id) DO NOTHING
+            )
+            SELECT count(*)::int8 FROM o
+            """)
+        return try rows.first?.int(0) ?? 0
+    }
+
     /// A delivery a worker holds a lease on: everything needed to send it, read in the claiming statement.
     public struct ClaimedDelivery: Sendable {
         public let id: UUID
@@ -166,7 +209,8 @@ public struct PostgresWebhookRepository: WebhookRepository {
     public func claimDueDeliveries(limit: Int, lease: Duration) throws -> [ClaimedDelivery] {
         let token = UUID.random()
         let rows = try run { connection in
-            try connection.query("""
+            _ = try Self.fanOut(on: connection, limit: Self.fanOutBatch)
+            return try connection.query("""
                 WITH c AS (
                     SELECT d.id FROM webhook_deliveries d
                     JOIN webhook_subscriptions s ON s.id = d.subscription_id AND s.active
@@ -290,13 +334,20 @@ public struct PostgresWebhookRepository: WebhookRepository {
         return Recorded(state: WebhookDelivery.State(rawValue: try row.string(0)), disabledSubscription: try row.bool(1))
     }
 
-    /// Pending deliveries, and how long the oldest due one has been waiting (seconds; 0 when none).
+    /// Pending deliveries, those still in the outbox included, and how long the oldest due one has been
+    /// waiting (seconds; 0 when none).
     public func queueStatistics() throws -> (pending: Int, oldestDueSeconds: Double) {
         try run { connection in
             let rows = try connection.query("""
-                SELECT count(*)::int8,
-                       coalesce(extract(epoch FROM now() - min(next_attempt_at) FILTER (WHERE next_attempt_at <= now())), 0)::float8::text
-                FROM webhook_deliveries WHERE state = 'pending'
+                WITH d AS (
+                    SELECT count(*) AS pending, min(next_attempt_at) FILTER (WHERE next_attempt_at <= now()) AS oldest
+                    FROM webhook_deliveries WHERE state = 'pending'
+                ), o AS (
+                    SELECT coalesce(sum(cardinality(subscription_ids)), 0) AS pending, min(created_at) AS oldest FROM webhook_outbox
+                )
+                SELECT (d.pending + o.pending)::int8,
+                       coalesce(extract(epoch FROM now() - least(d.oldest, o.oldest)), 0)::float8::text
+                FROM d, o
                 """)
             guard let row = rows.first else { return (0, 0) }
             return (try row.int(0), Double(try row.string(1)) ?? 0)

@@ -6,8 +6,9 @@ import Testing
 import Workflows
 @testable import WorkflowStore
 
-/// The outbox on a real database: deliveries are written by the event's own statement, claimed one
-/// per instance at a time under a lease, and recorded only by the lease holder.
+/// The outbox on a real database: an outbox row is written by the event's own statement, fanned out into
+/// a delivery per subscription, claimed one per instance at a time under a lease, and recorded only by the
+/// lease holder.
 @Suite(.enabled(if: TestEnvironment.hasStack, Comment(rawValue: TestEnvironment.skipReason)))
 struct PostgresWebhookRepositoryTests {
     let database: TestDatabase
@@ -65,15 +66,68 @@ struct PostgresWebhookRepositoryTests {
     @Test func anEventThatRolledBackLeavesNoDelivery() throws {
         let subscription = try subscribe()
         let instance = try create()
+        #expect(try deliveries(subscription).count == 1)
         let connection = try database.connect()
         defer { connection.close() }
         try connection.execute("BEGIN")
         try connection.query("""
             INSERT INTO workflow_events (workflow_instance_id, type, step, user_id) VALUES (\(instance.id), 'StatusChanged', 0, \(user))
             """)
-        #expect(try connection.query("SELECT count(*) FROM webhook_deliveries").first?.int(0) == 2)
+        #expect(try connection.query("SELECT count(*) FROM webhook_outbox").first?.int(0) == 1)
         try connection.execute("ROLLBACK")
         #expect(try deliveries(subscription).count == 1)
+        #expect(try webhooks.fanOut() == 0)
+    }
+
+    /// The write path pays for one outbox row per event however many subscriptions it matches; an event
+    /// that matches none writes nothing.
+    @Test func anEventWritesOneOutboxRowNamingEverySubscriptionItMatched() throws {
+        let connection = try database.connect()
+        defer { connection.close() }
+        func outbox() throws -> [String] {
+            try connection.query("SELECT cardinality(subscription_ids)::int8 FROM webhook_outbox ORDER BY event_id").rows.map { String(try $0.int(0)) }
+        }
+        _ = try create()
+        #expect(try outbox().isEmpty)
+        let subscriptions = try (0..<10).map { _ in try subscribe() }
+        _ = try subscribe([.statusChanged])
+        let instance = try create()
+        #expect(try outbox() == ["10"])
+        #expect(try webhooks.fanOut() == 1)
+        #expect(try outbox().isEmpty)
+        for subscription in subscriptions { #expect(try deliveries(subscription).map(\.workflowInstanceId) == [instance.id]) }
+        #expect(try connection.query("SELECT count(*)::int8 FROM webhook_deliveries").first?.int(0) == 10)
+    }
+
+    @Test func aSubscriptionDeletedBeforeTheFanOutGetsNoDeliveryAndTheOthersDo() throws {
+        let kept = try subscribe()
+        let deleted = try subscribe()
+        _ = try create()
+        #expect(try webhooks.deleteSubscription(id: deleted.id))
+        #expect(try webhooks.fanOut() == 1)
+        #expect(try deliveries(kept).count == 1)
+        #expect(try webhooks.deliveries(subscriptionId: deleted.id, limit: 10) == nil)
+    }
+
+    /// While one fan-out holds its turn, another moves nothing (so two never race an instance's events
+    /// out of order); the held events are moved by the next fan-out, oldest first, in order per instance.
+    @Test func fanOutsTakeTurnsAndKeepEventOrderPerInstance() throws {
+        let subscription = try subscribe()
+        let instance = try create()
+        try start(instance)
+        let holder = try database.connect()
+        defer { holder.close() }
+        try holder.execute("BEGIN")
+        try holder.query("SELECT pg_advisory_xact_lock(\(PostgresWebhookRepository.fanOutLockKey))")
+        #expect(try webhooks.fanOut() == 0)
+        #expect(try webhooks.claimDueDeliveries(limit: 10, lease: .seconds(60)).isEmpty)
+        try holder.execute("COMMIT")
+        #expect(try webhooks.fanOut(limit: 1) == 1)
+        #expect(try webhooks.fanOut(limit: 1) == 1)
+        #expect(try deliveries(subscription).map(\.eventType) == [.statusChanged, .instanceCreated])
+        let claimed = try webhooks.claimDueDeliveries(limit: 10, lease: .seconds(60))
+        #expect(claimed.count == 1)
+        #expect(try claimed.first.map { try JSONSerialization.jsonObject(with: Data($0.payload.utf8)) as? [String: Any] }??["type"] as? String == "InstanceCreated")
     }
 
     @Test func onlyTheEarliestPendingEventOfAnInstanceIsClaimedAndALeaseKeepsOthersAway() throws {
