@@ -24,6 +24,11 @@ struct WebhookDeliveryTests {
 
     func scalar(_ database: TestDatabase, _ query: PostgresQuery) -> String? { try? database.scalar(query) }
 
+    /// The subscription's newest delivery as the API lists it (empty when there is none yet).
+    func latestDelivery(_ admin: APIUser, _ webhookId: String) -> [String: Any] {
+        ((try? admin.call("GET", "/api/v1/webhooks/\(webhookId)/deliveries"))?.json["items"] as? [[String: Any]])?.first ?? [:]
+    }
+
     /// Polls until `condition` holds, at most `seconds`.
     func waitUntil(_ seconds: TimeInterval, _ condition: () -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
@@ -144,12 +149,28 @@ struct WebhookDeliveryTests {
         _ = try admin.create()
         var last: [String: Any] = [:]
         let refused = waitUntil(20) {
-            last = ((try? admin.call("GET", "/api/v1/webhooks/\(id)/deliveries"))?.json["items"] as? [[String: Any]])?.first ?? [:]
+            last = latestDelivery(admin, id)
             return (last["lastError"] as? String)?.contains("refused") == true
         }
         #expect(refused, "\(last)")
         #expect(last["state"] as? String == "pending")
         #expect(receiver.requests().isEmpty)
+    }
+
+    /// `WORKFLOWD_WEBHOOK_ALLOW=127.0.0.1/32` (as in `make run`) opens exactly that address: the rest of
+    /// loopback stays refused, on the address curl would connect to.
+    @Test func anAllowedAddressOpensOnlyThatAddressOfLoopback() throws {
+        let receiver = try WebhookReceiver()
+        defer { receiver.stop() }
+        let stack = try Stack(name: "webhook-allow", environment: Self.environment)
+        let admin = try APIUser(stack, roles: ["Admin"])
+        let (allowed, _) = try subscribe(admin, url: "http://127.0.0.1:\(receiver.port)/hook")
+        let (other, _) = try subscribe(admin, url: "http://127.0.0.2:\(receiver.port)/hook")
+        _ = try admin.create()
+        #expect(waitUntil(20) { latestDelivery(admin, allowed)["state"] as? String == "succeeded" }, "\(latestDelivery(admin, allowed))")
+        #expect(waitUntil(20) { (latestDelivery(admin, other)["lastError"] as? String)?.hasPrefix("refused") == true },
+                "\(latestDelivery(admin, other))")
+        #expect(receiver.requests().count == 1)
     }
 
     @Test func aRedirectIsNotFollowed() throws {
@@ -161,7 +182,7 @@ struct WebhookDeliveryTests {
         _ = try admin.create()
         var last: [String: Any] = [:]
         let answered = waitUntil(20) {
-            last = ((try? admin.call("GET", "/api/v1/webhooks/\(id)/deliveries"))?.json["items"] as? [[String: Any]])?.first ?? [:]
+            last = latestDelivery(admin, id)
             return last["lastStatusCode"] as? Int == 302
         }
         #expect(answered, "\(last)")
