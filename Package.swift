@@ -27,6 +27,7 @@ let package = Package(
         // C libraries (Debian packages) seen through module maps.
         .systemLibrary(name: "CFastCGI", pkgConfig: "fcgi", providers: [.apt(["libfcgi-dev"])]),
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // Generic edges: know nothing of workflows.
         .target(
@@ -45,6 +46,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Webhook delivery over HTTP: libcurl POST with a destination policy, and Standard Webhooks signatures.
+        .target(
+            name: "WebhookClient",
+            dependencies: ["CCurl", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
 
@@ -94,7 +102,7 @@ let package = Package(
         .executableTarget(
             name: "workflowd",
             dependencies: [
-                "FastCGI", "PostgresClient", "TextCoding", "Workflows", "WorkflowStore", "WorkflowAPI",
+                "FastCGI", "PostgresClient", "TextCoding", "Workflows", "WorkflowStore", "WorkflowAPI", "WebhookClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -106,6 +114,7 @@ let package = Package(
 
         .testTarget(name: "FastCGITests", dependencies: ["FastCGI"], swiftSettings: swiftSettings),
         .testTarget(name: "PostgresClientTests", dependencies: ["PostgresClient", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "WebhookClientTests", dependencies: ["WebhookClient", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TextCodingTests", dependencies: ["TextCoding"], swiftSettings: swiftSettings),
         .testTarget(name: "WorkflowsTests", dependencies: ["Workflows", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(
@@ -132,7 +141,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PostgresClient"], swiftSettings: swiftSettings),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "PostgresClient", "WebhookClient"], swiftSettings: swiftSettings),
 
         // Helpers shared by the tests that need real PostgreSQL, nginx and workflowd processes.
         .target(

@@ -91,6 +91,7 @@ bench_cleanup() {
   [[ -f $RUN/pg/postgres.log ]] && cp "$RUN/pg/postgres.log" "$RUN/logs/postgres.log" 2>/dev/null
   "$ROOT/scripts/stack.sh" sweep "$RUN" --keep || true
   "$ROOT/scripts/pg.sh" destroy "$RUN/pg" || true
+  [[ -f $RUN/receiver.pid ]] && kill "$(cat "$RUN/receiver.pid")" 2>/dev/null
   rm -f "$RUN/workflowd" "$RUN/workflowd-bench-ceiling" "$RUN"/*.sock "$RUN"/ceiling/*.sock
   exit "$rc"
 }
@@ -127,7 +128,8 @@ bench_start() {
     "$WORKERS workers, WORKFLOWD_LOG_LEVEL=warning) and nginx on 127.0.0.1:$PORT"
   WORKFLOWD_NGINX_SITE=$RUN/site-template.conf "$ROOT/scripts/stack.sh" up "$RUN" --bin "$BIN" \
     --port "$PORT" --pg-port "$PG_PORT" "${transport[@]}" --timeout 60 \
-    --env WORKFLOWD_LOG_LEVEL=warning --env "WORKFLOWD_WORKERS=$WORKERS" || die "the stack did not start"
+    --env WORKFLOWD_LOG_LEVEL=warning --env "WORKFLOWD_WORKERS=$WORKERS" \
+    --env WORKFLOWD_WEBHOOK_ALLOW=127.0.0.1/32 || die "the stack did not start"
   source "$RUN/env"  # DATABASE_URL, WORKFLOWD_JWT_SECRET, BASE_URL
   PG_HOST=127.0.0.1
   [[ $DATABASE_URL == *'?host='* ]] && PG_HOST=${DATABASE_URL#*\?host=} PG_HOST=${PG_HOST%%&*}

@@ -25,7 +25,8 @@
 #      never builds it), BENCH_NO_BUILD=1 (release: use .build/release/workflowd as it is),
 #      BENCH_CONNS (default "16 64"), BENCH_USERS, BENCH_INSTANCES, BENCH_MAX_RPS (sizes the
 #      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
-#      BENCH_PGBOUNCER=0 (skip the PgBouncer runs),
+#      BENCH_PGBOUNCER=0 (skip the PgBouncer runs), BENCH_WEBHOOKS=0 (skip create with 1 and 10
+#      webhook subscriptions and the delivery rate, bench/webhooks.sh),
 #      BENCH_SCENARIOS (default "create get list context transition mixed approval"), BENCH_APPROVERS (10), BENCH_CEILINGS=0 (skip the
 #      ceilings), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
 #      symbols go to .run/bench/out/NAME/perf.txt). A partial run (other scenarios, no ceilings)
@@ -36,6 +37,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pgbouncer.sh"
 source "$(dirname "$0")/approval.sh"
+source "$(dirname "$0")/webhooks.sh"
 
 BENCH_SECONDS=${BENCH_SECONDS:-10}
 BENCH_CONNS=${BENCH_CONNS:-16 64}
@@ -110,6 +112,11 @@ for scenario in $BENCH_SCENARIOS; do
   done
 done
 
+# Webhooks: create with 1 and 10 matching subscriptions, then the delivery rate (bench/webhooks.sh).
+if [[ ${BENCH_WEBHOOKS:-1} == 1 && " $BENCH_SCENARIOS " == *" create "* ]]; then
+  bench_webhooks
+fi
+
 if [[ $BENCH_PGBOUNCER == 1 ]]; then
   bench_start_pgbouncer
   for scenario in get create transition; do
@@ -178,6 +185,7 @@ report=$RUN/report.txt
   echo "CPU us/req: utime+stime from /proc during the run / requests (nginx: its master and workers; pg: the"
   echo "postmaster and all backends). Peak RSS: workflowd's VmHWM after the run (process lifetime)."
   echo
+  [[ -f $RUN/webhooks.txt ]] && { cat "$RUN/webhooks.txt"; echo; }
   echo "write checks (every 2xx create/transition/approval request/approval looked up by id, with its events):"
   while read -r name; do
     v=$(kv "$OUT/$name/result" verify)

@@ -5,7 +5,7 @@
 set -euo pipefail
 
 # nginx-light: /usr/sbin/nginx with the fastcgi module; postgresql: 15 on Debian 12.
-pkgs=(nginx-light libfcgi-dev libpq-dev postgresql postgresql-contrib pkg-config
+pkgs=(nginx-light libfcgi-dev libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config
       spawn-fcgi wrk curl openssl gcc procps python3-venv)
 # python3 / pip: only when missing altogether (a pyenv python on PATH is fine).
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)

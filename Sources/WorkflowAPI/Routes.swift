@@ -58,9 +58,12 @@ struct Route: Sendable {
         return found
     }
 
+    /// Parameters that hold UUIDs.
+    static let uuidParameters: Set<String> = ["webhookId", "deliveryId"]
+
     /// An instance id that is not a UUID names nothing: such a path is a 404, like an unknown id.
     static func parameterIsValid(name: String, value: Substring) -> Bool {
-        if name.hasSuffix("InstanceId") { return value.utf8.count == 36 && UUID(text: value) != nil }
+        if name.hasSuffix("InstanceId") || uuidParameters.contains(name) { return value.utf8.count == 36 && UUID(text: value) != nil }
         return !value.isEmpty
     }
 }

@@ -52,14 +52,18 @@ public final class WorkflowAPI: Sendable {
     let maxBodyBytes: Int
     /// Renders `GET /metrics` (Prometheus text format); nil: no metrics endpoint.
     let metrics: (@Sendable () -> String)?
+    /// The webhook subscriptions; nil: the webhook routes answer 404.
+    let webhooks: WebhookService?
     let live: LiveSettings
     let tickets: StreamTickets
     private let requestMetrics = RequestMetrics()
 
     public init(
         service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int, logger: Logger,
-        metrics: (@Sendable () -> String)? = nil, live: LiveSettings = LiveSettings(), health: @escaping @Sendable () -> HealthReport
+        metrics: (@Sendable () -> String)? = nil, live: LiveSettings = LiveSettings(), webhooks: WebhookService? = nil,
+        health: @escaping @Sendable () -> HealthReport
     ) {
+        self.webhooks = webhooks
         self.live = live
         tickets = StreamTickets(secret: live.ticketSecret ?? UUID.random().lowercaseText + UUID.random().lowercaseText)
         self.service = service
@@ -94,6 +98,17 @@ public final class WorkflowAPI: Sendable {
         Route(.post, "/api/v1/stream-tickets", .token(.read)) { api, c in try api.streamTicket(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.idempotent(c) { try api.retry(c) } },
         Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
+        // Webhooks (Admin only).
+        Route(.get, "/api/v1/webhooks", .token(.administer)) { api, c in try api.listWebhooks(c) },
+        Route(.post, "/api/v1/webhooks", .token(.administer)) { api, c in try api.createWebhook(c) },
+        Route(.get, "/api/v1/webhooks/{webhookId}", .token(.administer)) { api, c in try api.webhook(c) },
+        Route(.patch, "/api/v1/webhooks/{webhookId}", .token(.administer)) { api, c in try api.updateWebhook(c) },
+        Route(.delete, "/api/v1/webhooks/{webhookId}", .token(.administer)) { api, c in try api.deleteWebhook(c) },
+        Route(.post, "/api/v1/webhooks/{webhookId}/secret", .token(.administer)) { api, c in try api.rotateWebhookSecret(c) },
+        Route(.get, "/api/v1/webhooks/{webhookId}/deliveries", .token(.administer)) { api, c in try api.webhookDeliveries(c) },
+        Route(.post, "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/redeliver", .token(.administer)) { api, c in
+            try api.redeliverWebhook(c)
+        },
         Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
     ]
 

@@ -703,8 +703,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     // MARK: Plumbing
 
     /// Runs on a pooled connection; retries a serialization failure or deadlock (rolled back whole) a
-    /// bounded number of times, and turns database errors into domain errors.
-    private func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
+    /// bounded number of times, and turns database errors into domain errors. (The webhook repository
+    /// runs its statements through this too.)
+    func run<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
         // Inside a keyed command's transaction an error has aborted the whole transaction: it goes up as
         // it is, for `keyed` to roll back and, after a conflict, run again whole.
         if let bound = KeyedTransaction.current, bound.serves(pool) { return try body(bound.connection) }

@@ -49,12 +49,15 @@ public enum Capability: Sendable, Hashable, CaseIterable {
     case act
     /// Approver or Admin: decide on approval waits (who is eligible for which wait is the domain's rule).
     case approve
+    /// Admin only: configuration of the service itself (webhook subscriptions).
+    case administer
 
     public func allows(_ principal: Principal) -> Bool {
         switch self {
         case .read: principal.canRead
         case .act: principal.canAct
         case .approve: principal.roles.contains(.approver) || principal.isAdmin
+        case .administer: principal.isAdmin
         }
     }
 
@@ -64,6 +67,7 @@ public enum Capability: Sendable, Hashable, CaseIterable {
         case .read: [.participant, .viewer, .admin, .approver]
         case .act: [.participant, .admin]
         case .approve: [.approver, .admin]
+        case .administer: [.admin]
         }
     }
 
@@ -73,6 +77,7 @@ public enum Capability: Sendable, Hashable, CaseIterable {
         case .read: "The token carries none of the roles Participant, Viewer, Approver or Admin."
         case .act: "This action needs the Participant or Admin role."
         case .approve: "Deciding on an approval needs the Approver or Admin role."
+        case .administer: "This operation needs the Admin role."
         }
     }
 }

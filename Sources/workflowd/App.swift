@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import Metrics
 import PostgresClient
+import WebhookClient
 import WorkflowAPI
 import WorkflowStore
 import Workflows
@@ -35,11 +36,12 @@ struct App {
         let notifier = ChangeNotifier(configuration: configuration.database, channel: LiveUpdates.channel, logger: logger)
         let repository = PostgresWorkflowRepository(pool: pool, logger: logger, committed: live ? notifier.changed : nil)
         let service = WorkflowService(repository: repository)
+        let webhookRepository = PostgresWebhookRepository(pool: pool, logger: logger)
         let maxBodyBytes = FastCGIServerConfiguration.defaultMaxBodyBytes
         let readiness = ReadinessCheck(pool: pool, migrations: migrator.migrations)
         let api = WorkflowAPI(
             service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool),
-            live: configuration.live
+            live: configuration.live, webhooks: WebhookService(repository: webhookRepository)
         ) {
             readiness.report()
         }
@@ -67,7 +69,7 @@ struct App {
                     Gauge(label: "workflow_waits_overdue", dimensions: [("kind", waits.kind.rawValue)]).record(waits.overdue)
                 }
             },
-        ]
+        ] + webhookJobs(configuration, repository: webhookRepository, logger: logger)
         if live {
             jobs += [
                 notifier,
@@ -88,6 +90,25 @@ struct App {
         return App(
             server: server, jobs: jobs, pool: pool, shutdownGrace: configuration.shutdownGrace, logger: logger,
             keys: KeyReloader(verifier: verifier, sources: configuration.keySources, logger: logger))
+    }
+
+    /// Webhook delivery (unless WORKFLOWD_WEBHOOK_WORKERS=0) and the outbox gauges, read from the table so
+    /// that every process reports the same queue.
+    static func webhookJobs(_ configuration: ServeConfiguration, repository: PostgresWebhookRepository, logger: Logger) -> [any BackgroundJob] {
+        let depth = Gauge(label: "webhook_queue_depth")
+        let oldest = Gauge(label: "webhook_oldest_due_seconds")
+        let gauges = PeriodicJob(name: "webhook_queue_metrics", every: .seconds(5), logger: logger) { _ in
+            let statistics = try repository.queueStatistics()
+            depth.record(statistics.pending)
+            oldest.record(statistics.oldestDueSeconds)
+        }
+        guard configuration.webhookWorkers > 0 else { return [gauges] }
+        var retry = WebhookRetryPolicy()
+        retry.firstDelay = configuration.webhookFirstRetry
+        let delivery = WebhookDeliveryJob(
+            repository: repository, policy: configuration.webhookPolicy, workers: configuration.webhookWorkers, logger: logger,
+            retry: retry, lease: configuration.webhookLease)
+        return [delivery, gauges]
     }
 
     /// The API's waiter as the FastCGI server's parking request.

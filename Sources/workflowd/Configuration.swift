@@ -1,6 +1,7 @@
 import FastCGI
 import Foundation
 import PostgresClient
+import WebhookClient
 import WorkflowAPI
 import WorkflowStore
 
@@ -61,6 +62,15 @@ struct ServeConfiguration {
     var listenDatabase: PostgresConfiguration
     var maxWaiters: Int
     var live: LiveSettings
+    /// Where webhook deliveries may connect (`WORKFLOWD_WEBHOOK_ALLOW`, added to the public internet).
+    var webhookPolicy = DestinationPolicy()
+    /// Delivery threads in this process (`WORKFLOWD_WEBHOOK_WORKERS`; 0: this process delivers nothing).
+    var webhookWorkers = 2
+    /// How long a claimed delivery stays with its worker (`WORKFLOWD_WEBHOOK_LEASE_SECONDS`): after that, a
+    /// delivery whose worker died is claimed by another. Longer than an attempt's 10 s timeout.
+    var webhookLease: Duration = .seconds(60)
+    /// The wait before the first retry (`WORKFLOWD_WEBHOOK_FIRST_RETRY_MS`); each further one doubles it.
+    var webhookFirstRetry: Duration = .seconds(2)
 
     static var defaultWorkers: Int { FastCGIServerConfiguration.defaultWorkers }
 
@@ -77,6 +87,18 @@ struct ServeConfiguration {
             flags.poolTimeoutMilliseconds, env: "WORKFLOWD_POOL_TIMEOUT_MS", default: 2000, range: 1...60_000, name: "--pool-timeout-ms")
         let grace = try settings.integer(flags.shutdownGrace, env: "WORKFLOWD_SHUTDOWN_GRACE", default: 10, range: 0...600, name: "--shutdown-grace")
         let secret = try resolveJWTSecret(flags, settings)
+        let webhookPolicy: DestinationPolicy
+        do throws(DestinationPolicy.InvalidEntry) {
+            webhookPolicy = try DestinationPolicy(allowList: settings.string(nil, env: "WORKFLOWD_WEBHOOK_ALLOW") ?? "")
+        } catch {
+            throw ConfigurationError("WORKFLOWD_WEBHOOK_ALLOW: \(error.description)")
+        }
+        let webhookWorkers = try settings.integer(
+            nil, env: "WORKFLOWD_WEBHOOK_WORKERS", default: 2, range: 0...64, name: "WORKFLOWD_WEBHOOK_WORKERS")
+        let webhookLease = try settings.integer(
+            nil, env: "WORKFLOWD_WEBHOOK_LEASE_SECONDS", default: 60, range: 15...3600, name: "WORKFLOWD_WEBHOOK_LEASE_SECONDS")
+        let webhookFirstRetry = try settings.integer(
+            nil, env: "WORKFLOWD_WEBHOOK_FIRST_RETRY_MS", default: 2000, range: 100...600_000, name: "WORKFLOWD_WEBHOOK_FIRST_RETRY_MS")
         let databaseConfiguration = try database.resolve(settings)
         var listenDatabase = databaseConfiguration
         if let url = settings.string(nil, env: "WORKFLOWD_LISTEN_DATABASE_URL") { listenDatabase.connectionString = url }
@@ -94,7 +116,9 @@ struct ServeConfiguration {
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
             migrations: database.migrationSource(settings), shutdownGrace: .seconds(grace),
             listenDatabase: listenDatabase, maxWaiters: maxWaiters,
-            live: LiveSettings(heartbeatEvery: .seconds(heartbeat), streamLifetime: .seconds(lifetime), ticketSecret: ticketSecret(secret)))
+            live: LiveSettings(heartbeatEvery: .seconds(heartbeat), streamLifetime: .seconds(lifetime), ticketSecret: ticketSecret(secret)),
+            webhookPolicy: webhookPolicy, webhookWorkers: webhookWorkers, webhookLease: .seconds(webhookLease),
+            webhookFirstRetry: .milliseconds(webhookFirstRetry))
     }
 
     /// Exactly one of WORKFLOWD_JWT_SECRET and WORKFLOWD_JWT_SECRET_FILE; the file is read (and its

@@ -56,6 +56,14 @@ struct MetricsSetup {
         "workflowd_notify_failures_total": "pg_notify calls that failed (waiters then see the change at their deadline).",
         "workflowd_listener_notifications_total": "Notifications the LISTEN connection received.",
         "workflowd_listener_connects_total": "LISTEN connection attempts, by outcome (ok or failed).",
+        "webhook_deliveries_attempted_total": "Webhook delivery attempts, by subscription.",
+        "webhook_deliveries_succeeded_total": "Webhook delivery attempts answered with a 2xx, by subscription.",
+        "webhook_deliveries_failed_total": "Webhook delivery attempts that failed (non-2xx, timeout, refused, transport error), by subscription.",
+        "webhook_deliveries_given_up_total": "Webhook deliveries marked failed after their retry window, by subscription.",
+        "webhook_subscriptions_disabled_total": "Webhook subscriptions disabled by workflowd after continuous failures, by subscription.",
+        "webhook_attempt_duration_seconds": "Time one webhook delivery attempt took, from connect to the end of the answer.",
+        "webhook_queue_depth": "Pending webhook deliveries (all processes; read every 5 s).",
+        "webhook_oldest_due_seconds": "How long the oldest due webhook delivery has waited (all processes; read every 5 s).",
     ]
 
     /// Puts `# HELP` before each `# TYPE` line of a family from `help` that has none.

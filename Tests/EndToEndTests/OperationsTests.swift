@@ -350,6 +350,7 @@ struct ShutdownEndToEndTests {
         let lines = responder.log.split(separator: "\n")
         func index(_ message: String) -> Int? { lines.firstIndex { $0.contains(#""message":"\#(message)""#) } }
         let shuttingDown = try #require(index("shutting down"), "\(responder.log)")
+        // Several jobs stop concurrently (the webhook jobs too); the purge job's own line is the one checked.
         let jobStopped = try #require(
             lines.firstIndex { $0.contains(#""message":"background job stopped""#) && $0.contains(#""job":"idempotency_key_purge""#) },
             "\(responder.log)")

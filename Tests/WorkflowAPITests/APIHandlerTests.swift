@@ -213,6 +213,8 @@ import Workflows
         for (template, methods) in WorkflowAPI.router.templates {
             let uri = template.replacingOccurrences(of: "{workflowInstanceId}", with: "6f1c2f7e-4a51-4a55-9a8e-0c4f3b1e2d3c")
                 .replacingOccurrences(of: "{definitionId}", with: "create-prd")
+                .replacingOccurrences(of: "{webhookId}", with: "0b8a4f7e-1c2d-4e5f-8a9b-0c1d2e3f4a5b")
+                .replacingOccurrences(of: "{deliveryId}", with: "9d3c2b1a-0f1e-4d2c-8b3a-4f5e6d7c8b9a")
             #expect(nginxAllow(uri) == Router.allow(methods).map(\.rawValue).joined(separator: ", "), "\(template)")
         }
     }

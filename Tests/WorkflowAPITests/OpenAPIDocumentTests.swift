@@ -59,6 +59,25 @@ import Workflows
         for role in Role.allCases { #expect(info.contains("**\(role.rawValue)**"), "role \(role.rawValue) is not described") }
     }
 
+    /// Webhook filters and deliveries name event types too: every event-type enum anywhere in the document
+    /// (recognised by holding InstanceCreated) lists exactly the Swift cases, so a new event type is filterable.
+    @Test func everyEventTypeEnumInTheDocumentListsEverySwiftCase() {
+        var found: [String: [String]] = [:]
+        func walk(_ node: Any, _ path: String) {
+            if let object = node as? [String: Any] {
+                if let values = object["enum"] as? [Any], values.contains(where: { $0 as? String == "InstanceCreated" }) {
+                    found[path] = values.compactMap { $0 as? String }
+                }
+                for (key, value) in object { walk(value, "\(path)/\(key)") }
+            } else if let array = node as? [Any] {
+                for (i, value) in array.enumerated() { walk(value, "\(path)/\(i)") }
+            }
+        }
+        walk(document, "")
+        #expect(found.keys.contains { $0.contains("WebhookRequest") })
+        for (path, values) in found { #expect(values == WorkflowEventType.allCases.map(\.rawValue), "\(path)") }
+    }
+
     /// Every `example` and `examples` in the document conforms to the schema it illustrates.
     @Test func everyExampleValidatesAgainstItsSchema() {
         var checked = 0
