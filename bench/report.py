@@ -3,6 +3,8 @@
 
   report.py pgbench-latency DIR          p50/p99/mean (µs) of pgbench -l per-transaction logs in DIR
   report.py table RUN_DIR                the results table of the runs listed in RUN_DIR/runs
+  report.py gap RUN_DIR                  workflowd against the C libfcgi + libpq responder, run by run:
+                                         req/s ratio and machine CPU per request (responder+nginx+pg)
   report.py soak SAMPLES WARMUP_S TOL    RSS samples "<seconds> <kB>" per line: verdict, exit 1 if not flat
 """
 import glob
@@ -60,7 +62,7 @@ def ms(us):
     return "-" if value is None else f"{value / 1000:.2f}"
 
 
-TARGETS = {"fcgi-c": "C libfcgi"}
+TARGETS = {"fcgi-c": "C libfcgi", "fcgi-pg": "C libfcgi+libpq"}
 
 
 def table(run_dir):
@@ -77,7 +79,7 @@ def table(run_dir):
         return f"{ours / theirs:.2f}x {label}"
 
     header = ["scenario", "target", "conns", "req/s", "p50 ms", "p99 ms", "non-2xx",
-              "vs ceiling", "wfd CPU us/req", "wfd peak RSS MiB", "nginx us/req", "pg us/req"]
+              "vs ceiling", "vs C+pg", "wfd CPU us/req", "wfd peak RSS MiB", "nginx us/req", "pg us/req"]
     rows = []
     for name in names:
         r = runs[name]
@@ -90,6 +92,9 @@ def table(run_dir):
                 vs = ratio(name, f"fcgi-c-c{conns}", "C fcgi")
         else:
             vs = "(ceiling)"
+        vs_pg = "(ceiling)" if target == "fcgi-pg" else "-"
+        if target == "workflowd" and f"cpg-{name}" in runs:
+            vs_pg = ratio(name, f"cpg-{name}", "")
         non2xx = r.get("non2xx", "-")
         if r.get("codes", "-") not in ("-", ""):
             non2xx += f" ({r['codes']})"
@@ -101,16 +106,54 @@ def table(run_dir):
             cpu = f"(C) {r['ceiling_us_per_req']}"
         rows.append([
             scenario, TARGETS.get(target, target), conns,
-            f"{number(r.get('rps'), 0):.0f}", ms(r.get("p50_us")), ms(r.get("p99_us")), non2xx, vs,
+            f"{number(r.get('rps'), 0):.0f}", ms(r.get("p50_us")), ms(r.get("p99_us")), non2xx, vs, vs_pg.strip(),
             cpu, "-" if hwm is None else f"{hwm / 1024:.1f}",
             r.get("nginx_us_per_req", "-"), r.get("pg_us_per_req", "-"),
         ])
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-    numeric = {2, 3, 4, 5, 8, 9, 10, 11}
+    numeric = {2, 3, 4, 5, 9, 10, 11, 12}
 
     def fmt(row):
         cells = [str(c).rjust(w) if i in numeric else str(c).ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
         return "| " + " | ".join(cells) + " |"
+
+    print(fmt(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(fmt(row))
+
+
+def gap(run_dir):
+    """workflowd beside the C libfcgi + libpq responder of the run right after it."""
+    names = [n.strip() for n in open(os.path.join(run_dir, "runs")) if n.strip()]
+    runs = {name: read_kv(os.path.join(run_dir, "out", name, "result")) for name in names}
+
+    def machine_us(r, responder_key):
+        parts = [number(r.get(k)) for k in (responder_key, "nginx_us_per_req", "pg_us_per_req")]
+        return None if None in parts else sum(parts)
+
+    header = ["scenario", "conns", "wfd req/s", "C req/s", "wfd/C", "wfd us/req", "C us/req",
+              "wfd+nginx+pg us/req", "C+nginx+pg us/req", "extra us/req"]
+    rows = []
+    for name in names:
+        r, c = runs[name], runs.get(f"cpg-{name}")
+        if r.get("target") != "workflowd" or not c:
+            continue
+        wfd_rps, c_rps = number(r.get("rps"), 0), number(c.get("rps"), 0)
+        ours, theirs = machine_us(r, "wfd_us_per_req"), machine_us(c, "ceiling_us_per_req")
+        rows.append([r.get("scenario", name), r.get("conns", "?"), f"{wfd_rps:.0f}", f"{c_rps:.0f}",
+                     f"{wfd_rps / c_rps:.2f}" if c_rps else "-", r.get("wfd_us_per_req", "-"),
+                     c.get("ceiling_us_per_req", "-"), "-" if ours is None else f"{ours:.0f}",
+                     "-" if theirs is None else f"{theirs:.0f}",
+                     "-" if ours is None or theirs is None else f"{ours - theirs:+.0f}"])
+    if not rows:
+        print("(no runs of the C libfcgi + libpq responder)")
+        return
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def fmt(row):
+        return "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                                 for i, (c, w) in enumerate(zip(row, widths))) + " |"
 
     print(fmt(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
@@ -147,6 +190,8 @@ def main(argv):
         pgbench_latency(argv[2])
     elif len(argv) >= 3 and argv[1] == "table":
         table(argv[2])
+    elif len(argv) >= 3 and argv[1] == "gap":
+        gap(argv[2])
     elif len(argv) >= 5 and argv[1] == "soak":
         return soak(argv[2], int(argv[3]), float(argv[4]))
     else:
