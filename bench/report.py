@@ -5,6 +5,7 @@
   report.py table RUN_DIR                the results table of the runs listed in RUN_DIR/runs
   report.py gap RUN_DIR                  workflowd against the C libfcgi + libpq responder, run by run:
                                          req/s ratio and machine CPU per request (responder+nginx+pg)
+  report.py scale DIR                    bench/scale.sh's sizes side by side (DIR/SIZE/: runs, report.txt, NAME.result)
   report.py soak SAMPLES WARMUP_S TOL    RSS samples "<seconds> <kB>" per line: verdict, exit 1 if not flat
 """
 import glob
@@ -161,6 +162,76 @@ def gap(run_dir):
         print(fmt(row))
 
 
+def scale(directory):
+    sizes = sorted((int(d) for d in os.listdir(directory) if d.isdigit()), key=int)
+    if not sizes:
+        print("(no bench/scale.sh results)")
+        return
+    runs, reports = {}, {}
+    for size in sizes:
+        d = os.path.join(directory, str(size))
+        names = [n.strip() for n in open(os.path.join(d, "runs")) if n.strip()]
+        runs[size] = {n: read_kv(os.path.join(d, f"{n}.result")) for n in names}
+        reports[size] = open(os.path.join(d, "report.txt")).read().splitlines()
+    label = {10**4: "10 k", 10**5: "100 k", 10**6: "1 M", 10**7: "10 M"}
+    names = list(runs[sizes[0]])
+    header = ["scenario"] + [f"{label.get(s, s)} req/s" for s in sizes] + [f"{label.get(s, s)} p99 ms" for s in sizes] \
+        + [f"{label.get(s, s)} wfd+pg us/req" for s in sizes]
+    if len(sizes) > 1:
+        header += [f"req/s {label.get(sizes[-1], sizes[-1])} vs {label.get(sizes[0], sizes[0])}",
+                   f"p99 {label.get(sizes[-1], sizes[-1])} vs {label.get(sizes[0], sizes[0])}"]
+    rows = []
+    for name in names:
+        row = [name]
+        row += [f"{number(runs[s].get(name, {}).get('rps'), 0):.0f}" for s in sizes]
+        row += [ms(runs[s].get(name, {}).get("p99_us")) for s in sizes]
+        for s in sizes:
+            r = runs[s].get(name, {})
+            a, b = number(r.get("wfd_us_per_req")), number(r.get("pg_us_per_req"))
+            row.append("-" if a is None or b is None else f"{a + b:.0f}")
+        if len(sizes) > 1:
+            first, last = runs[sizes[0]].get(name, {}), runs[sizes[-1]].get(name, {})
+            for key in ("rps", "p99_us"):
+                x, y = number(first.get(key)), number(last.get(key))
+                row.append("-" if not x or y is None else f"{(y - x) / x * 100:+.0f} %")
+        rows.append(row)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def fmt(row):
+        return "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                                 for i, (c, w) in enumerate(zip(row, widths))) + " |"
+
+    for size in sizes:
+        meta = dict(line.split("=", 1) for line in reports[size] if "=" in line and not line.startswith("size "))
+        loads = ", ".join(f"{n} {runs[size][n].get('loadavg', '?').split()[0]}" for n in runs[size])
+        print(f"{label.get(size, size)}: {meta.get('instances')} instances of {meta.get('users')} users, seeded in "
+              f"{meta.get('seed_seconds')} s, vacuumed in {meta.get('vacuum_seconds')} s, measured {meta.get('measured')} "
+              f"(commit {meta.get('commit')}); 1-min load average before each run: {loads}")
+    print()
+    print(fmt(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(fmt(row))
+    print()
+    # sizes: "size RELATION BYTES TABLE" lines
+    header = ["relation", "table"] + [f"{label.get(s, s)} MB per M instances" for s in sizes]
+    table_rows = {}
+    for size in sizes:
+        for line in reports[size]:
+            if line.startswith("size "):
+                _, rel, nbytes, table_name = line.split()
+                key = (rel, "(table)" if table_name == "-" else table_name)
+                table_rows.setdefault(key, {})[size] = int(nbytes) / 1048576 / (size / 1e6)
+    rows = [[rel, t] + [f"{v.get(s, 0):.0f}" for s in sizes] for (rel, t), v in table_rows.items()]
+    totals = ["total", ""] + [f"{sum(v.get(s, 0) for v in table_rows.values()):.0f}" for s in sizes]
+    rows.append(totals)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    print(fmt(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(fmt(row))
+
+
 def soak(samples_path, warmup, tolerance):
     samples = []
     with open(samples_path) as f:
@@ -190,6 +261,8 @@ def main(argv):
         pgbench_latency(argv[2])
     elif len(argv) >= 3 and argv[1] == "table":
         table(argv[2])
+    elif len(argv) >= 3 and argv[1] == "scale":
+        scale(argv[2])
     elif len(argv) >= 3 and argv[1] == "gap":
         gap(argv[2])
     elif len(argv) >= 5 and argv[1] == "soak":

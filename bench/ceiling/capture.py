@@ -3,6 +3,7 @@
 (bench/ceiling/fcgi_pg.c), so that it runs exactly workflowd's statements and holds none of its own.
 
   capture.py DATABASE_URL POSTGRES_LOG BASE_URL DATA_DIR OUT_DIR
+  capture.py explain DATABASE_URL POSTGRES_LOG BASE_URL TOKEN METHOD PATH BODY|- DISTINCTIVE [OLD=NEW|fresh]
 
 Turns on PostgreSQL's statement log (log_statement=all, a recognisable log_line_prefix; a reload, no
 restart), sends one request of each kind through nginx to workflowd, one at a time, and takes from the
@@ -14,6 +15,12 @@ definition / parameters / to: from the body, limit_plus_one: the listing's limit
 per status, the allowedTransitions and allowedActions workflowd answered to an owning Participant.
 A request that ran no statement, or more than one with its values, stops the bench: the ceiling
 would then do different work from workflowd. The log settings are reset at the end.
+
+`explain` (bench/scale.sh): sends one request (PATH under /api/v1) the same way, takes the statement
+whose parameters hold DISTINCTIVE (each, when several), and prints EXPLAIN (ANALYZE, BUFFERS) of it with the same parameter
+values, in a transaction that is rolled back. A write can't be replayed on what it already changed:
+OLD=NEW replays it with parameter OLD replaced by NEW (another instance in the same state), `fresh`
+with the id it created replaced by a new one.
 """
 import json
 import os
@@ -21,6 +28,7 @@ import re
 import subprocess
 import sys
 import time
+import uuid
 import urllib.error
 import urllib.request
 
@@ -155,6 +163,42 @@ def main(url, log, base, data_dir, out_dir):
     return 0
 
 
+def literal(value):
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def explain(url, log, base, token, method, path, body, distinctive, replace):
+    api = base.rstrip("/") + "/api/v1"
+    psql(url, "ALTER SYSTEM SET log_statement = 'all'", f"ALTER SYSTEM SET log_line_prefix = '{PREFIX}%p '",
+         "SELECT pg_reload_conf()")
+    time.sleep(0.5)
+    try:
+        offset = os.path.getsize(log)
+        status, document = call(method, api + path, token, None if body == "-" else json.loads(body))
+        time.sleep(0.3)
+        matching = [r for r in records(log, offset) if distinctive in r[2]]
+    finally:
+        psql(url, "ALTER SYSTEM RESET log_statement", "ALTER SYSTEM RESET log_line_prefix", "SELECT pg_reload_conf()")
+    if status not in (200, 201) or not matching:
+        raise SystemExit(f"explain: {method} {path} answered {status} and ran no statement with its values")
+    if replace == "fresh":
+        replace = f"{document['id']}={uuid.uuid4()}"
+    old, new = replace.split("=", 1) if replace else (None, None)
+    print(f"-- answered {status} after {len(matching)} statement(s) with its values; each replayed in a rolled-back transaction")
+    failed = 0
+    for _, sql, params in matching:
+        params = [new if old is not None and value == old else value for value in params]
+        args = f"({', '.join(literal(v) for v in params)})" if params else ""
+        script = f"BEGIN;\nPREPARE explained AS {sql};\nEXPLAIN (ANALYZE, BUFFERS) EXECUTE explained{args};\nROLLBACK;\n"
+        result = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-tA", url], input=script, text=True,
+                                capture_output=True)
+        print(f"-- {len(params)} parameters:")
+        print(sql)
+        print(result.stdout.rstrip() or result.stderr.rstrip())
+        failed |= result.returncode
+    return failed
+
+
 def write_op(out_dir, op, sql, params, slots):
     lines = []
     for value in params:
@@ -178,6 +222,8 @@ def write_op(out_dir, op, sql, params, slots):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) in (10, 11) and sys.argv[1] == "explain":
+        sys.exit(explain(*sys.argv[2:10], sys.argv[10] if len(sys.argv) == 11 else ""))
     if len(sys.argv) != 6:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
