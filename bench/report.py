@@ -173,7 +173,13 @@ def scale(directory):
         names = [n.strip() for n in open(os.path.join(d, "runs")) if n.strip()]
         runs[size] = {n: read_kv(os.path.join(d, f"{n}.result")) for n in names}
         reports[size] = open(os.path.join(d, "report.txt")).read().splitlines()
-    label = {10**4: "10 k", 10**5: "100 k", 10**6: "1 M", 10**7: "10 M"}
+    names_of = {10**4: "10 k", 10**5: "100 k", 10**6: "1 M", 10**7: "10 M"}
+    label = {}
+    for size in sizes:  # a seed stopped early (bench/scale.sh finish) is labelled by what it holds
+        meta = dict(line.split("=", 1) for line in reports[size] if "=" in line)
+        held = int(meta.get("instances", size))
+        name = names_of.get(size, str(size))
+        label[size] = name if held >= size else f"{held / 1e6:.1f} M (of {name})"
     names = list(runs[sizes[0]])
     header = ["scenario"] + [f"{label.get(s, s)} req/s" for s in sizes] + [f"{label.get(s, s)} p99 ms" for s in sizes] \
         + [f"{label.get(s, s)} wfd+pg us/req" for s in sizes]
@@ -204,8 +210,9 @@ def scale(directory):
     for size in sizes:
         meta = dict(line.split("=", 1) for line in reports[size] if "=" in line and not line.startswith("size "))
         loads = ", ".join(f"{n} {runs[size][n].get('loadavg', '?').split()[0]}" for n in runs[size])
-        print(f"{label.get(size, size)}: {meta.get('instances')} instances of {meta.get('users')} users, seeded in "
-              f"{meta.get('seed_seconds')} s, vacuumed in {meta.get('vacuum_seconds')} s, measured {meta.get('measured')} "
+        seeded = (f"seeded in {meta['seed_seconds']} s" if "seed_seconds" in meta
+                  else f"seed stopped at {meta.get('seed_stopped_at')}")
+        print(f"{label.get(size, size)}: {meta.get('instances')} instances of {meta.get('users')} users, {seeded}, vacuumed in {meta.get('vacuum_seconds')} s, measured {meta.get('measured')} "
               f"(commit {meta.get('commit')}); 1-min load average before each run: {loads}")
     print()
     print(fmt(header))

@@ -5,6 +5,7 @@
 #   bench/scale.sh                 every size of BENCH_SCALE_SIZES: seed, vacuum, measure, stop
 #   bench/scale.sh seed SIZE       seed and vacuum only; the stack stays up (.run/scale/SIZE) for
 #   bench/scale.sh measure SIZE    measuring later (a 10 M seed takes hours: run it niced, apart)
+#   bench/scale.sh finish SIZE     after a seed stopped early: vacuum what is there (then measure it)
 #   bench/scale.sh stop SIZE       stop and delete a kept stack
 #   bench/scale.sh table           the table of every size's latest results
 #
@@ -78,17 +79,45 @@ cmd_seed() {
     log "  $hi of $size instances ($((SECONDS - t0)) s)"
   done
   echo "seed_seconds=$((SECONDS - t0))" >"$RUN/seed.txt"
-  log "size $size: VACUUM (ANALYZE), CHECKPOINT"
-  t0=$SECONDS
+  scale_vacuum "$size"
+}
+
+# VACUUM (ANALYZE) and CHECKPOINT, as a table this old would have had.
+scale_vacuum() {
+  log "size $1: VACUUM (ANALYZE), CHECKPOINT"
+  local t0=$SECONDS
   psql_q -c "VACUUM (ANALYZE) workflow_instances" -c "VACUUM (ANALYZE) workflow_events" -c "CHECKPOINT" >/dev/null
   echo "vacuum_seconds=$((SECONDS - t0))" >>"$RUN/seed.txt"
-  log "size $size: seeded ($(cat "$RUN/seed.txt" | tr '\n' ' '))"
+  log "size $1: seeded ($(tr '\n' ' ' <"$RUN/seed.txt"))"
+}
+
+# A niced seed (bench/scale.sh seed, in the background) started PostgreSQL, workflowd and nginx niced:
+# vacuum and measure them at the priority of every other run.
+scale_unnice() {
+  local pid
+  for pid in "$PG_PID" $(ps -o pid= --ppid "$PG_PID") "$WFD_PID" "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID"); do
+    renice -n 0 -p "$pid" >/dev/null 2>&1 || true
+  done
+}
+
+# A seed stopped before SIZE (the deadline came first): vacuum what is there and measure that; the
+# results say how many instances there were.
+cmd_finish() {
+  local size=$1
+  scale_dirs "$size"
+  [[ -f $RUN/env ]] || die "no stack for size $size"
+  scale_env
+  scale_unnice
+  echo "seed_stopped_at=$(psql_q -c "SELECT count(*) FROM workflow_instances") of $size" >"$RUN/seed.txt"
+  scale_vacuum "$size"
 }
 
 # Tokens and wrk data for users 1..100: get.lua (random instances of theirs), deep.lua (a cursor 80
 # instances down their listing), toggle.txt (their Running instances).
 scale_data() {
-  local size=$1
+  local size=$1 count=$2
+  # 80 instances down a user's listing; less in a seed stopped early (bench/scale.sh finish)
+  local deep=$((count / USERS * 4 / 5 < 79 ? count / USERS * 4 / 5 : 79))
   log "size $size: tokens and wrk data for users 1..100"
   psql_q -c "SELECT k, md5('bench-user-' || k)::uuid FROM generate_series(1, 100) k ORDER BY k" | tr '|' ' ' >"$DATA/users.txt"
   mkdir -p "$DATA/tok"
@@ -110,7 +139,7 @@ scale_data() {
                  'i1:' || (extract(epoch FROM created_at) * 1000000)::int8 || ':' || id, 'UTF8'), 'base64'), '='), '+/', '-_'), k
              FROM generate_series(1, 100) k, LATERAL (
                SELECT created_at, id FROM workflow_instances WHERE user_id = md5('bench-user-' || k)::uuid
-               ORDER BY created_at DESC, id DESC OFFSET 79 LIMIT 1) c ORDER BY k" |
+               ORDER BY created_at DESC, id DESC OFFSET $deep LIMIT 1) c ORDER BY k" |
     awk -F'|' 'BEGIN { print "return {" } { printf "{\"%s\",%d},\n", $1, $2 } END { print "}" }' >"$DATA/deep.lua"
   psql_q -c "SELECT i.id, k FROM generate_series(1, 100) k
              JOIN workflow_instances i ON i.user_id = md5('bench-user-' || k)::uuid AND i.status = 'Running'
@@ -137,17 +166,12 @@ cmd_measure() {
   WORKFLOWD_NGINX_SITE=$RUN/site-unlimited.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx" "${BASE_URL##*:}" \
     "unix:$RUN/workflowd0.sock" >/dev/null
   NGINX_PID=$(cat "$RUN/nginx/nginx.pid")
-  # a niced seed (bench/scale.sh seed, in the background) started PostgreSQL, workflowd and nginx niced:
-  # measure them at the priority of every other run
-  local pid
-  for pid in "$PG_PID" $(ps -o pid= --ppid "$PG_PID") "$WFD_PID" "$NGINX_PID" $(ps -o pid= --ppid "$NGINX_PID"); do
-    renice -n 0 -p "$pid" >/dev/null 2>&1 || true
-  done
-  scale_data "$size"
-  : >"$RUN/runs"
-  rm -rf "$OUT" && mkdir -p "$OUT"
+  scale_unnice
   local count load
   count=$(psql_q -c "SELECT count(*) FROM workflow_instances")
+  scale_data "$size" "$count"
+  : >"$RUN/runs"
+  rm -rf "$OUT" && mkdir -p "$OUT"
   log "size $size: $count instances; warm-up (get, 2 s)"
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
     wrk -t"$WRK_THREADS" -c"$SCALE_CONNS" -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
@@ -222,6 +246,7 @@ cmd_stop() {
 
 case ${1:-all} in
   seed) (($# == 2)) || die "usage: bench/scale.sh seed SIZE"; cmd_seed "$2" ;;
+  finish) (($# == 2)) || die "usage: bench/scale.sh finish SIZE"; cmd_finish "$2" ;;
   measure) (($# == 2)) || die "usage: bench/scale.sh measure SIZE"; cmd_measure "$2" ;;
   stop) (($# == 2)) || die "usage: bench/scale.sh stop SIZE"; cmd_stop "$2" ;;
   table) cmd_table ;;
@@ -231,5 +256,5 @@ case ${1:-all} in
       BENCH_NO_BUILD=1 cmd_measure "$size"
       cmd_stop "$size"
     done ;;
-  *) die "usage: bench/scale.sh [seed SIZE | measure SIZE | stop SIZE | table]" ;;
+  *) die "usage: bench/scale.sh [seed SIZE | finish SIZE | measure SIZE | stop SIZE | table]" ;;
 esac
