@@ -224,11 +224,13 @@ def scale(directory):
     header = ["relation", "table"] + [f"{label.get(s, s)} MB per M instances" for s in sizes]
     table_rows = {}
     for size in sizes:
+        meta = dict(line.split("=", 1) for line in reports[size] if "=" in line)
+        held = int(meta.get("instances", size))  # what the table held when measured
         for line in reports[size]:
             if line.startswith("size "):
                 _, rel, nbytes, table_name = line.split()
                 key = (rel, "(table)" if table_name == "-" else table_name)
-                table_rows.setdefault(key, {})[size] = int(nbytes) / 1048576 / (size / 1e6)
+                table_rows.setdefault(key, {})[size] = int(nbytes) / 1048576 / (held / 1e6)
     rows = [[rel, t] + [f"{v.get(s, 0):.0f}" for s in sizes] for (rel, t), v in table_rows.items()]
     totals = ["total", ""] + [f"{sum(v.get(s, 0) for v in table_rows.values()):.0f}" for s in sizes]
     rows.append(totals)

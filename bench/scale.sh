@@ -118,6 +118,9 @@ scale_data() {
   local size=$1 count=$2
   # 80 instances down a user's listing; less in a seed stopped early (bench/scale.sh finish)
   local deep=$((count / USERS * 4 / 5 < 79 ? count / USERS * 4 / 5 : 79))
+  # the seeded instances (md5('scale-' || n)): SIZE, or fewer when the seed was stopped early; the
+  # create runs' instances have other ids
+  local seeded=$((count < size ? count : size))
   log "size $size: tokens and wrk data for users 1..100"
   psql_q -c "SELECT k, md5('bench-user-' || k)::uuid FROM generate_series(1, 100) k ORDER BY k" | tr '|' ' ' >"$DATA/users.txt"
   mkdir -p "$DATA/tok"
@@ -129,9 +132,9 @@ scale_data() {
   : >"$DATA/tokens.txt"
   for ((k = 1; k <= 100; k++)); do cat "$DATA/tok/$k" >>"$DATA/tokens.txt"; done
   awk 'BEGIN { print "return {" } { printf "\"%s\",\n", $1 } END { print "}" }' "$DATA/tokens.txt" >"$DATA/tokens.lua"
-  # instance n is user ((n - 1) % USERS + 1)'s: 20 random ones of each of users 1..100
+  # instance n is user ((n - 1) % USERS + 1)'s: 20 random ones of each of users 1..100, among those seeded
   psql_q -c "SELECT md5('scale-' || n)::uuid, k FROM (
-               SELECT k, k + $USERS * floor(random() * ($size / $USERS))::int AS n
+               SELECT k, k + $USERS * floor(random() * ($seeded / $USERS))::int AS n
                FROM generate_series(1, 100) k, generate_series(1, 20)) s ORDER BY random()" |
     tr '|' ' ' >"$DATA/get.txt"
   awk 'BEGIN { print "return {" } { printf "{\"%s\",%d},\n", $1, $2 } END { print "}" }' "$DATA/get.txt" >"$DATA/get.lua"
