@@ -21,6 +21,7 @@ help:
 	@echo "make test     swift test against a throwaway PostgreSQL (TEST_ARGS='--filter Foo')"
 	@echo "make clean    make stop, then delete .run and .build"
 	@echo "make bench    release build behind nginx vs its ceilings; table in bench/results/latest.txt (BENCH_SECONDS=)"
+	@echo "make bench-scale  get/list/transition/create/events/inbox at 10 k, 1 M, 10 M instances (BENCH_SCALE_SIZES=)"
 	@echo "make soak     mixed load at 64 connections for SOAK_SECONDS (300), workflowd RSS every 10 s"
 
 build:
@@ -44,9 +45,12 @@ test:
 clean:
 	scripts/run.sh clean
 
-.PHONY: bench soak
+.PHONY: bench bench-scale soak
 bench:
 	bench/run.sh
+
+bench-scale:
+	bench/scale.sh
 
 soak:
 	bench/soak.sh

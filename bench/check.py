@@ -3,6 +3,9 @@
 scenarios send must answer right, or the figures would measure error pages.
 
   check.py BASE_URL DATA_DIR
+  check.py compare WORKFLOWD_URL CEILING_URL DATA_DIR
+      the C libfcgi + libpq responder (bench/ceiling/fcgi_pg.c) answers create, get, list and transition
+      with the same status, header names and JSON document as workflowd
 
 DATA_DIR holds users.txt ("k uuid" per line), tokens.txt (token of user k on line k) and
 get.txt ("instance-id k" per line, the seeded instances the get scenario reads).
@@ -116,7 +119,55 @@ def main(base, data_dir):
     return 0
 
 
+def compare(wfd, ceiling, data_dir):
+    users = [line.split() for line in open(f"{data_dir}/users.txt") if line.strip()]
+    tokens = [line.strip() for line in open(f"{data_dir}/tokens.txt") if line.strip()]
+    seeded = [line.split() for line in open(f"{data_dir}/get.txt") if line.strip()]
+    ours, theirs = wfd.rstrip("/") + "/api/v1", ceiling.rstrip("/") + "/api/v1"
+    skip = {"date", "x-request-id", "content-length"}
+
+    def names(headers):
+        return sorted(k.lower() for k in headers.keys() if k.lower() not in skip)
+
+    print("the C libfcgi + libpq responder against workflowd:")
+    for instance, owner in seeded[1:6]:
+        token = tokens[int(owner) - 1]
+        s1, h1, d1, r1 = call("GET", f"{ours}/workflows/{instance}", token)
+        s2, h2, d2, r2 = call("GET", f"{theirs}/workflows/{instance}", token)
+        expect(f"get of a seeded {(d1 or {}).get('status')} instance: same status, headers and document",
+               s1 == s2 == 200 and d1 == d2 and names(h1) == names(h2) and h1.get("ETag") == h2.get("ETag"),
+               f"{s1}/{s2} {names(h1)} {names(h2)} {r2[:300]!r}")
+    token = tokens[2]
+    s1, _, d1, _ = call("GET", f"{ours}/workflows?limit=20", token)
+    s2, _, d2, r2 = call("GET", f"{theirs}/workflows?limit=20", token)
+    expect("list: the same page and cursor", s1 == s2 == 200 and d1 == d2 and (d1 or {}).get("nextCursor"),
+           f"{s1}/{s2} {r2[:300]!r}")
+    s2, _, _, r2 = call("GET", f"{theirs}/workflows/{seeded[0][0]}", tokens[1])
+    expect("get of another user's instance answers 404", s2 == 404, f"{s2} {r2[:200]!r}")
+
+    params = {"projectName": "Ceiling check", "priority": 3, "tags": ["a", "b"]}
+    s2, h2, created, r2 = call("POST", f"{theirs}/workflows", tokens[0], {"workflowId": "code-review", "parameters": params})
+    created = created or {}
+    s1, h1, d1, r1 = call("GET", f"{ours}/workflows/{created.get('id')}", tokens[0])
+    expect("create answers 201 with the instance workflowd then reads, and its Location",
+           s2 == 201 and s1 == 200 and created == d1 and created.get("userId") == users[0][1]
+           and (h2.get("Location") or "").endswith("/api/v1/workflows/" + created.get("id", "?")),
+           f"{s2}/{s1} {r2[:300]!r} vs {r1[:300]!r}")
+    s2, _, moved, r2 = call("POST", f"{theirs}/workflows/{created.get('id')}/transitions", tokens[0], {"to": "Running"})
+    s1, _, d1, r1 = call("GET", f"{ours}/workflows/{created.get('id')}", tokens[0])
+    expect("transition to Running answers 200 with the instance workflowd then reads",
+           s2 == 200 and s1 == 200 and moved == d1 and (moved or {}).get("status") == "Running"
+           and (moved or {}).get("version") == 2, f"{s2}/{s1} {r2[:300]!r} vs {r1[:300]!r}")
+    if failures:
+        print(f"comparison FAILED: {len(failures)} problem(s)")
+        return 1
+    print("the C responder answers as workflowd does")
+    return 0
+
+
 if __name__ == "__main__":
+    if len(sys.argv) == 5 and sys.argv[1] == "compare":
+        sys.exit(compare(sys.argv[2], sys.argv[3], sys.argv[4]))
     if len(sys.argv) != 3:
         print(__doc__, file=sys.stderr)
         sys.exit(2)

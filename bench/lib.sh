@@ -92,7 +92,8 @@ bench_cleanup() {
   "$ROOT/scripts/stack.sh" sweep "$RUN" --keep || true
   "$ROOT/scripts/pg.sh" destroy "$RUN/pg" || true
   [[ -f $RUN/receiver.pid ]] && kill "$(cat "$RUN/receiver.pid")" 2>/dev/null
-  rm -f "$RUN/workflowd" "$RUN/workflowd-bench-ceiling" "$RUN"/*.sock "$RUN"/ceiling/*.sock
+  rm -f "$RUN/workflowd" "$RUN/workflowd-bench-ceiling" "$RUN/workflowd-bench-pg" "$RUN"/*.sock "$RUN"/ceiling/*.sock \
+    "$RUN"/ceiling-pg/*.sock
   exit "$rc"
 }
 
@@ -194,6 +195,33 @@ bench_start_ceiling() {
     die "the C ceiling does not answer"
 }
 
+# The C libfcgi + libpq responder (bench/ceiling/fcgi_pg.c: workflowd's own SQL, captured from it by
+# bench/ceiling/capture.py; as many threads and connections as workflowd's workers) behind a third nginx
+# with the production site, on a unix socket. Needs the stack (bench_start) and the check to have run.
+bench_start_pg_ceiling() {
+  PGC_PORT=$("$ROOT/scripts/pg.sh" free-port)
+  mkdir -p "$RUN/ceiling-pg"
+  python3 "$B/ceiling/capture.py" "$DATABASE_URL" "$RUN/pg/postgres.log" "$BASE_URL" "$DATA" "$RUN/ceiling-pg/sql" |
+    tee "$RUN/logs/capture.txt" || die "could not capture workflowd's SQL for the C responder"
+  cc -O2 -pthread -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" \
+    -o "$RUN/workflowd-bench-pg" "$B/ceiling/fcgi_pg.c" -lfcgi -lpq ||
+    die "cannot compile bench/ceiling/fcgi_pg.c (libfcgi-dev, libpq-dev?)"
+  (close_inherited_fds
+   exec "$RUN/workflowd-bench-pg" "$RUN/ceiling-pg/pg.sock" "$WORKERS" "$DATABASE_URL" "$RUN/ceiling-pg/sql" \
+     >"$RUN/logs/ceiling-pg.log" 2>&1 </dev/null) &
+  PGC_PID=$!
+  echo "$PGC_PID" >"$RUN/ceiling-pg/ceiling.pid"
+  local i
+  for ((i = 0; i < 100; i++)); do [[ -S $RUN/ceiling-pg/pg.sock ]] && break; sleep 0.1; done
+  unlimited_site >"$RUN/site-ceiling-pg.conf"
+  WORKFLOWD_NGINX_SITE=$RUN/site-ceiling-pg.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling-pg" "$PGC_PORT" \
+    "unix:$RUN/ceiling-pg/pg.sock"
+  PGC_NGINX_PID=$(cat "$RUN/nginx-ceiling-pg/nginx.pid")
+  PGC_URL=http://127.0.0.1:$PGC_PORT
+  "$ROOT/scripts/stack.sh" wait-http "$PGC_URL/api/v1/health" 10 "$PGC_PID" ||
+    { cat "$RUN/logs/ceiling-pg.log" >&2; die "the C responder does not answer"; }
+}
+
 # CPU clock ticks of one process (utime + stime), and of a daemon's whole tree: the master with
 # the children it already reaped (cutime + cstime) plus its live children.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -224,11 +252,13 @@ run_wrk() {
   local name=$1 scenario=$2 target=$3 conns=$4 url=$5 secs=$6 trans=${7:-} label=${8:-$2}
   local dir=$OUT/$name nginx_pid=$NGINX_PID
   [[ $target == fcgi-c ]] && nginx_pid=$CEIL_NGINX_PID
+  [[ $target == fcgi-pg ]] && nginx_pid=$PGC_NGINX_PID
   mkdir -p "$dir"
   log "wrk $name: $scenario against $target, $conns connections, ${secs}s"
   local w0 n0 p0 w1 n1 p1 c0
   w0=$(ticks "$WFD_PID"); n0=$(tree_ticks "$nginx_pid"); p0=$(tree_ticks "$PG_PID")
   [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")
+  [[ $target == fcgi-pg ]] && c0=$(ticks "$PGC_PID")
   local perf_pid=""
   if [[ ${BENCH_PERF:-0} == 1 && $target == workflowd ]]; then
     perf record -q -g -o "$dir/perf.data" -p "$WFD_PID" >"$dir/perf.log" 2>&1 &
@@ -260,6 +290,9 @@ run_wrk() {
         echo "wfd_rss_kb=$(status_kb "$WFD_PID" VmRSS)" ;;
       fcgi-c)
         echo "ceiling_us_per_req=$(per_req $(($(ticks "$CEIL_PID") - c0)) "$requests")" ;;
+      fcgi-pg)
+        echo "ceiling_us_per_req=$(per_req $(($(ticks "$PGC_PID") - c0)) "$requests")"
+        echo "pg_us_per_req=$(per_req $((p1 - p0)) "$requests")" ;;
     esac
   } >"$dir/result"
   echo "$name" >>"$RUN/runs"

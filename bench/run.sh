@@ -15,6 +15,10 @@
 #      after each write scenario every acknowledged create/transition is looked up in the database
 #   3b. the same through PgBouncer in transaction mode (bench/pgbouncer.sh): get, create and
 #      transition against a second workflowd with WORKFLOWD_PGBOUNCER=transaction (BENCH_PGBOUNCER=0 skips)
+#   3c. interleaved with 3 (right after each workflowd run, so both see the same machine): the same
+#      create, get, list and transition runs against the C libfcgi + libpq responder
+#      (bench/ceiling/fcgi_pg.c, workflowd's SQL captured from workflowd by bench/ceiling/capture.py),
+#      behind the same nginx site; its answers are first compared with workflowd's (check.py compare)
 #   4. ceilings: nginx `return 200`, a C libfcgi responder behind the same nginx site,
 #      pgbench (bench/pgbench/*.sql) for workflowd's create statement, the naive 5-round-trip
 #      create and the read by primary key
@@ -76,6 +80,13 @@ TRANS_SEGMENTS=""
 for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" transition-c$c:$per_run mixed-c$c:$per_mixed"; done
 # Approval targets: seeded Created like the others, made Running by bench_prepare_approvals (bench/approval.sh).
 [[ " $BENCH_SCENARIOS " == *" approval "* ]] && for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" approval-c$c:$per_run"; done
+# The C libfcgi + libpq responder runs the workflowd scenarios it serves, interleaved with them.
+PG_CEILING_SCENARIOS="create get list transition"
+if [[ $BENCH_CEILINGS == 1 ]]; then
+  for c in $BENCH_CONNS; do
+    [[ " $BENCH_SCENARIOS " == *" transition "* ]] && TRANS_SEGMENTS+=" cpg-transition-c$c:$per_run"
+  done
+fi
 BENCH_PGBOUNCER=${BENCH_PGBOUNCER:-1}
 if [[ $BENCH_PGBOUNCER == 1 ]]; then
   for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" pgbouncer-transition-c$c:$per_run"; done
@@ -92,23 +103,39 @@ log "warm-up: 2 s of get at 64 connections (not recorded)"
 BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
   wrk -t"$WRK_THREADS" -c64 -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
 
+if [[ $BENCH_CEILINGS == 1 ]]; then
+  log "the C libfcgi + libpq responder (workflowd's SQL, captured from workflowd)"
+  bench_start_pg_ceiling
+  python3 "$B/check.py" compare "$BASE_URL" "$PGC_URL" "$DATA" | tee "$RUN/check-ceiling-pg.txt" ||
+    die "the C responder does not answer as workflowd does: its figures would not compare (see above)"
+  BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
+    wrk -t"$WRK_THREADS" -c64 -d2s -s "$B/wrk/get.lua" "$PGC_URL" >"$RUN/logs/warmup-pg.txt" 2>&1 || true
+fi
+
+# run_scenario NAME SCENARIO TARGET CONNS URL: one wrk run, then its write check and notes.
+run_scenario() {
+  local name=$1 scenario=$2 target=$3 c=$4 url=$5 trans="" before ok ex
+  [[ $scenario == transition || $scenario == mixed ]] && trans=$name
+  before=$(db_counts)
+  run_wrk "$name" "$scenario" "$target" "$c" "$url" "$BENCH_SECONDS" "$trans"
+  ok=$(kv "$OUT/$name/result" ok)
+  ((${ok:-0} > 0)) || failures+=("$name: no 2xx response (see $OUT/$name/wrk.txt and errors.*)")
+  if [[ $scenario == create || $scenario == transition || $scenario == mixed ]]; then
+    verify_writes "$name" "$c" "$before" || failures+=("$name: $(kv "$OUT/$name/result" verify)")
+    log "  $(kv "$OUT/$name/result" verify)"
+  fi
+  ex=$(kv "$OUT/$name/result" exhausted)
+  ((${ex:-0} == 0)) ||
+    log "  NOTE: $name ran out of seeded Created instances; $ex requests reused started ones (400s). Raise BENCH_MAX_RPS."
+}
+
 for scenario in $BENCH_SCENARIOS; do
   for c in $BENCH_CONNS; do
     [[ $scenario == approval ]] && { run_approval "$c"; continue; }
-    name=$scenario-c$c
-    trans=""
-    [[ $scenario == transition || $scenario == mixed ]] && trans=$name
-    before=$(db_counts)
-    run_wrk "$name" "$scenario" workflowd "$c" "$BASE_URL" "$BENCH_SECONDS" "$trans"
-    ok=$(kv "$OUT/$name/result" ok)
-    ((${ok:-0} > 0)) || failures+=("$name: no 2xx response (see $OUT/$name/wrk.txt and errors.*)")
-    if [[ $scenario == create || $scenario == transition || $scenario == mixed ]]; then
-      verify_writes "$name" "$c" "$before" || failures+=("$name: $(kv "$OUT/$name/result" verify)")
-      log "  $(kv "$OUT/$name/result" verify)"
+    run_scenario "$scenario-c$c" "$scenario" workflowd "$c" "$BASE_URL"
+    if [[ $BENCH_CEILINGS == 1 && " $PG_CEILING_SCENARIOS " == *" $scenario "* ]]; then
+      run_scenario "cpg-$scenario-c$c" "$scenario" fcgi-pg "$c" "$PGC_URL"
     fi
-    ex=$(kv "$OUT/$name/result" exhausted)
-    ((${ex:-0} == 0)) ||
-      log "  NOTE: $name ran out of seeded Created instances; $ex requests reused started ones (400s). Raise BENCH_MAX_RPS."
   done
 done
 
@@ -180,8 +207,13 @@ report=$RUN/report.txt
   echo
   python3 "$B/report.py" table "$RUN"
   echo
+  python3 "$B/report.py" gap "$RUN"
+  echo
   echo "vs ceiling: req/s of workflowd / req/s of the ceiling at the same connections (create: pgbench naive"
   echo "5-round-trip create and workflowd's single statement; get and the rest: the C libfcgi responder)."
+  echo "vs C+pg: req/s of workflowd / req/s of the C libfcgi + libpq responder (workflowd's SQL and JSON, no JWT"
+  echo "verification) in the run right after it. The second table: CPU per request of the whole machine's"
+  echo "share that serves it (responder + nginx + PostgreSQL), workflowd's minus the C responder's."
   echo "CPU us/req: utime+stime from /proc during the run / requests (nginx: its master and workers; pg: the"
   echo "postmaster and all backends). Peak RSS: workflowd's VmHWM after the run (process lifetime)."
   echo

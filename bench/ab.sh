@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Before and after a change, on a machine too noisy for throughput: two workflowd binaries on one
+# stack (same cluster, same data, each behind its own nginx with the production site), the same wrk
+# runs alternating A B A B …, and CPU µs per request of each responder, its nginx and PostgreSQL.
+#
+#   bench/ab.sh A_BINARY B_BINARY        e.g. a copy of .build/release/workflowd from before the change
+#
+# Env: BENCH_AB_SCENARIOS (default "get create"), BENCH_AB_ROUNDS (4), BENCH_SECONDS (5), BENCH_AB_CONNS (16).
+# Its stack lives under .run/ab and is stopped at the end. The table: stdout and bench/results/ab-latest.txt;
+# "median" is each side's median over the rounds, "B-A" the difference of the medians.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+(($# == 2)) && [[ -x $1 && -x $2 ]] || die "usage: bench/ab.sh A_BINARY B_BINARY (two workflowd executables)"
+RUN=$ROOT/.run/ab DATA=$ROOT/.run/ab/data OUT=$ROOT/.run/ab/out
+BENCH_SECONDS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_AB_ROUNDS:-4}
+CONNS=${BENCH_AB_CONNS:-16}
+SCENARIOS=${BENCH_AB_SCENARIOS:-get create}
+mkdir -p "$ROOT/.run"
+exec {AB_LOCK_FD}>"$ROOT/.run/ab.lock"
+flock -n "$AB_LOCK_FD" || die "another bench/ab.sh is running"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+bench_prepare
+BIN=$RUN/workflowd
+cp "$1" "$BIN"
+cp "$2" "$RUN/workflowd-b"
+TRANS_SEGMENTS=""
+for ((r = 1; r <= ROUNDS; r++)); do
+  TRANS_SEGMENTS+=" a-$r:$((BENCH_SECONDS * BENCH_MAX_RPS + 1000)) b-$r:$((BENCH_SECONDS * BENCH_MAX_RPS + 1000))"
+done
+bench_start
+A_PID=$WFD_PID A_NGINX=$NGINX_PID A_URL=$BASE_URL
+"$ROOT/scripts/stack.sh" responder "$RUN" b --bin "$RUN/workflowd-b" --env WORKFLOWD_LOG_LEVEL=warning \
+  --env "WORKFLOWD_WORKERS=$WORKERS" >/dev/null || die "responder B did not start"
+B_PID=$(cat "$RUN/b.pid")
+B_PORT=$("$ROOT/scripts/pg.sh" free-port)
+unlimited_site >"$RUN/site-b.conf"
+WORKFLOWD_NGINX_SITE=$RUN/site-b.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-b" "$B_PORT" "unix:$RUN/b.sock"
+B_NGINX=$(cat "$RUN/nginx-b/nginx.pid")
+B_URL=http://127.0.0.1:$B_PORT
+"$ROOT/scripts/stack.sh" wait-http "$B_URL/api/v1/health" 10 "$B_PID" || die "responder B does not answer"
+for url in "$A_URL" "$B_URL"; do  # open the pools' connections, prepare the statements
+  BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
+    wrk -t"$WRK_THREADS" -c"$CONNS" -d2s -s "$B/wrk/get.lua" "$url" >/dev/null 2>&1 || true
+done
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  for scenario in $SCENARIOS; do
+    for side in a b; do
+      if [[ $side == a ]]; then WFD_PID=$A_PID NGINX_PID=$A_NGINX url=$A_URL; else WFD_PID=$B_PID NGINX_PID=$B_NGINX url=$B_URL; fi
+      trans=""
+      [[ $scenario == transition ]] && trans=$side-$r
+      run_wrk "$scenario-$side-$r" "$scenario" workflowd "$CONNS" "$url" "$BENCH_SECONDS" "$trans"
+      echo "loadavg=$(cut -d' ' -f1 /proc/loadavg)" >>"$OUT/$scenario-$side-$r/result"
+    done
+  done
+done
+
+mkdir -p "$B/results"
+{
+  echo "bench/ab.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ): A = $1 ($(date -u -r "$1" +%H:%M:%SZ)), B = $2 ($(date -u -r "$2" +%H:%M:%SZ))"
+  echo "$ROUNDS rounds of A then B, $CONNS connections, ${BENCH_SECONDS}s per run; 1-min load average per run in the last column"
+  python3 - "$OUT" "$ROUNDS" $SCENARIOS <<'PY'
+import statistics, sys
+out, rounds, scenarios = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def kv(path):
+    return dict(l.rstrip("\n").split("=", 1) for l in open(path) if "=" in l)
+print("| scenario | side | req/s per round | wfd us/req per round | median wfd | median wfd+nginx+pg | loads |")
+print("|---|---|---|---|---|---|---|")
+for s in scenarios:
+    medians = {}
+    for side in "ab":
+        runs = [kv(f"{out}/{s}-{side}-{r}/result") for r in range(1, rounds + 1)]
+        wfd = [float(x["wfd_us_per_req"]) for x in runs]
+        total = [float(x["wfd_us_per_req"]) + float(x["nginx_us_per_req"]) + float(x["pg_us_per_req"]) for x in runs]
+        medians[side] = (statistics.median(wfd), statistics.median(total))
+        rps = " ".join("%.0f" % float(x["rps"]) for x in runs)
+        per_round = " ".join("%.0f" % w for w in wfd)
+        loads = " ".join(x.get("loadavg", "?") for x in runs)
+        print(f"| {s} | {side.upper()} | {rps} | {per_round} | {medians[side][0]:.0f} | {medians[side][1]:.0f} | {loads} |")
+    print(f"| {s} | B-A | | | {medians['b'][0] - medians['a'][0]:+.0f} | {medians['b'][1] - medians['a'][1]:+.0f} | |")
+PY
+} | tee "$B/results/ab-latest.txt"

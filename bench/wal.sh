@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# What a write costs the primary: WAL bytes, WAL records and full-page images per create and per
+# transition (pg_stat_wal deltas around a wrk run through nginx and workflowd), and PostgreSQL's CPU per
+# request, with the GIN indexes on context and step_data and without them, interleaved (A B A B …) so
+# both see the same machine. The inputs of docs/scaling.md and of the GIN decision (bench/README.md).
+#
+#   bench/wal.sh          (BENCH_WAL_ROUNDS=2 rounds, BENCH_SECONDS=5 s per run, 16 connections)
+#
+# Its own stack under .run/wal (bench/lib.sh's bench_start: fresh cluster, bench/sql/seed.sql, tokens),
+# stopped at the end. A CHECKPOINT before every run, so that each starts by paying the same full-page
+# images (the first change of each page after a checkpoint logs the whole page).
+# Output: the table on stdout and in bench/results/wal-latest.txt.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+RUN=$ROOT/.run/wal DATA=$ROOT/.run/wal/data OUT=$ROOT/.run/wal/out
+BENCH_SECONDS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_WAL_ROUNDS:-2}
+CONNS=16
+mkdir -p "$ROOT/.run"
+exec {WAL_LOCK_FD}>"$ROOT/.run/wal.lock"
+flock -n "$WAL_LOCK_FD" || die "another bench/wal.sh is running"
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
+bench_prepare
+bench_binary
+TRANS_SEGMENTS=""
+for ((r = 1; r <= ROUNDS; r++)); do
+  for variant in gin nogin; do TRANS_SEGMENTS+=" $variant-$r:$((BENCH_SECONDS * BENCH_MAX_RPS + 1000))"; done
+done
+bench_start
+GIN_DDL=$(psql_q -c "SELECT string_agg(indexdef, '; ') FROM pg_indexes
+                     WHERE tablename = 'workflow_instances' AND indexname IN ('workflow_instances_context', 'workflow_instances_step_data')")
+[[ -n $GIN_DDL ]] || die "no GIN indexes on workflow_instances to compare with"
+
+wal_stats() { psql_q -F' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
+
+# measure NAME SCENARIO: one run; appends WAL and CPU per request to its result
+measure() {
+  local name=$1 scenario=$2 trans=""
+  [[ $scenario == transition ]] && trans=${name#transition-}
+  psql_q -c "CHECKPOINT" >/dev/null
+  local -a w0 w1
+  read -r -a w0 <<<"$(wal_stats)"
+  run_wrk "$name" "$scenario" workflowd "$CONNS" "$BASE_URL" "$BENCH_SECONDS" "$trans"
+  read -r -a w1 <<<"$(wal_stats)"
+  local n
+  n=$(kv "$OUT/$name/result" requests)
+  {
+    echo "wal_records_per_req=$(awk -v d=$((w1[0] - w0[0])) -v n="$n" 'BEGIN { printf "%.1f", d / n }')"
+    echo "wal_fpi_per_req=$(awk -v d=$((w1[1] - w0[1])) -v n="$n" 'BEGIN { printf "%.2f", d / n }')"
+    echo "wal_bytes_per_req=$(awk -v d=$((w1[2] - w0[2])) -v n="$n" 'BEGIN { printf "%.0f", d / n }')"
+  } >>"$OUT/$name/result"
+}
+
+for ((r = 1; r <= ROUNDS; r++)); do
+  for variant in gin nogin; do
+    if [[ $variant == nogin ]]; then
+      psql_q -c "DROP INDEX workflow_instances_context" -c "DROP INDEX workflow_instances_step_data" >/dev/null
+    fi
+    measure "create-$variant-$r" create
+    measure "transition-$variant-$r" transition
+    [[ $variant == nogin ]] && psql_q -c "$GIN_DDL" >/dev/null
+  done
+done
+
+mkdir -p "$B/results"
+{
+  echo "bench/wal.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$ROOT" rev-parse --short HEAD); $CONNS connections," \
+    "${BENCH_SECONDS}s per run, CHECKPOINT before each; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  printf '| %-20s | %7s | %8s | %11s | %9s | %9s | %10s | %10s |\n' run "req/s" "p99 ms" "WAL B/req" "records" "FPI/req" \
+    "pg us/req" "wfd us/req"
+  echo "|----------------------|---------|----------|-------------|-----------|-----------|------------|------------|"
+  while read -r name; do
+    f=$OUT/$name/result
+    printf '| %-20s | %7.0f | %8.2f | %11s | %9s | %9s | %10s | %10s |\n' "$name" "$(kv "$f" rps)" \
+      "$(awk -v u="$(kv "$f" p99_us)" 'BEGIN { print u / 1000 }')" "$(kv "$f" wal_bytes_per_req)" \
+      "$(kv "$f" wal_records_per_req)" "$(kv "$f" wal_fpi_per_req)" "$(kv "$f" pg_us_per_req)" "$(kv "$f" wfd_us_per_req)"
+  done <"$RUN/runs"
+} | tee "$B/results/wal-latest.txt"
