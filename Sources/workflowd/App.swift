@@ -38,7 +38,7 @@ struct App {
         let readiness = ReadinessCheck(pool: pool, migrations: migrator.migrations)
         let api = WorkflowAPI(
             service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool),
-            live: configuration.live
+            live: configuration.live, cors: configuration.cors
         ) {
             readiness.report()
         }
