@@ -162,6 +162,7 @@ def test_four_eyes_flow_with_live_updates_text_only_prompts_and_keyboard_approva
     cleo.page.goto(f"{BASE}/?page=instance&id={instance_id}")
     expect(cleo.page.get_by_role("button", name="Approve")).to_be_visible()
     cleo.page.screenshot(path=f"{ART}/instance-approval-desktop.png", full_page=True)
+    cleo.page.screenshot(path=f"{ART}/readme-console.png")  # the viewport: docs/console.png is a copy
     for _ in range(80):
         if cleo.page.evaluate("document.activeElement && document.activeElement.id") == "decision-comment":
             break
@@ -270,6 +271,20 @@ def test_a_page_on_another_origin_may_call_the_api_only_when_allowed(browser):
     context.close()
 
 
+def test_the_console_is_served_with_strict_headers_and_other_paths_stay_problems():
+    for path, media in (("/", "text/html"), ("/js/app.js", "text/javascript"), ("/console.css", "text/css")):
+        with urllib.request.urlopen(BASE + path, timeout=10) as response:
+            headers = response.headers
+            assert response.status == 200 and headers["Content-Type"].startswith(media), (path, headers["Content-Type"])
+            csp = headers["Content-Security-Policy"]
+            assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp, csp
+            assert headers["X-Content-Type-Options"] == "nosniff"
+            assert headers["Referrer-Policy"] == "no-referrer"
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(BASE + "/no-such-file.js", timeout=10)
+    assert missing.value.code == 404 and missing.value.headers["Content-Type"] == "application/problem+json"
+
+
 PAGES = {
     "workflows": "/",
     "new": "/?page=new",
@@ -301,7 +316,7 @@ def test_every_page_passes_axe_and_is_captured(browser, width):
                 expect(person.page.locator(".history li").first).to_be_visible()
             else:
                 expect(person.page.locator("main h1")).to_be_visible()
-                person.page.wait_for_function("!document.querySelector('main').textContent.includes('Loading')")
+                expect(person.page.locator("main")).not_to_contain_text("Loading")
             results = axe.run(person.page)
             bad = [v for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
             assert not bad, f"{name} ({who}, {width}): " + "; ".join(f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}" for v in bad)
