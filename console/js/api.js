@@ -87,10 +87,10 @@ export async function exists(path) {
 }
 
 // Server-Sent Events from `path`. EventSource cannot send a header, so each connection gets a fresh
-// short-lived ticket; after any error the stream is closed and reopened (with backoff) from the last event
-// seen, because a reconnect with the old ticket would be refused once it expired.
-// onState receives "connecting", "live" or "down".
-export function stream(path, { after = null, onEvent, onState }) {
+// short-lived ticket; after any error the stream is closed and reopened (with backoff), from the last event
+// seen (`?after=`) unless `resume` is false, because a reconnect with the old ticket would be refused once
+// it expired. onState receives "connecting", "live" or "down".
+export function stream(path, { after = null, resume = true, onEvent, onState }) {
   let source = null;
   let lastId = after;
   let stopped = false;
@@ -108,7 +108,7 @@ export function stream(path, { after = null, onEvent, onState }) {
     }
     if (stopped) return;
     const query = new URLSearchParams({ ticket });
-    if (lastId !== null) query.set("after", lastId);
+    if (resume && lastId !== null) query.set("after", lastId);
     source = new EventSource(`${BASE}${path}?${query}`);
     source.onopen = () => {
       delay = 1000;

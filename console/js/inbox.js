@@ -18,7 +18,15 @@ export async function show(main) {
   }
   await refresh();
   if (await exists(FEED)) {
-    stream(FEED, { onEvent: scheduleRefresh, onState: setLive });
+    // Any event may change what waits on me; after a gap (reconnect) the list is fetched again anyway.
+    stream(FEED, {
+      resume: false,
+      onEvent: scheduleRefresh,
+      onState: (state) => {
+        setLive(state);
+        if (state === "live") scheduleRefresh();
+      },
+    });
   } else {
     setLive("polling");
     setInterval(refresh, 15000);

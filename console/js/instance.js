@@ -217,15 +217,14 @@ function inputForm(awaiting) {
 function decisionForm() {
   const comment = el("textarea", { name: "comment", rows: 2, maxlength: 1000 });
   const allowed = state.instance.allowedActions;
-  let decision = "approve";
   const form = actionForm("Decide",
     field("Comment", comment, { id: "decision-comment", hint: "optional; recorded in the history" }),
     el("div", { class: "buttons" },
-      allowed.includes("approve") ? el("button", { type: "submit", name: "decision", value: "approve", onclick: () => { decision = "approve"; } }, "Approve") : null,
-      allowed.includes("reject") ? el("button", { type: "submit", name: "decision", value: "reject", class: "danger", onclick: () => { decision = "reject"; } }, "Reject") : null));
+      allowed.includes("approve") ? el("button", { type: "submit", value: "approve" }, "Approve") : null,
+      allowed.includes("reject") ? el("button", { type: "submit", value: "reject", class: "danger" }, "Reject") : null));
   form.addEventListener("submit", (event) => {
     event.preventDefault();
-    const chosen = event.submitter ? event.submitter.value : decision;
+    const chosen = event.submitter.value;
     act(form, chosen === "approve" ? "Approved" : "Rejected",
       () => post(`/workflows/${id}/approvals`, { decision: chosen, comment: comment.value.trim() || null }));
   });
