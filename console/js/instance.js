@@ -24,7 +24,7 @@ export async function show(main) {
     return;
   }
   for (const name of ["summary", "progress", "awaiting", "actions", "data", "history"]) sections[name] = el("section", { class: `card ${name}` });
-  clear(main, el("h1", { id: "title" }), announcer, sections.summary, sections.awaiting, sections.actions, sections.progress, sections.data, sections.history);
+  clear(main, el("h1", { id: "title", tabindex: -1 }), announcer, sections.summary, sections.awaiting, sections.actions, sections.progress, sections.data, sections.history);
   render();
   const lastId = state.events.length ? state.events[state.events.length - 1].id : null;
   stream(`/workflows/${id}/events/stream`, { after: lastId, onEvent: eventArrived, onState: setLive });
