@@ -10,7 +10,8 @@
 #      reports the built-in migrations as pending; `workflowd migrate` applies them (no migrations
 #      directory anywhere); `check` then passes; a WORKFLOWD_MIGRATIONS_DIR still overrides the built-in set.
 #   4. workflowd serves as user workflowd behind an nginx rendered from the installed site file: health
-#      and an authenticated listing of the seeded definitions answer through nginx.
+#      and an authenticated listing of the seeded definitions answer through nginx, and so does the
+#      installed web console (/usr/share/workflowd/console) with its Content-Security-Policy.
 #   5. Reinstalling keeps the edited env file (a dpkg conffile).
 #   6. `dpkg -r` removes the binary and units and keeps the configuration; `dpkg --purge` removes the
 #      configuration and the units' state; no process of the package is left running.
@@ -86,7 +87,7 @@ check "system user workflowd exists, no login shell" \
   bash -c '[[ $(getent passwd workflowd | cut -d: -f7) == /usr/sbin/nologin && $(id -u workflowd) -lt 1000 ]]'
 for f in /usr/bin/workflowd /lib/systemd/system/workflowd.service /lib/systemd/system/workflowd.socket \
   /lib/systemd/system/workflowd@.service /lib/systemd/system/workflowd@.socket \
-  /etc/nginx/sites-available/workflowd /usr/share/doc/workflowd/copyright; do
+  /etc/nginx/sites-available/workflowd /usr/share/doc/workflowd/copyright /usr/share/workflowd/console/index.html; do
   check "installed $f" test -f "$f"
 done
 check "units start /usr/bin/workflowd" grep -q '^ExecStart=/usr/bin/workflowd serve$' /lib/systemd/system/workflowd.service
@@ -134,7 +135,7 @@ check "workflowd serves on its socket as user workflowd" \
   bash -c "[[ -S '$sock' ]] && ps -o user= -p $wpid | grep -qx workflowd"
 
 nginx_port=$(scripts/pg.sh free-port)
-WORKFLOWD_NGINX_SITE=/etc/nginx/sites-available/workflowd scripts/nginx.sh start "$T/nginx" "$nginx_port" "unix:$sock"
+WORKFLOWD_NGINX_SITE=/etc/nginx/sites-available/workflowd WORKFLOWD_CONSOLE_DIR=/usr/share/workflowd/console scripts/nginx.sh start "$T/nginx" "$nginx_port" "unix:$sock"
 base=http://127.0.0.1:$nginx_port
 out=$(curl -sS -w ' %{http_code}' "$base/api/v1/health" 2>&1) || true
 [[ $out == *'"status":"ok"'*' 200' ]] && ok "GET /api/v1/health through nginx: 200 ok" || fail "health through nginx: $out"
@@ -142,6 +143,9 @@ token=$(wfd token --sub 00000000-0000-4000-8000-000000000001 --role Viewer --ttl
 out=$(curl -sS -w ' %{http_code}' -H "Authorization: Bearer $token" "$base/api/v1/workflow-definitions" 2>&1) || true
 [[ $out == *' 200' && $out == *'"id"'* ]] && ok "GET /api/v1/workflow-definitions through nginx: the seeded definitions" ||
   fail "definitions through nginx: ${out:0:300}"
+out=$(curl -sS -D - -o /dev/null "$base/js/app.js" 2>&1) || true
+[[ $out == *' 200'* && $out == *'Content-Security-Policy: default-src '"'self'"* && $out == *'text/javascript'* ]] &&
+  ok "GET /js/app.js through nginx: the installed console, with its CSP" || fail "console through nginx: ${out:0:400}"
 
 # --- 5. reinstall: the edited env file stays
 dpkg_ -i "$deb" >"$T/dpkg-reinstall.log" || fail "dpkg -i again (see $T/dpkg-reinstall.log)"

@@ -7,7 +7,8 @@
 # Swift runtime and, through the EmbedMigrations plugin, the SQL migrations; `ldd` must name no Swift
 # library. The package: that binary stripped (/usr/bin/workflowd), the systemd units of deploy/ (ExecStart
 # pointed at /usr/bin), deploy/workflowd.env.example as the conffile /etc/workflowd/workflowd.env (0600),
-# nginx/workflowd.conf as the conffile /etc/nginx/sites-available/workflowd (not enabled), the maintainer
+# nginx/workflowd.conf as the conffile /etc/nginx/sites-available/workflowd (not enabled), the web console's
+# static files (console/) in /usr/share/workflowd/console (the site's `root` for /), the maintainer
 # scripts and control file of deploy/debian/, Depends from dpkg-shlibdeps. The version is the binary's own
 # (`workflowd --version`). lintian errors fail the build; its warnings are either fixed or overridden with
 # the reason in deploy/debian/workflowd.lintian-overrides.
@@ -99,6 +100,10 @@ done
 # Secrets go into the env file: readable by root only (systemd reads it before dropping privileges).
 install -D -m 0600 deploy/workflowd.env.example "$root/etc/workflowd/workflowd.env"
 install -D -m 0644 nginx/workflowd.conf "$root/etc/nginx/sites-available/workflowd"
+# The web console: static files the site serves at / (root /usr/share/workflowd/console).
+(cd console && find . -type f -printf '%P\0') | while IFS= read -r -d '' f; do
+  install -D -m 0644 "console/$f" "$root/usr/share/workflowd/console/$f"
+done
 
 doc=$root/usr/share/doc/workflowd
 install -D -m 0644 deploy/debian/copyright "$doc/copyright"

@@ -6,7 +6,8 @@ set -euo pipefail
 
 # nginx-light: /usr/sbin/nginx with the fastcgi module; postgresql: 15 on Debian 12.
 pkgs=(nginx-light libfcgi-dev libpq-dev libcurl4-openssl-dev postgresql postgresql-contrib pkg-config
-      spawn-fcgi wrk curl openssl gcc procps python3-venv)
+      spawn-fcgi wrk curl openssl gcc procps python3-venv
+      chromium)  # the web console's browser tests (browser/run.sh: Playwright drives it; no browser download)
 # python3 / pip: only when missing altogether (a pyenv python on PATH is fine).
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
 [[ ${1:-} == --profiling ]] && pkgs+=(linux-perf)

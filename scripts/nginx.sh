@@ -10,12 +10,14 @@
 #   nginx.sh stop DIR      graceful stop by DIR/nginx.pid (ok if not running)
 #   nginx.sh reload DIR    validate DIR/nginx.conf and reload
 #
-# Env: NGINX (default /usr/sbin/nginx), WORKFLOWD_NGINX_SITE (site template).
+# Env: NGINX (default /usr/sbin/nginx), WORKFLOWD_NGINX_SITE (site template),
+#      WORKFLOWD_CONSOLE_DIR (the web console's files; default: the repository's console/).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 NGINX=${NGINX:-/usr/sbin/nginx}
 SITE=${WORKFLOWD_NGINX_SITE:-$(cd "$(dirname "$0")/.." && pwd)/nginx/workflowd.conf}
+CONSOLE=${WORKFLOWD_CONSOLE_DIR:-$(cd "$(dirname "$0")/.." && pwd)/console}
 die() { echo "nginx.sh: error: $*" >&2; exit 1; }
 usage() { sed -n '4,12s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
@@ -69,9 +71,11 @@ render() {
     servers+="    server $u;"$'\n'
   done
   mkdir -p "$DIR"/tmp/{body,fastcgi,proxy,uwsgi,scgi}
-  # Site: replace the listen line and the body of `upstream workflowd { ... }`.
-  LISTEN="listen 127.0.0.1:$port;" SERVERS=$servers awk '
+  # Site: replace the listen line, the body of `upstream workflowd { ... }` and the console's root.
+  [[ $CONSOLE != *[[:space:]\;\"\']* ]] || die "WORKFLOWD_CONSOLE_DIR must not contain spaces, quotes or ';': $CONSOLE"
+  LISTEN="listen 127.0.0.1:$port;" SERVERS=$servers ROOTLINE="root $CONSOLE;" awk '
     /^[ \t]*listen[ \t][^;]*;/ && !done_listen { sub(/listen[ \t][^;]*;/, ENVIRON["LISTEN"]); done_listen = 1 }
+    /^[ \t]*root[ \t]+\/usr\/share\/workflowd\/console;/ { sub(/root[ \t][^;]*;/, ENVIRON["ROOTLINE"]) }
     /^[ \t]*upstream[ \t]+workflowd[ \t]*\{/ { print; printf "%s", ENVIRON["SERVERS"]; skip = 1; next }
     skip && /^[ \t]*\}/ { skip = 0 }
     !skip { print }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: build, start a throwaway PostgreSQL cluster, run `swift test`
 # against it, then (whole suite only) the systemd unit check, the benchmark
-# harness smoke run and the schemathesis fuzz run; always stop what was started
+# harness smoke run, the schemathesis fuzz run and the web console's browser tests; always stop what was started
 # (and what the tests left running under .run/test); exit non-zero on any failure.
 #
 #   scripts/test.sh            (extra `swift test` args in TEST_ARGS, e.g. TEST_ARGS='--filter Foo')
@@ -48,6 +48,7 @@ if [[ -z ${TEST_ARGS:-} ]]; then
   step "Debian package: lintian, dpkg -i, serve through nginx, purge (deploy/deb-test.sh)" deploy/deb-test.sh
   step "benchmark harness smoke (bench/smoke.sh)" bench/smoke.sh
   step "OpenAPI fuzzing through nginx (fuzz/ci.sh)" fuzz/ci.sh
+  step "web console in Chromium: flows, CORS, axe, screenshots (browser/run.sh)" browser/run.sh
   step "alert rules and dashboard (deploy/check-monitoring.sh)" deploy/check-monitoring.sh
 fi
 exit "$rc"

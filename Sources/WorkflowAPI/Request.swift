@@ -9,6 +9,8 @@ struct APIRequest {
     let segments: [Substring]
     let query: [(String, String)]
     let requestId: String
+    /// Headers every response to this request carries, whatever renders it (CORS).
+    var responseHeaders: HTTPFields = [:]
 
     init(head: HTTPRequest, body: [UInt8], requestId: String) {
         self.head = head

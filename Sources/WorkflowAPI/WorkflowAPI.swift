@@ -56,15 +56,18 @@ public final class WorkflowAPI: Sendable {
     let webhooks: WebhookService?
     let live: LiveSettings
     let tickets: StreamTickets
+    let cors: CORSPolicy
     private let requestMetrics = RequestMetrics()
 
     public init(
         service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int, logger: Logger,
         metrics: (@Sendable () -> String)? = nil, live: LiveSettings = LiveSettings(), webhooks: WebhookService? = nil,
+        cors: CORSPolicy = CORSPolicy(),
         health: @escaping @Sendable () -> HealthReport
     ) {
         self.webhooks = webhooks
         self.live = live
+        self.cors = cors
         tickets = StreamTickets(secret: live.ticketSecret ?? UUID.random().lowercaseText + UUID.random().lowercaseText)
         self.service = service
         self.verifier = verifier
@@ -133,7 +136,8 @@ public final class WorkflowAPI: Sendable {
     public func reply(_ head: HTTPRequest, body: [UInt8]) -> APIReply {
         let started = ContinuousClock.now
         let requestId = head.headerFields[.requestID].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.random().lowercaseText
-        let request = APIRequest(head: head, body: body, requestId: requestId)
+        var request = APIRequest(head: head, body: body, requestId: requestId)
+        request.responseHeaders = cors.responseHeaders(head)
         var log = logger
         log[metadataKey: "request_id"] = "\(requestId)"
         var principal: Principal?
@@ -196,6 +200,11 @@ public final class WorkflowAPI: Sendable {
         case .methodNotAllowed(let template, let allow):
             routeLabel = template
             let list = allow.map(\.rawValue).joined(separator: ", ")
+            if cors.isAllowedPreflight(request.head) {
+                var preflight = Response(status: .noContent, json: "")
+                preflight.headers = CORSPolicy.preflightHeaders(methods: list)
+                return preflight
+            }
             var problem = Problem(.methodNotAllowed, nil, detail: "\(request.head.method.rawValue) is not supported here; use \(list).")
             problem.headers[.allow] = list
             throw problem
@@ -467,11 +476,14 @@ struct Response {
     func render(request: APIRequest) -> (HTTPResponse, [UInt8]) {
         let body = problem?.body(instance: request.path, requestId: request.requestId) ?? json
         var fields = headers
-        fields[.contentType] = contentType
+        fields.append(contentsOf: request.responseHeaders)
         fields[.requestID] = request.requestId
         fields[.cacheControl] = "no-store"
         let bytes = Array(body.utf8)
-        fields[.contentLength] = String(bytes.count)
+        if status != .noContent {
+            fields[.contentType] = contentType
+            fields[.contentLength] = String(bytes.count)
+        }
         return (HTTPResponse(status: status, headerFields: fields), bytes)
     }
 }

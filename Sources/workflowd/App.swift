@@ -41,7 +41,8 @@ struct App {
         let readiness = ReadinessCheck(pool: pool, migrations: migrator.migrations)
         let api = WorkflowAPI(
             service: service, verifier: verifier, maxBodyBytes: maxBodyBytes, logger: logger, metrics: metrics.renderer(pool: pool),
-            live: configuration.live, webhooks: WebhookService(repository: webhookRepository)
+            live: configuration.live, webhooks: WebhookService(repository: webhookRepository),
+            cors: configuration.cors
         ) {
             readiness.report()
         }

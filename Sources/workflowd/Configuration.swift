@@ -71,6 +71,8 @@ struct ServeConfiguration {
     var webhookLease: Duration = .seconds(60)
     /// The wait before the first retry (`WORKFLOWD_WEBHOOK_FIRST_RETRY_MS`); each further one doubles it.
     var webhookFirstRetry: Duration = .seconds(2)
+    /// Origins whose browser scripts may call the API (`WORKFLOWD_CORS_ORIGINS`; environment only).
+    var cors: CORSPolicy
 
     static var defaultWorkers: Int { FastCGIServerConfiguration.defaultWorkers }
 
@@ -108,6 +110,11 @@ struct ServeConfiguration {
         let heartbeat = try settings.integer(nil, env: "WORKFLOWD_HEARTBEAT_SECONDS", default: 15, range: 1...300, name: "WORKFLOWD_HEARTBEAT_SECONDS")
         let lifetime = try settings.integer(
             nil, env: "WORKFLOWD_STREAM_LIFETIME_SECONDS", default: 300, range: 1...86_400, name: "WORKFLOWD_STREAM_LIFETIME_SECONDS")
+        let (cors, invalidOrigin) = CORSPolicy.parse(settings.string(nil, env: "WORKFLOWD_CORS_ORIGINS") ?? "")
+        if let invalidOrigin {
+            throw ConfigurationError(
+                "WORKFLOWD_CORS_ORIGINS must list origins such as https://console.example.com:8443 (scheme, host, optional port; no path), got \(invalidOrigin.debugDescription)")
+        }
         return ServeConfiguration(
             address: address, workers: workers, database: databaseConfiguration, poolSize: poolSize,
             poolTimeout: .milliseconds(poolTimeout), jwtSecret: secret,
@@ -118,7 +125,8 @@ struct ServeConfiguration {
             listenDatabase: listenDatabase, maxWaiters: maxWaiters,
             live: LiveSettings(heartbeatEvery: .seconds(heartbeat), streamLifetime: .seconds(lifetime), ticketSecret: ticketSecret(secret)),
             webhookPolicy: webhookPolicy, webhookWorkers: webhookWorkers, webhookLease: .seconds(webhookLease),
-            webhookFirstRetry: .milliseconds(webhookFirstRetry))
+            webhookFirstRetry: .milliseconds(webhookFirstRetry),
+            cors: cors ?? CORSPolicy())
     }
 
     /// Exactly one of WORKFLOWD_JWT_SECRET and WORKFLOWD_JWT_SECRET_FILE; the file is read (and its

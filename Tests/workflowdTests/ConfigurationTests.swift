@@ -48,6 +48,8 @@ import WorkflowStore
         (["--socket", "/s", "--socket-mode", "999"], [:], "--socket-mode"),
         (["--socket", "/s", "--workers", "0"], [:], "--workers must be between"),
         (["--socket", "/s"], ["WORKFLOWD_POOL_SIZE": "many"], "WORKFLOWD_POOL_SIZE must be an integer"),
+        (["--socket", "/s"], ["WORKFLOWD_CORS_ORIGINS": "https://console.example.com/"], "WORKFLOWD_CORS_ORIGINS must list origins"),
+        (["--socket", "/s"], ["WORKFLOWD_CORS_ORIGINS": "*"], "WORKFLOWD_CORS_ORIGINS must list origins"),
     ] as [([String], [String: String], String)])
     func invalidSettingsAreExplained(_ arguments: [String], _ environment: [String: String], _ message: String) {
         var env = environment
@@ -72,6 +74,13 @@ import WorkflowStore
         let value = try resolve(["--socket", "/s"], ["WORKFLOWD_JWT_SECRET": secret])
         #expect(value.jwtSecret == .value(secret))
         #expect(!value.keySources.rereadsSecret)
+    }
+
+    @Test func corsOriginsAreAnAllowListThatIsEmptyByDefault() throws {
+        #expect(try resolve(["--socket", "/s"], ["WORKFLOWD_JWT_SECRET": secret]).cors.allowedOrigins.isEmpty)
+        let config = try resolve(
+            ["--socket", "/s"], ["WORKFLOWD_JWT_SECRET": secret, "WORKFLOWD_CORS_ORIGINS": "https://Console.example.com, http://127.0.0.1:8081"])
+        #expect(config.cors.allowedOrigins == ["https://console.example.com", "http://127.0.0.1:8081"])
     }
 
     @Test func durationsParse() {
