@@ -92,6 +92,9 @@ public final class WorkflowAPI: Sendable {
         // Live updates.
         Route(.get, "/api/v1/workflows/{workflowInstanceId}/events/stream", .tokenOrTicket(.read)) { api, c in try api.stream(c) },
         Route(.post, "/api/v1/stream-tickets", .token(.read)) { api, c in try api.streamTicket(c) },
+        // The feed of every instance the caller may see.
+        Route(.get, "/api/v1/events", .token(.read)) { api, c in try api.feed(c) },
+        Route(.get, "/api/v1/events/stream", .tokenOrTicket(.read)) { api, c in try api.feedStream(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.retry(c) },
         Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
         Route(.get, "/metrics", .anyone) { api, _ in try api.metricsResponse() },
@@ -108,7 +111,7 @@ public final class WorkflowAPI: Sendable {
         case .wait(let waiter):
             switch waiter.next(true) {
             case .finish(let response?, let bytes): return (response, bytes)
-            case .finish(nil, let bytes), .wait(let bytes): return (waiter.stream!.head, waiter.stream!.first + bytes)
+            case .finish(nil, let bytes), .wait(let bytes), .recheck(let bytes, _): return (waiter.stream!.head, waiter.stream!.first + bytes)
             }
         }
     }
