@@ -10,7 +10,8 @@
 #   nginx.sh stop DIR      graceful stop by DIR/nginx.pid (ok if not running)
 #   nginx.sh reload DIR    validate DIR/nginx.conf and reload
 #
-# Env: NGINX (default /usr/sbin/nginx), WORKFLOWD_NGINX_SITE (site template).
+# Env: NGINX (default /usr/sbin/nginx), WORKFLOWD_NGINX_SITE (site template),
+# WORKFLOWD_NGINX_WORKER_CONNECTIONS (default 1024; worker_rlimit_nofile follows at 2x).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -87,7 +88,9 @@ pid "$DIR/nginx.pid";
 error_log "$DIR/error.log";
 daemon on;
 worker_processes 1;
-events { worker_connections 1024; }
+# Live-update benches hold thousands of streams: each costs two connections (client + FastCGI).
+worker_rlimit_nofile $(( ${WORKFLOWD_NGINX_WORKER_CONNECTIONS:-1024} * 2 + 64 ));
+events { worker_connections ${WORKFLOWD_NGINX_WORKER_CONNECTIONS:-1024}; }
 http {
     access_log "$DIR/access.log";
     client_body_temp_path "$DIR/tmp/body";
