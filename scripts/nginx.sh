@@ -12,6 +12,7 @@
 #
 # Env: NGINX (default /usr/sbin/nginx), WORKFLOWD_NGINX_SITE (site template),
 #      WORKFLOWD_CONSOLE_DIR (the web console's files; default: the repository's console/).
+#      WORKFLOWD_NGINX_WORKER_CONNECTIONS (default 1024; worker_rlimit_nofile follows at 2x).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -91,7 +92,9 @@ pid "$DIR/nginx.pid";
 error_log "$DIR/error.log";
 daemon on;
 worker_processes 1;
-events { worker_connections 1024; }
+# Live-update benches hold thousands of streams: each costs two connections (client + FastCGI).
+worker_rlimit_nofile $(( ${WORKFLOWD_NGINX_WORKER_CONNECTIONS:-1024} * 2 + 64 ));
+events { worker_connections ${WORKFLOWD_NGINX_WORKER_CONNECTIONS:-1024}; }
 http {
     access_log "$DIR/access.log";
     client_body_temp_path "$DIR/tmp/body";

@@ -26,6 +26,9 @@ public enum WakeAnswer: Sendable, Equatable {
     /// Keep waiting, after writing `sending` (a stream's next events; nothing for a long-poll). Taken as
     /// `.finish(nil, sending)` when the reason was `.deadline` or `.stopping`.
     case wait(sending: [UInt8])
+    /// As `.wait`, and run `onWake(.notified)` again after `after` even if nothing wakes it: the
+    /// application saw a change it may not deliver yet, whose becoming deliverable may notify nobody.
+    case recheck(sending: [UInt8], after: Duration)
     /// Write the head (unless a stream already wrote one; then pass nil) and the body, and end the request.
     case finish(HTTPResponse?, [UInt8])
 }
@@ -45,6 +48,8 @@ public struct Parking: Sendable {
     /// Runs on one of the server's wake threads, never twice at once for the same request; may block
     /// (e.g. re-run a query).
     public var onWake: @Sendable (WakeReason) -> WakeAnswer
+    /// Run `onWake(.notified)` after this long even if nothing wakes it (as `WakeAnswer.recheck`).
+    public var recheckAfter: Duration?
 
     public struct Stream: Sendable {
         public var head: HTTPResponse
@@ -61,8 +66,9 @@ public struct Parking: Sendable {
 
     public init(
         keys: [String], deadline: ContinuousClock.Instant, stream: Stream? = nil, whenFull: (HTTPResponse, [UInt8]),
-        onWake: @escaping @Sendable (WakeReason) -> WakeAnswer
+        recheckAfter: Duration? = nil, onWake: @escaping @Sendable (WakeReason) -> WakeAnswer
     ) {
+        self.recheckAfter = recheckAfter
         self.keys = keys
         self.deadline = deadline
         self.stream = stream
@@ -95,6 +101,8 @@ struct WaitingSet<Payload> {
         var deadline: ContinuousClock.Instant
         var heartbeatEvery: Duration?
         var nextHeartbeat: ContinuousClock.Instant?
+        /// When to look again although nothing woke it (`WakeAnswer.recheck`).
+        var recheckAt: ContinuousClock.Instant?
         var busy: Bool
         var pending: Due?
     }
@@ -156,30 +164,40 @@ struct WaitingSet<Payload> {
         for (id, entry) in entries where !entry.busy {
             if entry.deadline <= now {
                 result.append((id, .deadline))
+            } else if let recheck = entry.recheckAt, recheck <= now {
+                result.append((id, .notified))
             } else if let beat = entry.nextHeartbeat, beat <= now {
                 result.append((id, .heartbeat))
             }
         }
-        for (id, _) in result { entries[id]?.busy = true }
+        for (id, due) in result {
+            entries[id]?.busy = true
+            if due == .notified { entries[id]?.recheckAt = nil }
+        }
         return result.sorted { $0.0 < $1.0 }
     }
 
     /// The earliest deadline or heartbeat of an idle request.
     var nextTimer: ContinuousClock.Instant? {
-        entries.values.lazy.filter { !$0.busy }.flatMap { [$0.deadline] + ($0.nextHeartbeat.map { [$0] } ?? []) }.min()
+        entries.values.lazy.filter { !$0.busy }.flatMap { [$0.deadline] + [$0.nextHeartbeat, $0.recheckAt].compactMap { $0 } }.min()
     }
 
     func payload(_ id: Int) -> Payload? { entries[id]?.payload }
 
     /// A thread finished its work on `id`: it ended the request (`ended`, the slot is freed) or the
     /// request waits on (`wrote`: bytes went out, so the heartbeat starts over). Returns the work to do
-    /// next on it at once, if some arrived meanwhile (it stays busy).
-    mutating func finished(_ id: Int, ended: Bool, wrote: Bool, now: ContinuousClock.Instant) -> Due? {
+    /// next on it at once, if some arrived meanwhile (it stays busy). `recheckAt`: when the application,
+    /// which ran (`ranApplication`; a heartbeat does not), wants to look again unwoken (nil: only when woken).
+    mutating func finished(
+        _ id: Int, ended: Bool, wrote: Bool, now: ContinuousClock.Instant, ranApplication: Bool = true,
+        recheckAt: ContinuousClock.Instant? = nil
+    ) -> Due? {
         guard var entry = entries[id] else { return nil }
         if ended {
             remove(id)
             return nil
         }
+        if ranApplication { entry.recheckAt = recheckAt }
         if wrote, let every = entry.heartbeatEvery { entry.nextHeartbeat = now + every }
         if let pending = entry.pending {
             entry.pending = nil

@@ -107,7 +107,9 @@ final class ParkingLot: Sendable {
                 ended = true
             }
         }
-        if let due = waiting.withLock({ $0.finished(id, ended: ended, wrote: true, now: .now) }) { enqueue([(id, due)]) }
+        let wrote = ContinuousClock.now
+        let recheckAt = parking.recheckAfter.map { wrote + $0 }
+        if let due = waiting.withLock({ $0.finished(id, ended: ended, wrote: true, now: wrote, recheckAt: recheckAt) }) { enqueue([(id, due)]) }
         return true
     }
 
@@ -159,42 +161,49 @@ final class ParkingLot: Sendable {
         var next: Due? = first
         while let due = next {
             guard let parked = waiting.withLock({ $0.payload(id) }) else { return }
-            let (ended, wrote) = perform(due, on: parked)
-            next = waiting.withLock { $0.finished(id, ended: ended, wrote: wrote, now: .now) }
+            let (ended, wrote, recheck) = perform(due, on: parked)
+            let now = ContinuousClock.now
+            next = waiting.withLock {
+                $0.finished(id, ended: ended, wrote: wrote, now: now, ranApplication: due != .heartbeat, recheckAt: recheck.map { now + $0 })
+            }
         }
     }
 
-    private func perform(_ due: Due, on parked: ParkedRequest) -> (ended: Bool, wrote: Bool) {
+    private func perform(_ due: Due, on parked: ParkedRequest) -> (ended: Bool, wrote: Bool, recheck: Duration?) {
         let reason: WakeReason
         switch due {
         case .gone:
             parked.finish()
-            return (true, false)
+            return (true, false, nil)
         case .heartbeat:
             guard parked.send(parked.heartbeat) else {
                 parked.finish()
-                return (true, false)
+                return (true, false, nil)
             }
-            return (false, true)
+            return (false, true, nil)
         case .notified: reason = .notified
         case .deadline: reason = .deadline
         case .stopping: reason = .stopping
         }
         var answer = parked.onWake(reason)
-        if case .wait(let bytes) = answer, reason != .notified { answer = .finish(nil, bytes) }
         switch answer {
-        case .wait(let bytes):
-            guard !bytes.isEmpty else { return (false, false) }
+        case .wait(let bytes), .recheck(let bytes, _): if reason != .notified { answer = .finish(nil, bytes) }
+        case .finish: break
+        }
+        switch answer {
+        case .wait(let bytes), .recheck(let bytes, _):
+            let recheck: Duration? = if case .recheck(_, let after) = answer { after } else { nil }
+            guard !bytes.isEmpty else { return (false, false, recheck) }
             guard parked.send(bytes) else {
                 parked.finish()
-                return (true, false)
+                return (true, false, nil)
             }
-            return (false, true)
+            return (false, true, recheck)
         case .finish(let head, let body):
             let headBytes = head.map { parked.streaming ? [] : Array(CGIMapping.responseHead(for: $0).utf8) } ?? []
             _ = FCGXOutput.put(headBytes + body, parked.request.pointee.out)
             parked.finish()
-            return (true, true)
+            return (true, true, nil)
         }
     }
 

@@ -46,7 +46,8 @@ enum JSONWriter {
     }
 
     static func event(_ e: WorkflowEvent) -> String {
-        var out = "{\"id\":\(e.id),\"type\":\"\(e.type.rawValue)\""
+        // The instance id lets one feed carry many instances' events; per-instance listings have it too.
+        var out = "{\"id\":\(e.id),\"workflowInstanceId\":\"\(e.instanceId.lowercaseText)\",\"type\":\"\(e.type.rawValue)\""
         out += ",\"fromStatus\":" + (e.fromStatus.map { "\"\($0.rawValue)\"" } ?? "null")
         out += ",\"toStatus\":" + (e.toStatus.map { "\"\($0.rawValue)\"" } ?? "null")
         out += ",\"step\":\(e.step)"

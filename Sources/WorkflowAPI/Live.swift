@@ -26,6 +26,8 @@ public struct Waiter: Sendable {
     public let stream: StreamStart?
     /// The answer when too many requests wait already: 503 with Retry-After.
     public let whenFull: (HTTPResponse, [UInt8])
+    /// Look again after this long even if nothing wakes it (events held back when it started waiting).
+    public let recheckAfter: Duration?
     /// Looks again (re-runs the query). `final`: the deadline passed or the server stops, so answer now.
     /// Never runs twice at once for one waiter.
     public let next: @Sendable (_ final: Bool) -> WaiterStep
@@ -41,6 +43,8 @@ public struct StreamStart: Sendable {
 public enum WaiterStep: Sendable, Equatable {
     /// Keep waiting after sending these bytes (a stream's new events; none for a long-poll).
     case wait(sending: [UInt8])
+    /// As `wait`, and look again after `after` unwoken (events are held back behind a running transaction).
+    case recheck(sending: [UInt8], after: Duration)
     /// End the request with this head (nil for a stream, whose head went out first) and body.
     case finish(HTTPResponse?, [UInt8])
 }
@@ -66,24 +70,33 @@ public struct LiveSettings: Sendable {
 }
 
 /// How a committed change reaches waiting requests: the writing process notifies channel
-/// `workflow_events` with `instanceId/ownerId,…` after the commit (the owner is there for a feed of
-/// everything a caller may see, which does not exist yet); a waiter on one instance waits on its
-/// instance key.
+/// `workflow_events` with `instanceId/ownerId,…` after the commit. A waiter on one instance waits on its
+/// instance key; a feed waiter on its owner key, or, when it may see others' instances (an Admin, an
+/// Approver), on the key every notification wakes.
 public enum LiveUpdates {
     public static let channel = "workflow_events"
 
     static func instanceKey(_ id: UUID) -> String { "i:" + id.lowercaseText }
+    static func ownerKey(_ id: UUID) -> String { "u:" + id.lowercaseText }
+    static let everyChangeKey = "all"
+
+    /// The keys a feed waiter waits on: what can change what `Principal.canSee` lets it see.
+    static func feedKeys(for principal: Principal) -> [String] {
+        principal.isAdmin || principal.roles.contains(.approver) ? [everyChangeKey] : [ownerKey(principal.userId)]
+    }
 
     /// The keys a notification wakes; nil: every waiter (`*`, sent after notifications may have been
     /// lost, or a payload not understood).
     public static func keys(forNotification payload: String) -> [String]? {
         var keys: [String] = []
+        var owners = Set<Substring>()
         for pair in payload.split(separator: ",") {
             let parts = pair.split(separator: "/")
             guard parts.count == 2, parts[0].utf8.count == 36, parts[1].utf8.count == 36 else { return nil }
             keys.append("i:" + parts[0])
+            if owners.insert(parts[1]).inserted { keys.append("u:" + parts[1]) }
         }
-        return keys.isEmpty ? nil : keys
+        return keys.isEmpty ? nil : keys + [everyChangeKey]
     }
 }
 
@@ -93,6 +106,8 @@ struct Waiting: Sendable {
     var deadline: ContinuousClock.Instant
     /// A stream: the response it is attached to is the stream's head and first bytes.
     var isStream: Bool
+    /// Look again after this long, unwoken: what the first look found is held back behind a running transaction.
+    var recheckAfter: Duration? = nil
     /// Looks again. A long-poll returns the response to end with, or `.nothing` while there is nothing
     /// new (`final`: must answer). A stream returns `.send` with its new events.
     var next: @Sendable (_ final: Bool) throws -> Step
@@ -101,6 +116,8 @@ struct Waiting: Sendable {
         case nothing
         case respond(Response)
         case send([UInt8])
+        /// Send these bytes (maybe none) and look again after a while, unwoken.
+        case recheck([UInt8], after: Duration)
     }
 }
 
@@ -119,11 +136,14 @@ extension WorkflowAPI {
             stream = StreamStart(head: head, first: rendered.1, heartbeatEvery: live.heartbeatEvery, heartbeat: Array(": heartbeat\n\n".utf8))
         }
         let isStream = waiting.isStream
-        return Waiter(keys: waiting.keys, deadline: waiting.deadline, stream: stream, whenFull: (fullHead, fullBody)) { final in
+        return Waiter(
+            keys: waiting.keys, deadline: waiting.deadline, stream: stream, whenFull: (fullHead, fullBody), recheckAfter: waiting.recheckAfter
+        ) { final in
             do {
                 switch try waiting.next(final) {
                 case .nothing: return final ? .finish(nil, []) : .wait(sending: [])
                 case .send(let bytes): return final ? .finish(nil, bytes) : .wait(sending: bytes)
+                case .recheck(let bytes, let after): return final ? .finish(nil, bytes) : .recheck(sending: bytes, after: after)
                 case .respond(let response):
                     let (head, body) = response.render(request: request)
                     return .finish(isStream ? nil : head, body)
@@ -153,7 +173,7 @@ extension WorkflowAPI {
             for _ in 0..<20 {
                 let from = position.withLock { $0 }
                 let page = try service.events(instanceId: id, cursor: nil, afterId: from, limit: 100, for: principal)
-                for event in page.items { out += Self.serverSentEvent(event) }
+                for event in page.items { out += Self.serverSentEvent(event, id: String(event.id)) }
                 if let last = page.items.last { position.withLock { $0 = last.id } }
                 if page.nextCursor == nil { break }
             }
@@ -170,9 +190,10 @@ extension WorkflowAPI {
         return response
     }
 
-    /// `id`, `event` (the event's type) and `data` (the event as in the listing) of one event.
-    static func serverSentEvent(_ event: WorkflowEvent) -> [UInt8] {
-        Array("id: \(event.id)\nevent: \(event.type.rawValue)\ndata: \(JSONWriter.event(event))\n\n".utf8)
+    /// `id` (where to resume after it), `event` (the event's type) and `data` (the event as in the
+    /// listing) of one event.
+    static func serverSentEvent(_ event: WorkflowEvent, id: String) -> [UInt8] {
+        Array("id: \(id)\nevent: \(event.type.rawValue)\ndata: \(JSONWriter.event(event))\n\n".utf8)
     }
 
     /// Where a stream starts: after `Last-Event-ID` (a reconnecting EventSource sends it), else `?after=`.

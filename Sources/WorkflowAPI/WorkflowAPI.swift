@@ -99,6 +99,9 @@ public final class WorkflowAPI: Sendable {
         // Live updates.
         Route(.get, "/api/v1/workflows/{workflowInstanceId}/events/stream", .tokenOrTicket(.read)) { api, c in try api.stream(c) },
         Route(.post, "/api/v1/stream-tickets", .token(.read)) { api, c in try api.streamTicket(c) },
+        // The feed of every instance the caller may see.
+        Route(.get, "/api/v1/events", .token(.read)) { api, c in try api.feed(c) },
+        Route(.get, "/api/v1/events/stream", .tokenOrTicket(.read)) { api, c in try api.feedStream(c) },
         Route(.post, "/api/v1/workflows/{workflowInstanceId}/retry", .token(.act)) { api, c in try api.idempotent(c) { try api.retry(c) } },
         Route(.get, "/api/v1/tasks", .token(.read)) { api, c in try api.tasks(c) },
         // Webhooks (Admin only).
@@ -126,7 +129,7 @@ public final class WorkflowAPI: Sendable {
         case .wait(let waiter):
             switch waiter.next(true) {
             case .finish(let response?, let bytes): return (response, bytes)
-            case .finish(nil, let bytes), .wait(let bytes): return (waiter.stream!.head, waiter.stream!.first + bytes)
+            case .finish(nil, let bytes), .wait(let bytes), .recheck(let bytes, _): return (waiter.stream!.head, waiter.stream!.first + bytes)
             }
         }
     }

@@ -700,6 +700,72 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
+    // MARK: Feed
+
+    /// Now, in feed terms: the oldest transaction still running. Every event it or a later transaction
+    /// writes has a txid at or above it.
+    public func feedStart() throws -> FeedPosition {
+        try run { connection in
+            let rows = try connection.query("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+            guard let text = rows.first?.optionalString(0), let txid = UInt64(text) else {
+                throw PostgresError(kind: .decoding, message: "pg_snapshot_xmin did not return a transaction id")
+            }
+            return FeedPosition(txid: txid, eventId: 0)
+        }
+    }
+
+    /// Walks `workflow_events_feed` in (txid, id) order from `after`, below the horizon (the oldest running
+    /// transaction), at most `scanLimit` events; the candidates come with their instance (the columns of
+    /// `instanceColumns` first, then the event's). One statement, one snapshot: the horizon, the events and
+    /// `heldBack` agree.
+    public func feed(_ query: FeedQuery) throws -> FeedSlice {
+        let candidate = { (i: String) in
+            "(\(i).user_id = $4::uuid OR $4::uuid IS NULL OR ($5::uuid IS NOT NULL AND (\(i).status = 'WaitingForApproval' OR $5::uuid = ANY(\(i).decided_by))))"
+        }
+        let sql = """
+            WITH h AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS horizon),
+            s AS (
+                SELECT e.* FROM workflow_events e
+                WHERE e.txid >= $1::xid8 AND (e.txid, e.id) > ($1::xid8, $2::int8) AND e.txid < (SELECT horizon FROM h)
+                ORDER BY e.txid, e.id
+                LIMIT $3::int
+            )
+            SELECT \(Self.instanceColumns),
+                   s.id, s.workflow_instance_id, s.type, s.from_status, s.to_status, s.step, s.reason, s.data::text, s.user_id,
+                   (extract(epoch FROM s.occurred_at) * 1000000)::int8, s.txid::text,
+                   EXISTS (SELECT 1 FROM workflow_events x JOIN workflow_instances w ON w.id = x.workflow_instance_id
+                           WHERE x.txid >= h.horizon AND \(candidate("w")))
+            FROM h
+            LEFT JOIN s ON true
+            LEFT JOIN workflow_instances i ON i.id = s.workflow_instance_id AND \(candidate("i"))
+            LEFT JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d ON true
+            ORDER BY s.txid, s.id
+            """
+        // Only the fixed fragments above become SQL text; positions, users and the limit are binds.
+        let binds: [String?] = [
+            String(query.after.txid), String(query.after.eventId), String(query.scanLimit), query.ownerId?.lowercaseText,
+            query.approverId?.lowercaseText,
+        ]
+        let rows = try run { connection in try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows }
+        let base = Self.instanceColumnCount
+        var items: [(event: WorkflowEvent, position: FeedPosition, instance: WorkflowInstance)] = []
+        var scanned = 0
+        var last: FeedPosition?
+        for row in rows where !row.isNull(base) {
+            scanned += 1
+            guard let txid = UInt64(try row.string(base + 10)) else {
+                throw PostgresError(kind: .decoding, message: "bad txid in workflow_events")
+            }
+            let position = FeedPosition(txid: txid, eventId: try row.int64(base))
+            last = position
+            guard !row.isNull(0) else { continue }
+            let event = try Self.event(from: PostgresRow(values: (base..<(base + 10)).map(row.optionalString)))
+            items.append((event, position, try Self.instance(from: row)))
+        }
+        let heldBack = try rows.first.map { try $0.bool(base + 11) } ?? false
+        return FeedSlice(items: items, scannedTo: last, more: scanned == query.scanLimit, heldBack: heldBack)
+    }
+
     // MARK: Plumbing
 
     /// Runs on a pooled connection; retries a serialization failure or deadlock (rolled back whole) a

@@ -36,6 +36,17 @@ enum CursorCoding {
         return id
     }
 
+    /// A feed position (also a feed stream's event id).
+    static func encode(feed position: FeedPosition) -> String { encodeText("f1:\(position.txid):\(position.eventId)") }
+
+    static func decodeFeedCursor(_ text: String) throws(WorkflowError) -> FeedPosition {
+        let parts = try decodeText(text).split(separator: ":", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "f1", let txid = UInt64(parts[1]), let id = Int64(parts[2]), id >= 0 else {
+            throw .invalidCursor
+        }
+        return FeedPosition(txid: txid, eventId: id)
+    }
+
     private static func encodeText(_ text: String) -> String {
         String(Data(text.utf8).base64EncodedString().compactMap { c -> Character? in
             c == "+" ? "-" : c == "/" ? "_" : c == "=" ? nil : c

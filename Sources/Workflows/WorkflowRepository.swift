@@ -354,4 +354,62 @@ public protocol WorkflowRepository: Sendable {
     func keyed<Value>(_ claim: IdempotencyClaim, userId: UUID, _ command: () throws -> KeyedAnswer<Value>) throws -> KeyedCommand<Value>
     /// Oldest first, with ids greater than `afterId`.
     func events(instanceId: UUID, afterId: Int64?, limit: Int) throws -> [WorkflowEvent]
+    /// The feed's position now: what commits from here on comes after it.
+    func feedStart() throws -> FeedPosition
+    /// The next events of every instance, in feed order after `query.after`, that no running transaction
+    /// can still precede (see `FeedPosition`).
+    func feed(_ query: FeedQuery) throws -> FeedSlice
+}
+
+/// A place in the feed of every instance's events: events are ordered by (the writing transaction's id,
+/// event id), and a position is only handed out once every transaction that could still write an event
+/// before it has ended. So, unlike "event id > n", resuming after a position never skips an event that
+/// committed late, and never repeats one. Each instance's events keep their id order (an event's txid is
+/// raised to its instance's previous one's when lower: Migrations/0012_live_feed.sql).
+public struct FeedPosition: Sendable, Hashable, Comparable {
+    public let txid: UInt64
+    public let eventId: Int64
+    public init(txid: UInt64, eventId: Int64) {
+        self.txid = txid
+        self.eventId = eventId
+    }
+    public static func < (a: FeedPosition, b: FeedPosition) -> Bool { (a.txid, a.eventId) < (b.txid, b.eventId) }
+}
+
+public struct FeedQuery: Sendable, Hashable {
+    public let after: FeedPosition
+    /// Whose instances are candidates: nil for everyone's (an Admin). The repository narrows by it cheaply;
+    /// `Principal.canSee` decides.
+    public let ownerId: UUID?
+    /// Also candidates: instances waiting for an approval or decided on by this user (an Approver's).
+    public let approverId: UUID?
+    /// At most this many events are looked at (visible to the caller or not), so one call's cost is bounded.
+    public let scanLimit: Int
+    public init(after: FeedPosition, ownerId: UUID?, approverId: UUID?, scanLimit: Int) {
+        self.after = after
+        self.ownerId = ownerId
+        self.approverId = approverId
+        self.scanLimit = scanLimit
+    }
+}
+
+public struct FeedSlice: Sendable {
+    /// The candidates among the events looked at, in feed order, with their instance as it is now.
+    public let items: [(event: WorkflowEvent, position: FeedPosition, instance: WorkflowInstance)]
+    /// The last event looked at (nil: none): the next call starts after it.
+    public let scannedTo: FeedPosition?
+    /// Whether `scanLimit` cut the scan short (more may follow at once).
+    public let more: Bool
+    /// Whether candidates committed already but are held back behind a transaction still running: the
+    /// caller should look again soon, since that transaction's end may notify nobody it waits on.
+    public let heldBack: Bool
+    public init(
+        items: [(event: WorkflowEvent, position: FeedPosition, instance: WorkflowInstance)], scannedTo: FeedPosition?, more: Bool,
+        heldBack: Bool
+    ) {
+        self.items = items
+        self.scannedTo = scannedTo
+        self.more = more
+        self.heldBack = heldBack
+    }
 }

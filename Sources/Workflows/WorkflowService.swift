@@ -267,6 +267,45 @@ public struct WorkflowService: Sendable {
         return Page(items: items, nextCursor: next)
     }
 
+    // MARK: Feed
+
+    /// A page of the feed of every instance the caller may see (`Principal.canSee`, judged on the instance
+    /// as it is now), in feed order after `position`. `next` is where to continue: past the events looked
+    /// at, visible or not, so an idle caller's position keeps up with everyone else's writes.
+    public struct FeedPage: Sendable {
+        public let items: [(event: WorkflowEvent, position: FeedPosition)]
+        public let next: FeedPosition
+        /// The page stopped at `limit` or at the scan bound: ask again at once for more.
+        public let more: Bool
+        /// Events the caller may see committed but wait behind a transaction still running (see `FeedSlice`).
+        public let heldBack: Bool
+    }
+
+    /// Where a feed without a position starts: now (what commits from here on). The feed is for changes;
+    /// an instance's history is its events listing.
+    public func feedStart() throws -> FeedPosition { try repository.feedStart() }
+
+    public func feedPosition(cursor: String) throws -> FeedPosition { try CursorCoding.decodeFeedCursor(cursor) }
+
+    public static func feedCursor(_ position: FeedPosition) -> String { CursorCoding.encode(feed: position) }
+
+    /// At most `limit` events after `position`, looking at no more than a few thousand events.
+    public func feed(after position: FeedPosition, limit: Int, for principal: Principal) throws -> FeedPage {
+        var position = position
+        var items: [(event: WorkflowEvent, position: FeedPosition)] = []
+        let approver = principal.roles.contains(.approver) && !principal.isAdmin ? principal.userId : nil
+        for _ in 0..<4 {
+            let slice = try repository.feed(FeedQuery(after: position, ownerId: principal.ownerScope, approverId: approver, scanLimit: 500))
+            for item in slice.items where principal.canSee(item.instance) {
+                items.append((item.event, item.position))
+                if items.count == limit { return FeedPage(items: items, next: item.position, more: true, heldBack: false) }
+            }
+            position = slice.scannedTo ?? position
+            if !slice.more { return FeedPage(items: items, next: position, more: false, heldBack: slice.heldBack) }
+        }
+        return FeedPage(items: items, next: position, more: true, heldBack: false)
+    }
+
     // MARK: Helpers
 
     private func visibleInstance(id: UUID, for principal: Principal) throws -> WorkflowInstance {

@@ -121,9 +121,12 @@ struct App {
             let stream = waiter.stream.map {
                 Parking.Stream(head: $0.head, first: $0.first, heartbeatEvery: $0.heartbeatEvery, heartbeat: $0.heartbeat)
             }
-            return .park(Parking(keys: waiter.keys, deadline: waiter.deadline, stream: stream, whenFull: waiter.whenFull) { reason in
+            return .park(Parking(
+                keys: waiter.keys, deadline: waiter.deadline, stream: stream, whenFull: waiter.whenFull, recheckAfter: waiter.recheckAfter
+            ) { reason in
                 switch waiter.next(reason != .notified) {
                 case .wait(let bytes): .wait(sending: bytes)
+                case .recheck(let bytes, let after): .recheck(sending: bytes, after: after)
                 case .finish(let head, let body): .finish(head, body)
                 }
             })

@@ -72,6 +72,23 @@ import Testing
         #expect(beat.map(\.id) == [stream] && beat.map(\.due) == [.heartbeat])
     }
 
+    @Test func aRecheckComesDueAsAWakeAtItsTimeOutlivesHeartbeatsAndEndsWhenTheApplicationStopsAskingForIt() {
+        var set = WaitingSet<String>(capacity: 4)
+        let id = parkIdle(&set, "feed", keys: ["k"], deadline: .seconds(60), heartbeat: .seconds(1))
+        #expect(set.wake(key: "k") == [id])
+        #expect(set.finished(id, ended: false, wrote: false, now: now, recheckAt: now + .milliseconds(1500)) == nil)
+        #expect(set.nextTimer == now + .seconds(1), "the heartbeat is earlier")
+        let beat = set.due(at: now + .seconds(1))
+        #expect(beat.map(\.due) == [.heartbeat])
+        #expect(set.finished(id, ended: false, wrote: true, now: now + .seconds(1), ranApplication: false) == nil)
+        #expect(set.nextTimer == now + .milliseconds(1500), "a heartbeat keeps the recheck")
+        let recheck = set.due(at: now + .milliseconds(1500))
+        #expect(recheck.map(\.id) == [id] && recheck.map(\.due) == [.notified])
+        #expect(set.finished(id, ended: false, wrote: false, now: now + .milliseconds(1500)) == nil)
+        #expect(set.nextTimer == now + .seconds(2), "answered without a recheck: only its heartbeat is left")
+        #expect(set.due(at: now + .milliseconds(1900)).isEmpty)
+    }
+
     @Test func stoppingEndsEveryRequestIncludingOnesParkedOrBusyLater() {
         var set = WaitingSet<String>(capacity: 4)
         let idle = parkIdle(&set, "idle", keys: ["k"])

@@ -361,6 +361,26 @@ public final class InMemoryWorkflowRepository: WorkflowRepository {
         }
     }
 
+    /// Every change commits at once here, so the feed is the events in id order (one "transaction" id).
+    public func feedStart() throws -> FeedPosition {
+        state.withLock { FeedPosition(txid: 1, eventId: Int64($0.events.count)) }
+    }
+
+    public func feed(_ query: FeedQuery) throws -> FeedSlice {
+        state.withLock { state in
+            let scanned = Array(state.events.filter { FeedPosition(txid: 1, eventId: $0.id) > query.after }.prefix(query.scanLimit))
+            let items = scanned.compactMap { event -> (event: WorkflowEvent, position: FeedPosition, instance: WorkflowInstance)? in
+                guard let instance = state.instances[event.instanceId] else { return nil }
+                let candidate = query.ownerId.map { $0 == instance.userId } ?? true
+                    || query.approverId.map { instance.status == .waitingForApproval || instance.decidedBy.contains($0) } ?? false
+                return candidate ? (event, FeedPosition(txid: 1, eventId: event.id), instance) : nil
+            }
+            return FeedSlice(
+                items: items, scannedTo: scanned.last.map { FeedPosition(txid: 1, eventId: $0.id) }, more: scanned.count == query.scanLimit,
+                heldBack: false)
+        }
+    }
+
     private func record(_ events: [NewWorkflowEvent], for instance: WorkflowInstance, actor: UUID?, in state: inout State) {
         for event in events {
             state.events.append(WorkflowEvent(

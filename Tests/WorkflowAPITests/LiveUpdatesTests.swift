@@ -118,12 +118,98 @@ import Workflows
         #expect(waiter.deadline > .now + .seconds(28))
     }
 
-    @Test func aNotificationWakesTheWaitersOfEachInstanceItNamesAndStarWakesEveryone() {
+    @Test func aNotificationWakesTheWaitersOfEachInstanceAndOwnerItNamesAndEveryChangeFeedsAndStarWakesEveryone() {
         let a = "6f1c2f7e-4a51-4a55-9a8e-0c4f3b1e2d3c", b = "7f1c2f7e-4a51-4a55-9a8e-0c4f3b1e2d3c"
         let owner = "8f1c2f7e-4a51-4a55-9a8e-0c4f3b1e2d3c"
-        #expect(LiveUpdates.keys(forNotification: "\(a)/\(owner),\(b)/\(owner)") == ["i:\(a)", "i:\(b)"])
+        #expect(LiveUpdates.keys(forNotification: "\(a)/\(owner),\(b)/\(owner)") == ["i:\(a)", "u:\(owner)", "i:\(b)", "all"])
         #expect(LiveUpdates.keys(forNotification: "*") == nil, "sent after notifications may have been lost")
         #expect(LiveUpdates.keys(forNotification: "") == nil)
+    }
+
+    func json(_ bytes: [UInt8]) throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+    }
+
+    @Test func theFeedStartsNowAndCarriesTheCallersInstancesOnlyWithTheirIds() throws {
+        _ = try create()
+        let (head, body) = api.handle(request(.get, "/api/v1/events"), body: [])
+        #expect(head.status == .ok)
+        let empty = try json(body)
+        #expect((empty["items"] as? [Any])?.isEmpty == true, "without after the feed starts now")
+        let now = try #require(empty["nextCursor"] as? String)
+        let id = try create()
+        transition(id, to: "Running")
+        let stranger = TestTokens.token(user: UUID(), roles: ["Participant"])
+        var strange = request(.get, "/api/v1/events?after=\(now)", token: stranger)
+        let other = try json(api.handle(strange, body: []).1)
+        #expect((other["items"] as? [Any])?.isEmpty == true, "another user's instances are not in their feed")
+        let page = try json(api.handle(request(.get, "/api/v1/events?after=\(now)&limit=1"), body: []).1)
+        let items = try #require(page["items"] as? [[String: Any]])
+        #expect(items.map { $0["type"] as? String } == ["InstanceCreated"])
+        #expect(items.first?["workflowInstanceId"] as? String == id)
+        let next = try #require(page["nextCursor"] as? String)
+        let rest = try json(api.handle(request(.get, "/api/v1/events?after=\(next)"), body: []).1)
+        #expect((rest["items"] as? [[String: Any]])?.map { $0["toStatus"] as? String } == ["Running"])
+        let admin = TestTokens.token(user: UUID(), roles: ["Admin"])
+        strange = request(.get, "/api/v1/events?after=\(now)", token: admin)
+        #expect((try json(api.handle(strange, body: []).1)["items"] as? [Any])?.count == 2, "an Admin sees everyone's")
+        #expect(api.handle(request(.get, "/api/v1/events?after=12"), body: []).0.status == .badRequest, "a position is opaque")
+        #expect(api.handle(request(.get, "/api/v1/events?cursor=x"), body: []).0.status == .badRequest)
+    }
+
+    @Test func aFeedLongPollWaitsOnItsOwnersKeyAndAnAdminsOnEveryChange() throws {
+        guard case .wait(let waiter) = api.reply(request(.get, "/api/v1/events?wait=5"), body: []) else {
+            Issue.record("nothing new: the feed long-poll waits")
+            return
+        }
+        #expect(waiter.keys == ["u:\(participant.uuidString.lowercased())"])
+        #expect(waiter.next(false) == .wait(sending: []))
+        let id = try create()
+        guard case .finish(let head?, let body) = waiter.next(false) else {
+            Issue.record("the caller's new instance answers it")
+            return
+        }
+        #expect(head.status == .ok)
+        #expect((try json(body)["items"] as? [[String: Any]])?.first?["workflowInstanceId"] as? String == id)
+        let admin = TestTokens.token(user: UUID(), roles: ["Admin"])
+        guard case .wait(let everything) = api.reply(request(.get, "/api/v1/events?wait=5", token: admin), body: []) else {
+            Issue.record("an Admin's feed long-poll waits")
+            return
+        }
+        #expect(everything.keys == ["all"])
+        let approver = TestTokens.token(user: UUID(), roles: ["Approver"])
+        guard case .wait(let approvals) = api.reply(request(.get, "/api/v1/events/stream", token: approver), body: []) else {
+            Issue.record("a feed stream waits")
+            return
+        }
+        #expect(approvals.keys == ["all"], "an approval wait on anyone's instance may concern an Approver")
+    }
+
+    @Test func aFeedStreamsIdsAreFeedPositionsToResumeAfter() throws {
+        let (_, body) = api.handle(request(.get, "/api/v1/events"), body: [])
+        let now = try #require(try json(body)["nextCursor"] as? String)
+        guard case .wait(let waiter) = api.reply(request(.get, "/api/v1/events/stream?after=\(now)"), body: []) else {
+            Issue.record("a stream waits")
+            return
+        }
+        #expect(String(decoding: try #require(waiter.stream).first, as: UTF8.self) == "retry: 1000\n\n")
+        let id = try create()
+        transition(id, to: "Running")
+        guard case .wait(let sent) = waiter.next(false) else {
+            Issue.record("a stream keeps waiting")
+            return
+        }
+        let text = String(decoding: sent, as: UTF8.self)
+        let ids = text.split(separator: "\n").filter { $0.hasPrefix("id: ") }.map { String($0.dropFirst(4)) }
+        #expect(ids.count == 2)
+        #expect(text.contains("event: InstanceCreated\ndata: {\"id\":"))
+        guard case .wait(let resumed) = api.reply(request(.get, "/api/v1/events/stream", headers: ["Last-Event-ID": ids[0]]), body: []) else {
+            Issue.record("a resumed stream waits")
+            return
+        }
+        let again = String(decoding: try #require(resumed.stream).first, as: UTF8.self)
+        #expect(again.contains("id: \(ids[1])\nevent: StatusChanged\n") && !again.contains(ids[0]), "exactly the events after it")
+        #expect(api.handle(request(.get, "/api/v1/events/stream", headers: ["Last-Event-ID": "7"]), body: []).0.status == .badRequest)
     }
 
     @Test func aTicketCarriesItsCallerAndExpiresAfterAMinuteOrWithItsToken() throws {
