@@ -79,6 +79,9 @@ final class WebhookDeliveryJob: BackgroundJob {
         let poster = HTTPPoster(policy: policy, options: options)
         while !isStopping {
             let claimed: [PostgresWebhookRepository.ClaimedDelivery]
+            // The lease runs from the claiming statement's start (PostgreSQL's now()), which is no earlier
+            // than this: a claim that was slow to return (a lock wait, a restart) leaves less lease to use.
+            let claimStarted = ContinuousClock.now
             do {
                 claimed = try repository.claimDueDeliveries(limit: batch, lease: lease)
             } catch {
@@ -92,9 +95,9 @@ final class WebhookDeliveryJob: BackgroundJob {
             }
             // A batch is sent one by one; an attempt may start only while its lease outlasts it, or a worker
             // that claimed it after the lease lapsed could be sending it at the same time.
-            let latestStart = ContinuousClock.now + lease - options.timeout - .seconds(2)
+            let latestStart = claimStarted + lease - options.timeout - .seconds(2)
             for (index, delivery) in claimed.enumerated() {
-                guard !isStopping, ContinuousClock.now < latestStart || index == 0 else {
+                guard !isStopping, ContinuousClock.now < latestStart else {
                     claimed[index...].forEach(handBack)
                     break
                 }

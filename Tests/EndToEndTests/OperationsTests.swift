@@ -357,7 +357,7 @@ struct ShutdownEndToEndTests {
         let stopped = try #require(index("stopped"), "\(responder.log)")
         #expect(shuttingDown < jobStopped && jobStopped < stopped, "\(responder.log)")
         #expect(lines[shuttingDown].contains(#""reason":"SIGTERM""#))
-        let stoppedJobs = lines[jobStopped...].filter { $0.contains(#""message":"background job stopped""#) }
+        let stoppedJobs = lines[shuttingDown...].filter { $0.contains(#""message":"background job stopped""#) }
         for job in ["idempotency_key_purge", "deadlines", "wait_gauges"] {
             #expect(stoppedJobs.contains { $0.contains(#""job":"\#(job)""#) }, "\(job) did not stop")
         }
