@@ -29,11 +29,14 @@ let package = Package(
         .systemLibrary(name: "CLibPQ", pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
+        // A plain pthread mutex around a value: the locks on the request path (see Locked.swift for why).
+        .target(name: "Locking", swiftSettings: swiftSettings),
+
         // Generic edges: know nothing of workflows.
         .target(
             name: "FastCGI",
             dependencies: [
-                "CFastCGI",
+                "CFastCGI", "Locking",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -42,7 +45,7 @@ let package = Package(
         .target(
             name: "PostgresClient",
             dependencies: [
-                "CLibPQ", "TextCoding",
+                "CLibPQ", "Locking", "TextCoding",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -87,7 +90,7 @@ let package = Package(
         .target(
             name: "WorkflowAPI",
             dependencies: [
-                "Workflows", "TextCoding",
+                "Workflows", "Locking", "TextCoding",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),

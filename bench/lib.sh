@@ -260,8 +260,11 @@ run_wrk() {
   [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")
   [[ $target == fcgi-pg ]] && c0=$(ticks "$PGC_PID")
   local perf_pid=""
-  if [[ ${BENCH_PERF:-0} == 1 && $target == workflowd ]]; then
-    perf record -q -g -o "$dir/perf.data" -p "$WFD_PID" >"$dir/perf.log" 2>&1 &
+  # The C responder is profiled too: its profile is what workflowd's would be without its Swift code.
+  if [[ ${BENCH_PERF:-0} == 1 && ($target == workflowd || $target == fcgi-pg) ]]; then
+    local profiled=$WFD_PID
+    [[ $target == fcgi-pg ]] && profiled=$PGC_PID
+    perf record -q -g -o "$dir/perf.data" -p "$profiled" >"$dir/perf.log" 2>&1 &
     perf_pid=$!
   fi
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_OUT=$dir BENCH_RESULT=$dir/result.wrk \

@@ -32,7 +32,7 @@
 #      BENCH_PGBOUNCER=0 (skip the PgBouncer runs), BENCH_WEBHOOKS=0 (skip create with 1 and 10
 #      webhook subscriptions and the delivery rate, bench/webhooks.sh),
 #      BENCH_SCENARIOS (default "create get list context transition mixed approval"), BENCH_APPROVERS (10), BENCH_CEILINGS=0 (skip the
-#      ceilings), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
+#      ceilings; pg: only the C libfcgi + libpq responder, for quick before/after ratios), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
 #      symbols go to .run/bench/out/NAME/perf.txt). A partial run (other scenarios, no ceilings)
 #      writes results/partial-*.txt and never replaces latest.txt.
 # Exit status: non-zero when the harness breaks: the correctness check fails, a workflowd
@@ -48,6 +48,7 @@ BENCH_CONNS=${BENCH_CONNS:-16 64}
 ALL_SCENARIOS="create get list context transition mixed approval"
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 BENCH_CEILINGS=${BENCH_CEILINGS:-1}
+[[ $BENCH_CEILINGS =~ ^(0|1|pg)$ ]] || die "BENCH_CEILINGS must be 1, 0 or pg"
 for scenario in $BENCH_SCENARIOS; do
   [[ " $ALL_SCENARIOS " == *" $scenario "* ]] || die "unknown scenario '$scenario' in BENCH_SCENARIOS (known: $ALL_SCENARIOS)"
 done
@@ -82,7 +83,7 @@ for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" transition-c$c:$per_run mixed-c$c:$p
 [[ " $BENCH_SCENARIOS " == *" approval "* ]] && for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" approval-c$c:$per_run"; done
 # The C libfcgi + libpq responder runs the workflowd scenarios it serves, interleaved with them.
 PG_CEILING_SCENARIOS="create get list transition"
-if [[ $BENCH_CEILINGS == 1 ]]; then
+if [[ $BENCH_CEILINGS != 0 ]]; then
   for c in $BENCH_CONNS; do
     [[ " $BENCH_SCENARIOS " == *" transition "* ]] && TRANS_SEGMENTS+=" cpg-transition-c$c:$per_run"
   done
@@ -103,7 +104,7 @@ log "warm-up: 2 s of get at 64 connections (not recorded)"
 BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
   wrk -t"$WRK_THREADS" -c64 -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
 
-if [[ $BENCH_CEILINGS == 1 ]]; then
+if [[ $BENCH_CEILINGS != 0 ]]; then
   log "the C libfcgi + libpq responder (workflowd's SQL, captured from workflowd)"
   bench_start_pg_ceiling
   python3 "$B/check.py" compare "$BASE_URL" "$PGC_URL" "$DATA" | tee "$RUN/check-ceiling-pg.txt" ||
@@ -133,7 +134,7 @@ for scenario in $BENCH_SCENARIOS; do
   for c in $BENCH_CONNS; do
     [[ $scenario == approval ]] && { run_approval "$c"; continue; }
     run_scenario "$scenario-c$c" "$scenario" workflowd "$c" "$BASE_URL"
-    if [[ $BENCH_CEILINGS == 1 && " $PG_CEILING_SCENARIOS " == *" $scenario "* ]]; then
+    if [[ $BENCH_CEILINGS != 0 && " $PG_CEILING_SCENARIOS " == *" $scenario "* ]]; then
       run_scenario "cpg-$scenario-c$c" "$scenario" fcgi-pg "$c" "$PGC_URL"
     fi
   done

@@ -4,6 +4,9 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 static void cfastcgi_wake_handler(int signal_number) { (void)signal_number; }
 
@@ -41,4 +44,32 @@ static inline int cfastcgi_unblock_signal(int signal_number) {
     sigaddset(&set, signal_number);
     return pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 }
+
+/* The parking lot's watch set: parked connections in an epoll set, each tagged with its request id.
+ * Edge-triggered: a parked connection carries nothing more from nginx, so its turning readable or hung up
+ * (nginx closed it: the client went away) is reported once. `struct epoll_event` is packed on x86-64,
+ * so its fields stay on this side and Swift sees plain ids. */
+static inline int cfastcgi_watch_create(void) { return epoll_create1(EPOLL_CLOEXEC); }
+
+static inline int cfastcgi_watch_add(int watch, int fd, uint64_t id) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof event);
+    event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+    event.data.u64 = id;
+    return epoll_ctl(watch, EPOLL_CTL_ADD, fd, &event);
+}
+
+static inline int cfastcgi_watch_remove(int watch, int fd) { return epoll_ctl(watch, EPOLL_CTL_DEL, fd, NULL); }
+
+/* Waits up to `timeout_ms` and writes the ids of connections that ended to `ids` (at most `max`, <= 256);
+ * returns how many, or -1 (errno set). */
+static inline int cfastcgi_watch_wait(int watch, uint64_t *ids, int max, int timeout_ms) {
+    struct epoll_event events[256];
+    if (max > 256) max = 256;
+    int ready = epoll_wait(watch, events, max, timeout_ms);
+    for (int i = 0; i < ready; i++) ids[i] = events[i].data.u64;
+    return ready;
+}
+
+static inline int cfastcgi_watch_close(int watch) { return close(watch); }
 #endif

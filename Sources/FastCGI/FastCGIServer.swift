@@ -2,6 +2,7 @@ import CFastCGI
 import Dispatch
 import Foundation
 public import HTTPTypes
+import Locking
 public import Logging
 import Synchronization
 
@@ -84,7 +85,7 @@ public final class FastCGIServer: Sendable {
     private let listenSocketReleased = Atomic(false)
     private let failureReported = Atomic(false)
     /// Workers blocked in accept, by index: the ones to wake on an inherited socket.
-    private let idleWorkers = Mutex<[Int: pthread_t]>([:])
+    private let idleWorkers = Locked<[Int: pthread_t]>([:])
     static let wakeSignal = SIGUSR2
 
     /// Opens the listen socket; throws `ListenError` with a message fit for an operator.

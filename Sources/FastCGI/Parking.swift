@@ -93,11 +93,9 @@ struct WaitingSet<Payload> {
         static func < (a: Due, b: Due) -> Bool { a.rawValue < b.rawValue }
     }
 
+    /// A parked request's timers and state: plain values only, so that the watcher's pass over every
+    /// entry copies no reference (retain/release on thousands of entries per pass was most of its cost).
     struct Entry {
-        var payload: Payload
-        /// The connection to watch for the client going away (nginx closing it).
-        var fd: Int32
-        var keys: [String]
         var deadline: ContinuousClock.Instant
         var heartbeatEvery: Duration?
         var nextHeartbeat: ContinuousClock.Instant?
@@ -109,6 +107,8 @@ struct WaitingSet<Payload> {
 
     let capacity: Int
     private(set) var entries: [Int: Entry] = [:]
+    /// What each parked request carries besides its timers, kept apart from `entries` (see `Entry`).
+    private var parked: [Int: (payload: Payload, keys: [String])] = [:]
     private var byKey: [String: Set<Int>] = [:]
     private var nextId = 0
     /// Counts wake-ups: a request whose handler started before one and parked after it may have missed
@@ -124,23 +124,19 @@ struct WaitingSet<Payload> {
     /// head, then calls `finished`, which hands back a wake-up it may have missed (one that came after
     /// its handler started) or the stop.
     mutating func park(
-        _ payload: Payload, fd: Int32, keys: [String], deadline: ContinuousClock.Instant, heartbeatEvery: Duration?,
+        _ payload: Payload, keys: [String], deadline: ContinuousClock.Instant, heartbeatEvery: Duration?,
         now: ContinuousClock.Instant, generationAtStart: UInt64
     ) -> Int? {
         guard entries.count < capacity else { return nil }
         let id = nextId
         nextId += 1
         let due: Due? = stopping ? .stopping : (generation != generationAtStart ? .notified : nil)
+        parked[id] = (payload, keys)
         entries[id] = Entry(
-            payload: payload, fd: fd, keys: keys, deadline: deadline, heartbeatEvery: heartbeatEvery,
+            deadline: deadline, heartbeatEvery: heartbeatEvery,
             nextHeartbeat: heartbeatEvery.map { now + $0 }, busy: true, pending: due)
         for key in keys { byKey[key, default: []].insert(id) }
         return id
-    }
-
-    /// The connections of the idle requests, to watch for hang-ups (a busy one is looked at when it is idle again).
-    var watched: [(id: Int, fd: Int32)] {
-        entries.compactMap { $0.value.busy ? nil : ($0.key, $0.value.fd) }
     }
 
     /// The requests parked under `key` that a thread must now work on (the busy ones will be, later).
@@ -177,12 +173,23 @@ struct WaitingSet<Payload> {
         return result.sorted { $0.0 < $1.0 }
     }
 
-    /// The earliest deadline or heartbeat of an idle request.
+    /// The earliest deadline or heartbeat of an idle request. A plain loop: it runs under the lock on
+    /// every pass of the watcher, over thousands of entries, so it must not allocate.
     var nextTimer: ContinuousClock.Instant? {
-        entries.values.lazy.filter { !$0.busy }.flatMap { [$0.deadline] + [$0.nextHeartbeat, $0.recheckAt].compactMap { $0 } }.min()
+        var earliest: ContinuousClock.Instant?
+        func consider(_ instant: ContinuousClock.Instant?) {
+            guard let instant else { return }
+            if earliest == nil || instant < earliest! { earliest = instant }
+        }
+        for entry in entries.values where !entry.busy {
+            consider(entry.deadline)
+            consider(entry.nextHeartbeat)
+            consider(entry.recheckAt)
+        }
+        return earliest
     }
 
-    func payload(_ id: Int) -> Payload? { entries[id]?.payload }
+    func payload(_ id: Int) -> Payload? { parked[id]?.payload }
 
     /// A thread finished its work on `id`: it ended the request (`ended`, the slot is freed) or the
     /// request waits on (`wrote`: bytes went out, so the heartbeat starts over). Returns the work to do
@@ -226,8 +233,9 @@ struct WaitingSet<Payload> {
     }
 
     private mutating func remove(_ id: Int) {
-        guard let entry = entries.removeValue(forKey: id) else { return }
-        for key in entry.keys {
+        entries[id] = nil
+        guard let (_, keys) = parked.removeValue(forKey: id) else { return }
+        for key in keys {
             byKey[key]?.remove(id)
             if byKey[key]?.isEmpty == true { byKey[key] = nil }
         }

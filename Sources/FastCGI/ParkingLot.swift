@@ -2,6 +2,7 @@ import CFastCGI
 import Dispatch
 import Foundation
 import HTTPTypes
+import Locking
 import Logging
 import Synchronization
 
@@ -27,6 +28,9 @@ final class ParkedRequest: @unchecked Sendable {
         FCGXOutput.put(bytes, request.pointee.out) && FCGX_FFlush(request.pointee.out) == 0
     }
 
+    /// The connection to nginx, watched for the client going away.
+    var connection: Int32 { request.pointee.ipcFd }
+
     /// Ends the request (closing its connection) and frees it.
     func finish() {
         FCGX_Finish_r(request)
@@ -49,11 +53,20 @@ enum FCGXOutput {
 /// notices deadlines, heartbeats and clients that hung up (their connection turns readable: nginx
 /// closed it); a few wake threads run the application's `onWake` and write. Ordinary requests never wait
 /// for any of this: workers only add to the set, and waking is limited to `wakeThreads` threads.
+///
+/// Its cost must not grow with the number parked where ordinary requests pay it: a worker reads the wake
+/// generation without the lock, and the watcher learns of hang-ups from an epoll set each connection
+/// joins once (edge-triggered: a parked connection turns readable only when it ends), instead of
+/// rebuilding and polling thousands of descriptors on every pass while holding the lock.
 final class ParkingLot: Sendable {
     typealias Due = WaitingSet<ParkedRequest>.Due
 
-    private let waiting: Mutex<WaitingSet<ParkedRequest>>
-    private let queue = Mutex<[(id: Int, due: Due)]>([])
+    private let waiting: Locked<WaitingSet<ParkedRequest>>
+    /// `waiting.generation`, published after every change so that workers read it without the lock.
+    private let publishedGeneration = Atomic<UInt64>(0)
+    private let queue = Locked<[(id: Int, due: Due)]>([])
+    /// The epoll set of parked connections, each tagged with its request id (shim.h).
+    private let watchSet: Int32
     private let work = DispatchSemaphore(value: 0)
     private let threads = DispatchGroup()
     private let closing = Atomic(false)
@@ -62,13 +75,18 @@ final class ParkingLot: Sendable {
     private let logger: Logger
 
     init(capacity: Int, wakeThreads: Int, logger: Logger) {
-        waiting = Mutex(WaitingSet(capacity: capacity))
+        waiting = Locked(WaitingSet(capacity: capacity))
         self.wakeThreads = wakeThreads
         self.logger = logger
+        watchSet = cfastcgi_watch_create()
+        precondition(watchSet >= 0, "epoll_create1 failed: errno \(errno)")
     }
 
+    deinit { _ = cfastcgi_watch_close(watchSet) }
+
     var count: Int { waiting.withLock { $0.count } }
-    var generation: UInt64 { waiting.withLock { $0.generation } }
+    /// Read by every worker before its handler runs (see `WaitingSet.park`): an atomic load, no lock.
+    var generation: UInt64 { publishedGeneration.load(ordering: .acquiring) }
 
     func start() {
         guard started.exchange(true, ordering: .acquiringAndReleasing) == false else { return }
@@ -95,15 +113,16 @@ final class ParkingLot: Sendable {
         let now = ContinuousClock.now
         let taken = waiting.withLock {
             $0.park(
-                parked, fd: request.pointee.ipcFd, keys: parking.keys, deadline: parking.deadline,
+                parked, keys: parking.keys, deadline: parking.deadline,
                 heartbeatEvery: parking.stream?.heartbeatEvery, now: now, generationAtStart: generationAtStart)
         }
         guard let id = taken else { return false }
+        watch(parked, as: id)
         var ended = false
         if let stream = parking.stream {
             let head = Array(CGIMapping.responseHead(for: stream.head).utf8)
             if !parked.send(head + stream.first) {
-                parked.finish()
+                finish(parked)
                 ended = true
             }
         }
@@ -114,13 +133,35 @@ final class ParkingLot: Sendable {
     }
 
     func wake(key: String) {
-        let ids = waiting.withLock { $0.wake(key: key) }
+        let ids = waiting.withLock { set in
+            defer { publishedGeneration.store(set.generation, ordering: .releasing) }
+            return set.wake(key: key)
+        }
         enqueue(ids.map { ($0, .notified) })
     }
 
     func wakeAll(_ due: Due = .notified) {
-        let ids = waiting.withLock { $0.wakeAll(due) }
+        let ids = waiting.withLock { set in
+            defer { publishedGeneration.store(set.generation, ordering: .releasing) }
+            return set.wakeAll(due)
+        }
         enqueue(ids.map { ($0, due) })
+    }
+
+    /// Adds a parked connection to the epoll set. Readable or hung up means the client went away: nothing
+    /// more is sent on a parked request's connection once its stdin was read. Edge-triggered, so one
+    /// ending is reported once, even while a wake thread is busy with the request.
+    private func watch(_ parked: ParkedRequest, as id: Int) {
+        if cfastcgi_watch_add(watchSet, parked.connection, UInt64(id)) != 0 {
+            logger.warning("cannot watch a parked connection", metadata: ["errno": "\(errno)"])
+        }
+    }
+
+    /// Leaves the epoll set before the connection closes (a reused descriptor must not inherit the
+    /// registration), then ends the request.
+    private func finish(_ parked: ParkedRequest) {
+        _ = cfastcgi_watch_remove(watchSet, parked.connection)
+        parked.finish()
     }
 
     /// Waits until no request is parked, or `deadline`; true when none is.
@@ -173,11 +214,11 @@ final class ParkingLot: Sendable {
         let reason: WakeReason
         switch due {
         case .gone:
-            parked.finish()
+            finish(parked)
             return (true, false, nil)
         case .heartbeat:
             guard parked.send(parked.heartbeat) else {
-                parked.finish()
+                finish(parked)
                 return (true, false, nil)
             }
             return (false, true, nil)
@@ -195,37 +236,28 @@ final class ParkingLot: Sendable {
             let recheck: Duration? = if case .recheck(_, let after) = answer { after } else { nil }
             guard !bytes.isEmpty else { return (false, false, recheck) }
             guard parked.send(bytes) else {
-                parked.finish()
+                finish(parked)
                 return (true, false, nil)
             }
             return (false, true, recheck)
         case .finish(let head, let body):
             let headBytes = head.map { parked.streaming ? [] : Array(CGIMapping.responseHead(for: $0).utf8) } ?? []
             _ = FCGXOutput.put(headBytes + body, parked.request.pointee.out)
-            parked.finish()
+            finish(parked)
             return (true, true, nil)
         }
     }
 
     private func watchLoop() {
-        var fds: [pollfd] = []
-        var ids: [Int] = []
+        var ended = [UInt64](repeating: 0, count: 256)
         while !closing.load(ordering: .acquiring) {
-            let (watched, nextTimer) = waiting.withLock { ($0.watched, $0.nextTimer) }
-            fds.removeAll(keepingCapacity: true)
-            ids.removeAll(keepingCapacity: true)
-            for (id, fd) in watched {
-                fds.append(pollfd(fd: fd, events: Int16(POLLIN), revents: 0))
-                ids.append(id)
-            }
-            // At most 100 ms, so that requests parked meanwhile are watched soon and stop is prompt.
+            let nextTimer = waiting.withLock { $0.nextTimer }
+            // At most 100 ms, so that stop is prompt and timers of requests parked meanwhile are seen soon.
             var timeout = 100
             if let nextTimer { timeout = min(timeout, max(0, Int((nextTimer - .now) / .milliseconds(1)) + 1)) }
-            let ready = poll(&fds, nfds_t(fds.count), Int32(timeout))
+            let ready = ended.withUnsafeMutableBufferPointer { cfastcgi_watch_wait(watchSet, $0.baseAddress, Int32($0.count), Int32(timeout)) }
             if ready > 0 {
-                // Nothing more is sent on a parked request's connection once its stdin was read: anything
-                // readable (or a hang-up, which poll always reports) is nginx closing it (the client went away) or aborting the request.
-                let gone = zip(ids, fds).filter { $0.1.revents != 0 }.map(\.0)
+                let gone = ended[0..<Int(ready)].map { Int($0) }
                 let dispatch = waiting.withLock { s in gone.compactMap { s.gone($0) } }
                 if !dispatch.isEmpty {
                     logger.debug("parked requests whose client went away", metadata: ["count": "\(dispatch.count)"])

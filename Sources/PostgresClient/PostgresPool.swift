@@ -1,7 +1,7 @@
 import Dispatch
 public import Logging
 import Metrics
-import Synchronization
+import Locking
 import TextCoding
 
 /// A snapshot of the pool, for health and metrics.
@@ -26,7 +26,7 @@ public final class PostgresPool: Sendable {
     public let size: Int
     public let checkoutTimeout: Duration
     private let logger: Logger
-    private let state: Mutex<State>
+    private let state: Locked<State>
 
     /// A libpq connection is not thread-safe. It may cross threads here because the state machine hands
     /// each one to exactly one owner at a time: the caller it lends it to, the idle list (under the lock),
@@ -56,7 +56,7 @@ public final class PostgresPool: Sendable {
         self.size = size
         self.checkoutTimeout = checkoutTimeout
         self.logger = logger
-        self.state = Mutex(State(machine: Machine(size: size)))
+        self.state = Locked(State(machine: Machine(size: size)))
     }
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.

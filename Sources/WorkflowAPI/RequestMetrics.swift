@@ -1,5 +1,5 @@
 import Metrics
-import Synchronization
+import Locking
 
 /// `http_requests_total{route,method,status}` and `http_request_duration_seconds{route,method}`.
 ///
@@ -17,7 +17,7 @@ final class RequestMetrics: Sendable {
         let duration: Metrics.Timer
     }
 
-    private let handles = Mutex<[Key: Handles]>([:])
+    private let handles = Locked<[Key: Handles]>([:])
 
     func record(route: String, method: String, status: Int, nanoseconds: Int64) {
         let key = Key(route: route, method: method, status: status)

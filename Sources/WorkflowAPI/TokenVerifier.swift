@@ -1,4 +1,5 @@
 public import Foundation
+import Locking
 import Synchronization
 import Crypto
 import JWTKit
@@ -106,7 +107,7 @@ public final class TokenVerifier: Sendable {
     }
 
     let configuration: TokenVerifierConfiguration
-    private let state: Mutex<State>
+    private let state: Locked<State>
     private let reloadTickets = Atomic<UInt64>(0)
     let parser = DefaultJWTParser()
 
@@ -116,7 +117,7 @@ public final class TokenVerifier: Sendable {
 
     init(configuration: TokenVerifierConfiguration, keys: KeySet) {
         self.configuration = configuration
-        state = Mutex(State(keys: keys))
+        state = Locked(State(keys: keys))
     }
 
     /// The identifiers of the keys that verify tokens now (see `KeySet.identifiers`).

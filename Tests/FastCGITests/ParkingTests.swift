@@ -11,7 +11,7 @@ import Testing
     let now = ContinuousClock.now
 
     func parkIdle(_ set: inout WaitingSet<String>, _ name: String, keys: [String], deadline: Duration = .seconds(30), heartbeat: Duration? = nil) -> Int {
-        let id = set.park(name, fd: -1, keys: keys, deadline: now + deadline, heartbeatEvery: heartbeat, now: now, generationAtStart: set.generation)!
+        let id = set.park(name, keys: keys, deadline: now + deadline, heartbeatEvery: heartbeat, now: now, generationAtStart: set.generation)!
         #expect(set.finished(id, ended: false, wrote: false, now: now) == nil, "nothing happened while it parked")
         return id
     }
@@ -29,18 +29,18 @@ import Testing
         var set = WaitingSet<String>(capacity: 2)
         let a = parkIdle(&set, "a", keys: ["k"])
         _ = parkIdle(&set, "b", keys: ["k"])
-        #expect(set.park("c", fd: -1, keys: ["k"], deadline: now, heartbeatEvery: nil, now: now, generationAtStart: set.generation) == nil)
+        #expect(set.park("c", keys: ["k"], deadline: now, heartbeatEvery: nil, now: now, generationAtStart: set.generation) == nil)
         #expect(set.gone(a) == a)
         #expect(set.finished(a, ended: true, wrote: false, now: now) == nil)
         #expect(set.count == 1)
-        #expect(set.park("c", fd: -1, keys: ["k"], deadline: now, heartbeatEvery: nil, now: now, generationAtStart: set.generation) != nil)
+        #expect(set.park("c", keys: ["k"], deadline: now, heartbeatEvery: nil, now: now, generationAtStart: set.generation) != nil)
     }
 
     @Test func aWakeThatCameWhileTheHandlerRanIsHandedOutWhenItParks() {
         var set = WaitingSet<String>(capacity: 4)
         let started = set.generation
         _ = set.wake(key: "k")  // committed after the handler's query, before it parked
-        let id = set.park("late", fd: -1, keys: ["k"], deadline: now + .seconds(5), heartbeatEvery: nil, now: now, generationAtStart: started)!
+        let id = set.park("late", keys: ["k"], deadline: now + .seconds(5), heartbeatEvery: nil, now: now, generationAtStart: started)!
         #expect(set.finished(id, ended: false, wrote: false, now: now) == .notified)
     }
 
@@ -97,7 +97,7 @@ import Testing
         #expect(set.finished(idle, ended: false, wrote: false, now: now) == nil)
         #expect(set.wakeAll(.stopping) == [idle])
         #expect(set.finished(busy, ended: false, wrote: false, now: now) == .stopping)
-        let late = set.park("late", fd: -1, keys: [], deadline: now, heartbeatEvery: nil, now: now, generationAtStart: set.generation)!
+        let late = set.park("late", keys: [], deadline: now, heartbeatEvery: nil, now: now, generationAtStart: set.generation)!
         #expect(set.finished(late, ended: false, wrote: true, now: now) == .stopping)
     }
 }
@@ -192,6 +192,40 @@ import Testing
         close(fd)
         #expect(eventually { server.waiting == 0 })
         #expect(wakes.value.load(ordering: .relaxed) == 0)
+    }
+
+    /// The watcher hears of a hang-up once (edge-triggered epoll); one that comes while a wake thread is
+    /// busy with the request must still end it when that work is done.
+    @Test func aClientThatHangsUpWhileItsWakeUpRunsIsEndedAfterIt() throws {
+        let inWake = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let wakes = WakeCount()
+        let server = try FastCGIServer(
+            configuration: FastCGIServerConfiguration(address: .unix(path: socket, mode: 0o600), workers: 2),
+            logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
+        ) { _, _ in
+            let ok = HTTPResponse(status: .ok, headerFields: [.contentType: "text/plain"])
+            let stream = Parking.Stream(head: ok, first: Array("open\n".utf8), heartbeatEvery: .seconds(15), heartbeat: Array(":\n".utf8))
+            return .park(Parking(keys: ["s"], deadline: .now + .seconds(30), stream: stream, whenFull: Self.full) { reason in
+                guard reason == .notified else { return .finish(nil, []) }
+                wakes.value.add(1, ordering: .relaxed)
+                inWake.signal()
+                _ = release.wait(timeout: .now() + 5)
+                return .wait(sending: Array("tick\n".utf8))
+            })
+        }
+        server.start()
+        defer { server.stop(deadline: .now + .seconds(5)) }
+        let fd = try FastCGIClient.send(socket: socket, path: "/stream")
+        #expect(eventually { server.waiting == 1 })
+        server.wake(key: "s")
+        #expect(inWake.wait(timeout: .now() + 5) == .success)
+        close(fd)
+        Thread.sleep(forTimeInterval: 0.2)  // the hang-up reaches the watcher while the wake-up still runs
+        #expect(server.waiting == 1)
+        release.signal()
+        #expect(eventually { server.waiting == 0 })
+        #expect(wakes.value.load(ordering: .relaxed) == 1)
     }
 
     @Test func aStreamWritesItsHeadAtOnceAndEachWakeUpAsItHappens() throws {
