@@ -105,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "workflowd",
             dependencies: [
-                "FastCGI", "PostgresClient", "TextCoding", "Workflows", "WorkflowStore", "WorkflowAPI", "WebhookClient",
+                "FastCGI", "Locking", "PostgresClient", "TextCoding", "Workflows", "WorkflowStore", "WorkflowAPI", "WebhookClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

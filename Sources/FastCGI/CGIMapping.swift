@@ -58,6 +58,19 @@ public enum CGIMapping {
         return HTTPRequest(method: method, scheme: https ? "https" : "http", authority: host, path: path, headerFields: fields)
     }
 
+    /// The CGI variables `request(from:)` reads besides the `HTTP_*` headers.
+    static let mappedVariables: [[UInt8]] = [
+        "REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "DOCUMENT_URI", "QUERY_STRING", "HTTPS", "CONTENT_TYPE", "CONTENT_LENGTH",
+    ].map { Array($0.utf8) }
+
+    /// Whether `request(from:)` reads the parameter named `name` (raw bytes): the server copies only those
+    /// into Swift strings. nginx's fastcgi_params sends a dozen more (SERVER_SOFTWARE, REMOTE_PORT, …)
+    /// that would cost two string allocations each on every request.
+    public static func isMapped(_ name: UnsafeRawBufferPointer) -> Bool {
+        if name.starts(with: "HTTP_".utf8) { return true }
+        return mappedVariables.contains { $0.elementsEqual(name) }
+    }
+
     /// `HTTP_X_REQUEST_ID` → `x-request-id` (byte-wise: CGI names are ASCII).
     static func headerName(fromParameter parameter: String) -> HTTPField.Name? {
         let raw = parameter.utf8.dropFirst(5).map { byte -> UInt8 in

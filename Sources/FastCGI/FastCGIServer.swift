@@ -243,14 +243,15 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Copies `envp` at once: its strings die at the next accept/finish. Split at the byte level
-    /// (`NAME=value`), which is several times cheaper than Character-wise String searching.
+    /// (`NAME=value`), which is several times cheaper than Character-wise String searching, and only the
+    /// parameters the mapping reads (`CGIMapping.isMapped`) become strings.
     private static func parameters(of request: UnsafeMutablePointer<FCGX_Request>) -> [(String, String)] {
         var params: [(String, String)] = []
         params.reserveCapacity(32)
         guard var cursor = request.pointee.envp else { return params }
         while let entry = cursor.pointee {
             let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
-            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
+            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")), CGIMapping.isMapped(UnsafeRawBufferPointer(rebasing: bytes[..<equals])) {
                 params.append((
                     String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<equals]), as: UTF8.self),
                     String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(equals + 1)...]), as: UTF8.self)

@@ -211,26 +211,27 @@ public final class PostgresConnection {
     }
 
     private static func rows(of result: OpaquePointer?) -> PostgresRows {
-        let rowCount = Int(PQntuples(result))
-        let columnCount = Int(PQnfields(result))
-        var rows: [PostgresRow] = []
-        rows.reserveCapacity(rowCount)
-        for r in 0..<Int32(rowCount) {
-            var values: [String?] = []
-            values.reserveCapacity(columnCount)
-            for c in 0..<Int32(columnCount) {
+        let rowCount = Int32(PQntuples(result))
+        let columnCount = Int32(PQnfields(result))
+        var total = 0
+        for r in 0..<rowCount { for c in 0..<columnCount { total += Int(PQgetlength(result, r, c)) } }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(total)
+        var spans: [(start: Int32, length: Int32)] = []
+        spans.reserveCapacity(Int(rowCount * columnCount))
+        for r in 0..<rowCount {
+            for c in 0..<columnCount {
                 if PQgetisnull(result, r, c) == 1 {
-                    values.append(nil)
+                    spans.append((Int32(bytes.count), -1))
                 } else {
-                    let length = Int(PQgetlength(result, r, c))
-                    let bytes = UnsafeRawBufferPointer(start: PQgetvalue(result, r, c), count: length)
-                    values.append(String(decoding: bytes, as: UTF8.self))
+                    let length = PQgetlength(result, r, c)
+                    spans.append((Int32(bytes.count), length))
+                    bytes.append(contentsOf: UnsafeRawBufferPointer(start: PQgetvalue(result, r, c), count: Int(length)))
                 }
             }
-            rows.append(PostgresRow(values: values))
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return PostgresRows(rows: rows, affectedRows: affected)
+        return PostgresRows(values: ResultValues(bytes: bytes, spans: spans, columns: Int(columnCount)), affectedRows: affected)
     }
 }
 

@@ -3,6 +3,10 @@
 public enum JSONString {
     /// `s` as a JSON string literal, quotes included (RFC 8259 escaping).
     public static func quoted(_ s: String) -> String {
+        // Most strings (ids, names, statuses) need no escape: one scan of the bytes, one concatenation.
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return "\"" + s + "\""
+        }
         var out = "\""
         out.reserveCapacity(s.utf8.count + 2)
         for scalar in s.unicodeScalars {

@@ -5,27 +5,71 @@ import TextCoding
 /// Hand-written JSON for the response types: a few string appends instead of Codable's reflection,
 /// and jsonb columns are spliced in as the text PostgreSQL already produced.
 enum JSONWriter {
-    /// The instance as `caller` sees it: `allowedActions` are the caller's.
+    /// The instance as `caller` sees it: `allowedActions` are the caller's. Written piece by piece into one
+    /// string: an interpolation or a `+` chain would build a temporary string for each member, on every
+    /// response of the busiest endpoints.
     static func instance(_ i: WorkflowInstance, for caller: Principal) -> String {
         var out = ""
-        out.reserveCapacity(500 + i.context.text.utf8.count + i.stepData.text.utf8.count)
-        out += "{\"id\":\"\(i.id.lowercaseText)\""
-        out += ",\"workflowDefinitionId\":" + JSONString.quoted(i.definitionId)
-        out += ",\"userId\":\"\(i.userId.lowercaseText)\""
-        out += ",\"status\":\"\(i.status.rawValue)\""
-        out += ",\"currentStep\":\(i.currentStep),\"totalSteps\":\(i.totalSteps)"
-        out += ",\"context\":" + i.context.text
-        out += ",\"stepData\":" + i.stepData.text
-        out += ",\"allowedTransitions\":" + allowedTransitions[i.status]!
-        out += ",\"allowedActions\":[" + WorkflowActions.allowed(for: i, by: caller).map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"
-        out += ",\"awaiting\":" + (i.awaiting?.json(counts: true) ?? "null")
-        out += ",\"version\":\(i.version)"
-        out += ",\"createdAt\":\"\(timestamp(i.createdAt))\",\"updatedAt\":\"\(timestamp(i.updatedAt))\""
-        out += ",\"statusChangedAt\":\"\(timestamp(i.statusChangedAt))\""
-        out += ",\"retryOf\":" + (i.retryOf.map { "\"\($0.lowercaseText)\"" } ?? "null")
-        out += ",\"retriedAs\":" + (i.retriedAs.map { "\"\($0.lowercaseText)\"" } ?? "null")
-        out += ",\"attempt\":\(i.attempt)}"
+        out.reserveCapacity(640 + i.context.text.utf8.count + i.stepData.text.utf8.count)
+        out += "{\"id\":\""
+        out += i.id.lowercaseText
+        out += "\",\"workflowDefinitionId\":"
+        out += JSONString.quoted(i.definitionId)
+        out += ",\"userId\":\""
+        out += i.userId.lowercaseText
+        out += "\",\"status\":\""
+        out += i.status.rawValue
+        out += "\",\"currentStep\":"
+        out += String(i.currentStep)
+        out += ",\"totalSteps\":"
+        out += String(i.totalSteps)
+        out += ",\"context\":"
+        out += i.context.text
+        out += ",\"stepData\":"
+        out += i.stepData.text
+        out += ",\"allowedTransitions\":"
+        out += allowedTransitions[i.status]!
+        out += ",\"allowedActions\":"
+        appendNames(WorkflowActions.allowed(for: i, by: caller), to: &out)
+        out += ",\"awaiting\":"
+        out += i.awaiting?.json(counts: true) ?? "null"
+        out += ",\"version\":"
+        out += String(i.version)
+        out += ",\"createdAt\":\""
+        out += timestamp(i.createdAt)
+        out += "\",\"updatedAt\":\""
+        out += timestamp(i.updatedAt)
+        out += "\",\"statusChangedAt\":\""
+        out += timestamp(i.statusChangedAt)
+        out += "\",\"retryOf\":"
+        appendOptionalId(i.retryOf, to: &out)
+        out += ",\"retriedAs\":"
+        appendOptionalId(i.retriedAs, to: &out)
+        out += ",\"attempt\":"
+        out += String(i.attempt)
+        out += "}"
         return out
+    }
+
+    /// `["start","cancel"]`: raw values that need no escaping.
+    static func appendNames<T: RawRepresentable<String>>(_ values: [T], to out: inout String) {
+        out += "["
+        for (index, value) in values.enumerated() {
+            out += index == 0 ? "\"" : ",\""
+            out += value.rawValue
+            out += "\""
+        }
+        out += "]"
+    }
+
+    static func appendOptionalId(_ id: UUID?, to out: inout String) {
+        guard let id else {
+            out += "null"
+            return
+        }
+        out += "\""
+        out += id.lowercaseText
+        out += "\""
     }
 
     /// An inbox entry: what is awaited, by when, and the instance in brief (with the caller's actions).
@@ -40,7 +84,8 @@ enum JSONWriter {
         out += ",\"instance\":{\"id\":\"\(i.id.lowercaseText)\",\"workflowDefinitionId\":" + JSONString.quoted(i.definitionId)
         out += ",\"userId\":\"\(i.userId.lowercaseText)\",\"status\":\"\(i.status.rawValue)\""
         out += ",\"currentStep\":\(i.currentStep),\"totalSteps\":\(i.totalSteps),\"version\":\(i.version)"
-        out += ",\"allowedActions\":[" + WorkflowActions.allowed(for: i, by: caller).map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"
+        out += ",\"allowedActions\":"
+        appendNames(WorkflowActions.allowed(for: i, by: caller), to: &out)
         out += ",\"createdAt\":\"\(timestamp(i.createdAt))\"}}"
         return out
     }
@@ -75,8 +120,15 @@ enum JSONWriter {
     }
 
     static func page<T>(_ page: Page<T>, item: (T) -> String) -> String {
-        "{\"items\":[" + page.items.map(item).joined(separator: ",") + "],\"nextCursor\":"
-            + (page.nextCursor.map(JSONString.quoted) ?? "null") + "}"
+        var out = "{\"items\":["
+        for (index, element) in page.items.enumerated() {
+            if index > 0 { out += "," }
+            out += item(element)
+        }
+        out += "],\"nextCursor\":"
+        out += page.nextCursor.map(JSONString.quoted) ?? "null"
+        out += "}"
+        return out
     }
 
     /// Each state's `allowedTransitions` array, written once.

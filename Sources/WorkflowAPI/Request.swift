@@ -29,11 +29,42 @@ struct APIRequest {
     static func parseQuery(_ text: Substring) -> [(String, String)] {
         text.split(separator: "&").map { pair in
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            func decode(_ s: Substring) -> String {
-                let spaced = s.replacingOccurrences(of: "+", with: " ")
-                return spaced.removingPercentEncoding ?? spaced
+            return (formDecoded(parts[0]), parts.count > 1 ? formDecoded(parts[1]) : "")
+        }
+    }
+
+    /// `+` → space, `%XX` → that byte. Text with a malformed escape, or whose bytes are not UTF-8 once
+    /// decoded, comes back with only `+` replaced (as Foundation's `removingPercentEncoding` failing did).
+    /// Byte-wise: Foundation bridges through NSString on Linux, on every query parameter.
+    static func formDecoded(_ text: Substring) -> String {
+        let input = Array(text.utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(input.count)
+        var index = 0
+        var malformed = false
+        while index < input.count {
+            let byte = input[index]
+            if byte == UInt8(ascii: "%"), !malformed {
+                if index + 2 < input.count, let high = hexValue(input[index + 1]), let low = hexValue(input[index + 2]) {
+                    bytes.append(high << 4 | low)
+                    index += 3
+                    continue
+                }
+                malformed = true
             }
-            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+            bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+            index += 1
+        }
+        if !malformed, let decoded = String(validating: bytes, as: UTF8.self) { return decoded }
+        return String(decoding: input.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
         }
     }
 

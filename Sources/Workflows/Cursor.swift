@@ -47,17 +47,10 @@ enum CursorCoding {
         return FeedPosition(txid: txid, eventId: id)
     }
 
-    private static func encodeText(_ text: String) -> String {
-        String(Data(text.utf8).base64EncodedString().compactMap { c -> Character? in
-            c == "+" ? "-" : c == "/" ? "_" : c == "=" ? nil : c
-        })
-    }
+    private static func encodeText(_ text: String) -> String { Base64URL.encode(text.utf8) }
 
     private static func decodeText(_ cursor: String) throws(WorkflowError) -> String {
-        guard cursor.utf8.count <= 200 else { throw .invalidCursor }
-        var base64 = String(cursor.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        guard let data = Data(base64Encoded: base64), let text = String(data: data, encoding: .utf8) else {
+        guard cursor.utf8.count <= 200, let bytes = Base64URL.decode(cursor), let text = String(validating: bytes, as: UTF8.self) else {
             throw .invalidCursor
         }
         return text

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Locking
 import Logging
 import Metrics
 import PostgresClient
@@ -33,7 +34,7 @@ final class ChangeNotifier: BackgroundJob {
     private let configuration: PostgresConfiguration
     private let channel: String
     private let logger: Logger
-    private let pending = Mutex<(changes: [String], seen: Set<String>, everyone: Bool)>(([], [], false))
+    private let pending = Locked<(changes: [String], seen: Set<String>, everyone: Bool)>(([], [], false))
     private let work = DispatchSemaphore(value: 0)
     private let stopping = Atomic(false)
     private let thread: JobThread

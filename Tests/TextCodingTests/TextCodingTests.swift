@@ -67,3 +67,24 @@ import TextCoding
         #expect(RFC3339.microsecondsSinceEpoch(parsing: text) == nil)
     }
 }
+
+@Suite struct Base64URLTests {
+    @Test func encodesLikeFoundationWithoutPaddingAndDecodesBack() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<64 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let expected = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(Base64URL.encode(bytes) == expected)
+            #expect(Base64URL.decode(expected) == bytes)
+        }
+    }
+
+    @Test func refusesWhatNoEncoderWrites() {
+        #expect(Base64URL.decode("a") == nil, "a lone sixth-bit group")
+        #expect(Base64URL.decode("ab+c") == nil, "not the url alphabet")
+        #expect(Base64URL.decode("YQ==") == nil, "padding")
+        #expect(Base64URL.decode("YR") == nil, "leftover bits set")
+        #expect(Base64URL.decode("YQ") == [UInt8(ascii: "a")])
+    }
+}

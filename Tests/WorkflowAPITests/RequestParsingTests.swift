@@ -9,6 +9,16 @@ import Testing
         #expect(WorkflowAPI.methodLabel(HTTPRequest.Method("X48213")!) == "OTHER")
     }
 
+    @Test func queryValuesAreFormDecodedAndMalformedEscapesKeptAsSent() {
+        #expect(APIRequest.formDecoded("a+b%20c") == "a b c")
+        #expect(APIRequest.formDecoded("%7B%22team%22%3A%22t-1%22%7D") == #"{"team":"t-1"}"#)
+        #expect(APIRequest.formDecoded("caf%C3%A9") == "café")
+        #expect(APIRequest.formDecoded("100%") == "100%", "a dangling %")
+        #expect(APIRequest.formDecoded("a%zz+b") == "a%zz b", "not hex: only + is decoded")
+        #expect(APIRequest.formDecoded("%FF%FE") == "%FF%FE", "not UTF-8 once decoded")
+        #expect(APIRequest.parseQuery("limit=5&context=%7B%7D&flag&x=a%3Db").map { "\($0.0)=\($0.1)" } == ["limit=5", "context={}", "flag=", "x=a=b"])
+    }
+
     @Test func contentTypeIgnoresCaseParametersAndSpaces() {
         func isJSON(_ value: String) -> Bool {
             var head = HTTPRequest(method: .post, scheme: "http", authority: nil, path: "/")
