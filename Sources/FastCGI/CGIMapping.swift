@@ -1,4 +1,7 @@
 public import HTTPTypes
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Turns FastCGI (CGI/1.1) parameters into an `HTTPRequest`, and an `HTTPResponse` into a CGI response head.
 /// Pure functions: the FastCGI plumbing hands them plain strings.
@@ -67,8 +70,15 @@ public enum CGIMapping {
     /// into Swift strings. nginx's fastcgi_params sends a dozen more (SERVER_SOFTWARE, REMOTE_PORT, …)
     /// that would cost two string allocations each on every request.
     public static func isMapped(_ name: UnsafeRawBufferPointer) -> Bool {
-        if name.starts(with: "HTTP_".utf8) { return true }
-        return mappedVariables.contains { $0.elementsEqual(name) }
+        if name.count > 5, name[0] == UInt8(ascii: "H"), name[1] == UInt8(ascii: "T"), name[2] == UInt8(ascii: "T"),
+            name[3] == UInt8(ascii: "P"), name[4] == UInt8(ascii: "_")
+        {
+            return true
+        }
+        for variable in mappedVariables where variable.count == name.count {
+            if variable.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 { return true }
+        }
+        return false
     }
 
     /// `HTTP_X_REQUEST_ID` → `x-request-id` (byte-wise: CGI names are ASCII).

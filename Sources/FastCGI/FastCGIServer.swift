@@ -218,7 +218,9 @@ public final class FastCGIServer: Sendable {
         let responseBody: [UInt8]
         do {
             let head = try CGIMapping.request(from: params)
-            let body = readBody(request, declaredLength: head.headerFields[.contentLength].flatMap { Int($0) })
+            // A loop, not the subscript: that joins repeated fields through a generic, allocating path.
+            let declared = head.headerFields.first { $0.name == .contentLength }.flatMap { Int($0.value) }
+            let body = readBody(request, declaredLength: declared)
             switch handler(head, body) {
             case .respond(let answer, let bytes):
                 (response, responseBody) = (answer, bytes)

@@ -11,7 +11,7 @@ import Workflows
 /// one sent while the first is still being answered is 409.
 extension WorkflowAPI {
     func idempotent(_ c: RouteContext, _ command: () throws -> Response) throws -> Response {
-        guard let key = c.request.head.headerFields[.idempotencyKey] else { return try command() }
+        guard let key = c.request.head.headerFields.first(.idempotencyKey) else { return try command() }
         if let error = Self.idempotencyKeyError(key) { throw Problem.validation([error]) }
         let claim = IdempotencyClaim(key: key, requestHash: Self.commandFingerprint(c.request))
         let outcome = try service.keyed(claim, by: c.principal!) {
@@ -45,7 +45,7 @@ extension WorkflowAPI {
 
     /// What "the same request" means for a command: method, path, `If-Match` and the body's bytes.
     static func commandFingerprint(_ request: APIRequest) -> String {
-        var bytes = Array("\(request.head.method.rawValue) \(request.path)\n\(request.head.headerFields[.ifMatch] ?? "")\n".utf8)
+        var bytes = Array("\(request.head.method.rawValue) \(request.path)\n\(request.head.headerFields.first(.ifMatch) ?? "")\n".utf8)
         bytes += request.body
         return Hex.encode(SHA256.hash(data: bytes))
     }

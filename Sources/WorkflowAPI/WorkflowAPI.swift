@@ -138,7 +138,7 @@ public final class WorkflowAPI: Sendable {
     /// (a waiter's when it starts waiting).
     public func reply(_ head: HTTPRequest, body: [UInt8]) -> APIReply {
         let started = ContinuousClock.now
-        let requestId = head.headerFields[.requestID].flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.random().lowercaseText
+        let requestId = head.headerFields.first(.requestID).flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.random().lowercaseText
         var request = APIRequest(head: head, body: body, requestId: requestId)
         request.responseHeaders = cors.responseHeaders(head)
         var log = logger
@@ -232,7 +232,7 @@ public final class WorkflowAPI: Sendable {
     /// routes) and only without an Authorization header.
     private func authenticate(_ request: APIRequest, acceptTicket: Bool) throws -> (Principal, Date) {
         do {
-            let header = request.head.headerFields[.authorization]
+            let header = request.head.headerFields.first(.authorization)
             if acceptTicket, header == nil, let ticket = request.queryValue("ticket") {
                 let claims = try tickets.verify(ticket)
                 return (claims.principal, claims.tokenExpires)
@@ -315,7 +315,7 @@ public final class WorkflowAPI: Sendable {
             parameters = JSONText(unchecked: value.serialized)
         case let other?: errors.append(("parameters", "must be an object, not \(other.typeName)"))
         }
-        let key = request.head.headerFields[.idempotencyKey]
+        let key = request.head.headerFields.first(.idempotencyKey)
         if let error = key.flatMap(Self.idempotencyKeyError) { errors.append(error) }
         guard errors.isEmpty else { throw Problem.validation(errors) }
         let claim = key.map { IdempotencyClaim(key: $0, requestHash: Self.fingerprint(definitionId: definitionId, parameters: parameters)) }
@@ -412,7 +412,7 @@ public final class WorkflowAPI: Sendable {
     /// The body as a JSON object. 413 when too large, 415 when not declared as JSON, 400 when malformed
     /// or not an object; nil for an empty optional body.
     func jsonBody(_ request: APIRequest, required: Bool) throws -> JSONValue? {
-        let declared = request.head.headerFields[.contentLength].flatMap { Int($0) } ?? 0
+        let declared = request.head.headerFields.first(.contentLength).flatMap { Int($0) } ?? 0
         if request.body.count > maxBodyBytes || declared > maxBodyBytes {
             throw Problem(.contentTooLarge, "payload-too-large", title: "Content Too Large", detail: "The body is larger than \(maxBodyBytes) bytes.")
         }
@@ -434,7 +434,7 @@ public final class WorkflowAPI: Sendable {
 
     /// `If-Match: "3"` → 3; `*` or absent → nil.
     func version(fromIfMatch request: APIRequest) throws -> Int? {
-        guard let raw = request.head.headerFields[.ifMatch].map({ String($0.trimmingHTTPWhitespace()) }), raw != "*" else { return nil }
+        guard let raw = request.head.headerFields.first(.ifMatch).map({ String($0.trimmingHTTPWhitespace()) }), raw != "*" else { return nil }
         let digits = raw.dropFirst().dropLast()
         guard raw.count >= 3, raw.first == "\"", raw.last == "\"", digits.count <= 18, digits.first != "0",
             digits.allSatisfy(\.isASCII), digits.allSatisfy(\.isNumber), let version = Int(digits)
