@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "WorkflowStore",
             dependencies: [
-                "Workflows", "PostgresClient", "TextCoding",
+                "Workflows", "Locking", "PostgresClient", "TextCoding",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

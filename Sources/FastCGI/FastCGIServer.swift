@@ -128,7 +128,10 @@ public final class FastCGIServer: Sendable {
     }
 
     /// Wakes the parked requests waiting on `key` (their `onWake(.notified)` runs on a wake thread).
-    public func wake(key: String) { lot.wake(key: key) }
+    public func wake(key: String) { lot.wake(keys: [key]) }
+
+    /// Wakes the parked requests waiting on any of `keys`, taking the waiting set's lock once.
+    public func wake(keys: [String]) { lot.wake(keys: keys) }
 
     /// Wakes every parked request, e.g. when notifications may have been missed.
     public func wakeAll() { lot.wakeAll() }

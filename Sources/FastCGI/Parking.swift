@@ -139,11 +139,18 @@ struct WaitingSet<Payload> {
         return id
     }
 
-    /// The requests parked under `key` that a thread must now work on (the busy ones will be, later).
-    mutating func wake(key: String) -> [Int] {
+    /// The requests parked under any of `keys` that a thread must now work on (the busy ones will be, later).
+    mutating func wake(keys: [String]) -> [Int] {
         generation &+= 1
-        return (byKey[key] ?? []).compactMap { mark($0, .notified) }
+        var woken: [Int] = []
+        for key in keys {
+            guard let ids = byKey[key] else { continue }
+            woken += ids.compactMap { mark($0, .notified) }
+        }
+        return woken
     }
+
+    mutating func wake(key: String) -> [Int] { wake(keys: [key]) }
 
     mutating func wakeAll(_ due: Due = .notified) -> [Int] {
         generation &+= 1

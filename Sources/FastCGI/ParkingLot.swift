@@ -132,10 +132,12 @@ final class ParkingLot: Sendable {
         return true
     }
 
-    func wake(key: String) {
+    /// One pass under the lock for all of a notification's keys (it names every instance and owner that
+    /// changed in a batch of commits).
+    func wake(keys: [String]) {
         let ids = waiting.withLock { set in
             defer { publishedGeneration.store(set.generation, ordering: .releasing) }
-            return set.wake(key: key)
+            return set.wake(keys: keys)
         }
         enqueue(ids.map { ($0, .notified) })
     }

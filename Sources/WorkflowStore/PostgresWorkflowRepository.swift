@@ -14,6 +14,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// Statements re-run after a serialization failure or deadlock, since start (also the metric
     /// `db_statement_retries_total`).
     public let retries = RetryCount()
+    let statusMetrics = StatusChangeMetrics()
     /// Told of every committed change (instance id, owner id), after its commit: live updates notify
     /// waiting clients from there. Every write path that adds events must call it.
     let committed: (@Sendable (_ instanceId: UUID, _ ownerId: UUID) -> Void)?
@@ -671,13 +672,12 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// tells live updates and, when the status changed (`from`, held since `since`), counts the transition
     /// and observes the time spent in the status it left.
     private func changed(_ instance: WorkflowInstance, from: String? = nil, since: Timestamp? = nil) {
-        whenCommitted { [committed] in
+        whenCommitted { [committed, statusMetrics] in
             committed?(instance.id, instance.userId)
             guard let from, from != instance.status.rawValue else { return }
-            Counter(label: "workflow_transitions_total", dimensions: [("from", from), ("to", instance.status.rawValue)]).increment()
+            statusMetrics.transitioned(from: from, to: instance.status.rawValue)
             if let since {
-                let micros = instance.statusChangedAt.microsecondsSinceEpoch - since.microsecondsSinceEpoch
-                Metrics.Timer(label: Self.statusDurationLabel, dimensions: [("status", from)]).recordNanoseconds(max(0, micros) * 1000)
+                statusMetrics.left(from, afterMicroseconds: instance.statusChangedAt.microsecondsSinceEpoch - since.microsecondsSinceEpoch)
             }
         }
     }

@@ -78,7 +78,7 @@ struct App {
                     configuration: configuration.listenDatabase, channel: LiveUpdates.channel, logger: logger,
                     deliver: { payload in
                         guard let keys = LiveUpdates.keys(forNotification: payload) else { return server.wakeAll() }
-                        keys.forEach(server.wake(key:))
+                        server.wake(keys: keys)
                     },
                     resynchronise: { server.wakeAll() }),
             ]
