@@ -19,7 +19,7 @@ BENCH_USERS=${BENCH_USERS:-100}
 BENCH_INSTANCES=${BENCH_INSTANCES:-2000}
 # An upper bound on any scenario's req/s on this machine: sizes the pool of seeded Created
 # instances the transition scenarios start (each once). Running out shows as 400s ("exhausted").
-BENCH_MAX_RPS=${BENCH_MAX_RPS:-4000}
+BENCH_MAX_RPS=${BENCH_MAX_RPS:-6000}
 WRK_THREADS=2
 # workflowd's own defaults (README): workers max(8, 4 x cores), pool = workers. The C ceiling gets
 # as many threads.

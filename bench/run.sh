@@ -28,7 +28,7 @@
 #      BENCH_BUILD=release|debug (default release; debug waits for .build/debug/workflowd and
 #      never builds it), BENCH_NO_BUILD=1 (release: use .build/release/workflowd as it is),
 #      BENCH_CONNS (default "16 64"), BENCH_USERS, BENCH_INSTANCES, BENCH_MAX_RPS (sizes the
-#      transition targets; default 4000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
+#      transition targets; default 6000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
 #      BENCH_PGBOUNCER=0 (skip the PgBouncer runs), BENCH_WEBHOOKS=0 (skip create with 1 and 10
 #      webhook subscriptions and the delivery rate, bench/webhooks.sh),
 #      BENCH_SCENARIOS (default "create get list context transition mixed approval"), BENCH_APPROVERS (10), BENCH_CEILINGS=0 (skip the

@@ -133,6 +133,11 @@ public final class FastCGIServer: Sendable {
     /// Wakes the parked requests waiting on any of `keys`, taking the waiting set's lock once.
     public func wake(keys: [String]) { lot.wake(keys: keys) }
 
+    /// When no request is parked, records that something changed (a handler running now looks again if
+    /// it parks) and returns true: there is nobody to wake, so the caller need not work out whom. False
+    /// when requests are parked: then call `wake(keys:)`.
+    public func noteChangeIfNoneParked() -> Bool { lot.noteChangeIfNoneParked() }
+
     /// Wakes every parked request, e.g. when notifications may have been missed.
     public func wakeAll() { lot.wakeAll() }
 

@@ -150,6 +150,17 @@ final class ParkingLot: Sendable {
         enqueue(ids.map { ($0, due) })
     }
 
+    /// See `FastCGIServer.noteChangeIfNoneParked`: one check and the generation move under one lock, so a
+    /// request cannot park between them unseen.
+    func noteChangeIfNoneParked() -> Bool {
+        waiting.withLock { set in
+            guard set.count == 0 else { return false }
+            _ = set.wake(keys: [])
+            publishedGeneration.store(set.generation, ordering: .releasing)
+            return true
+        }
+    }
+
     /// Adds a parked connection to the epoll set. Readable or hung up means the client went away: nothing
     /// more is sent on a parked request's connection once its stdin was read. Edge-triggered, so one
     /// ending is reported once, even while a wake thread is busy with the request.

@@ -77,6 +77,8 @@ struct App {
                 NotificationListener(
                     configuration: configuration.listenDatabase, channel: LiveUpdates.channel, logger: logger,
                     deliver: { payload in
+                        // Nobody parked: the payload needs no parsing (the usual case under a write load).
+                        if server.noteChangeIfNoneParked() { return }
                         guard let keys = LiveUpdates.keys(forNotification: payload) else { return server.wakeAll() }
                         server.wake(keys: keys)
                     },

@@ -170,6 +170,19 @@ import Testing
         #expect(eventually { server.waiting == 3 })
     }
 
+    @Test func aChangeIsOnlyNotedWhileNothingIsParkedAndAskedToWakeOtherwise() throws {
+        let server = try server()
+        server.start()
+        defer { server.stop(deadline: .now + .seconds(5)) }
+        #expect(server.noteChangeIfNoneParked())
+        let fd = try FastCGIClient.send(socket: socket, path: "/wait/a")
+        defer { close(fd) }
+        #expect(eventually { server.waiting == 1 })
+        #expect(!server.noteChangeIfNoneParked(), "a parked request: the caller must wake its keys")
+        server.wake(keys: ["b", "a"])
+        #expect(try FastCGIClient.answer(fd).contains("woken a"))
+    }
+
     @Test func pastTheLimitTheHandlersFallbackAnswers() throws {
         let server = try server(maxWaiters: 1)
         server.start()
