@@ -27,7 +27,8 @@ ulimit -n "$(ulimit -Hn)"
 bench_lock
 CLIENT_PID=""
 # The held streams' client goes first, so that it never outlives the stack it talks to.
-trap '[[ -n $CLIENT_PID ]] && kill "$CLIENT_PID" 2>/dev/null; bench_cleanup' EXIT
+# (bench_cleanup exits with the status it finds: keep the script's, not the test's of CLIENT_PID.)
+trap 'rc=$?; [[ -n $CLIENT_PID ]] && kill "$CLIENT_PID" 2>/dev/null; (exit $rc); bench_cleanup' EXIT
 trap 'exit 130' INT TERM
 bench_prepare
 bench_binary

@@ -77,6 +77,28 @@ public struct Parking: Sendable {
     }
 }
 
+/// Work due on a parked request, weakest first: a stronger one replaces a weaker one pending.
+enum WaitingDue: Int, Comparable, Sendable {
+    case heartbeat, notified, deadline, stopping
+    /// The client went away: free the slot, call nothing.
+    case gone
+
+    static func < (a: WaitingDue, b: WaitingDue) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// A parked request's timers and state: plain values only, so that the watcher's pass over every
+/// entry copies no reference (retain/release on thousands of entries per pass was most of its cost), and
+/// outside the generic `WaitingSet`, so that those passes copy it without generic value witnesses.
+struct WaitingEntry {
+    var deadline: ContinuousClock.Instant
+    var heartbeatEvery: Duration?
+    var nextHeartbeat: ContinuousClock.Instant?
+    /// When to look again although nothing woke it (`WakeAnswer.recheck`).
+    var recheckAt: ContinuousClock.Instant?
+    var busy: Bool
+    var pending: WaitingDue?
+}
+
 /// The bookkeeping of parked requests, without I/O, threads or a clock of its own (the server holds it
 /// under a lock and performs what it returns), so its rules are unit-tested deterministically.
 ///
@@ -84,26 +106,8 @@ public struct Parking: Sendable {
 /// one is remembered (the strongest `Due` wins) and handed out again when the work ends, so one request is
 /// never written by two threads at once and no wake-up is lost while it is busy.
 struct WaitingSet<Payload> {
-    /// Work due on a parked request, weakest first: a stronger one replaces a weaker one pending.
-    enum Due: Int, Comparable, Sendable {
-        case heartbeat, notified, deadline, stopping
-        /// The client went away: free the slot, call nothing.
-        case gone
-
-        static func < (a: Due, b: Due) -> Bool { a.rawValue < b.rawValue }
-    }
-
-    /// A parked request's timers and state: plain values only, so that the watcher's pass over every
-    /// entry copies no reference (retain/release on thousands of entries per pass was most of its cost).
-    struct Entry {
-        var deadline: ContinuousClock.Instant
-        var heartbeatEvery: Duration?
-        var nextHeartbeat: ContinuousClock.Instant?
-        /// When to look again although nothing woke it (`WakeAnswer.recheck`).
-        var recheckAt: ContinuousClock.Instant?
-        var busy: Bool
-        var pending: Due?
-    }
+    typealias Due = WaitingDue
+    typealias Entry = WaitingEntry
 
     let capacity: Int
     private(set) var entries: [Int: Entry] = [:]
@@ -162,8 +166,13 @@ struct WaitingSet<Payload> {
     mutating func gone(_ id: Int) -> Int? { mark(id, .gone) }
 
     /// Deadlines and heartbeats that are due at `now`, marked busy.
-    mutating func due(at now: ContinuousClock.Instant) -> [(id: Int, due: Due)] {
+    mutating func due(at now: ContinuousClock.Instant) -> [(id: Int, due: Due)] { takeDue(at: now).due }
+
+    /// What is due at `now` (marked busy), and the earliest timer of the idle requests left: the watcher's
+    /// one pass over every entry per wake-up.
+    mutating func takeDue(at now: ContinuousClock.Instant) -> (due: [(id: Int, due: Due)], next: ContinuousClock.Instant?) {
         var result: [(Int, Due)] = []
+        var next: ContinuousClock.Instant?
         for (id, entry) in entries where !entry.busy {
             if entry.deadline <= now {
                 result.append((id, .deadline))
@@ -171,28 +180,32 @@ struct WaitingSet<Payload> {
                 result.append((id, .notified))
             } else if let beat = entry.nextHeartbeat, beat <= now {
                 result.append((id, .heartbeat))
+            } else {
+                next = Self.earliest(next, entry)
             }
         }
         for (id, due) in result {
             entries[id]?.busy = true
             if due == .notified { entries[id]?.recheckAt = nil }
         }
-        return result.sorted { $0.0 < $1.0 }
+        return (result.sorted { $0.0 < $1.0 }, next)
+    }
+
+    /// The earlier of `current` and `entry`'s timers (no array: this runs for every entry of every pass).
+    private static func earliest(_ current: ContinuousClock.Instant?, _ entry: Entry) -> ContinuousClock.Instant? {
+        func min(_ a: ContinuousClock.Instant?, _ b: ContinuousClock.Instant?) -> ContinuousClock.Instant? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return a < b ? a : b
+        }
+        return min(min(min(current, entry.deadline), entry.nextHeartbeat), entry.recheckAt)
     }
 
     /// The earliest deadline or heartbeat of an idle request. A plain loop: it runs under the lock on
     /// every pass of the watcher, over thousands of entries, so it must not allocate.
     var nextTimer: ContinuousClock.Instant? {
         var earliest: ContinuousClock.Instant?
-        func consider(_ instant: ContinuousClock.Instant?) {
-            guard let instant else { return }
-            if earliest == nil || instant < earliest! { earliest = instant }
-        }
-        for entry in entries.values where !entry.busy {
-            consider(entry.deadline)
-            consider(entry.nextHeartbeat)
-            consider(entry.recheckAt)
-        }
+        for entry in entries.values where !entry.busy { earliest = Self.earliest(earliest, entry) }
         return earliest
     }
 

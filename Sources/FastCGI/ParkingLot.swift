@@ -263,9 +263,10 @@ final class ParkingLot: Sendable {
 
     private func watchLoop() {
         var ended = [UInt64](repeating: 0, count: 256)
+        var nextTimer: ContinuousClock.Instant?
         while !closing.load(ordering: .acquiring) {
-            let nextTimer = waiting.withLock { $0.nextTimer }
-            // At most 100 ms, so that stop is prompt and timers of requests parked meanwhile are seen soon.
+            // At most 100 ms, so that stop is prompt and timers of requests parked or answered meanwhile
+            // (not in `nextTimer`, which the last pass found) are seen soon.
             var timeout = 100
             if let nextTimer { timeout = min(timeout, max(0, Int((nextTimer - .now) / .milliseconds(1)) + 1)) }
             let ready = ended.withUnsafeMutableBufferPointer { cfastcgi_watch_wait(watchSet, $0.baseAddress, Int32($0.count), Int32(timeout)) }
@@ -277,7 +278,8 @@ final class ParkingLot: Sendable {
                 }
                 enqueue(dispatch.map { ($0, .gone) })
             }
-            let due = waiting.withLock { $0.due(at: .now) }
+            let (due, next) = waiting.withLock { $0.takeDue(at: .now) }
+            nextTimer = next
             enqueue(due)
         }
     }

@@ -87,14 +87,21 @@ public enum LiveUpdates {
 
     /// The keys a notification wakes; nil: every waiter (`*`, sent after notifications may have been
     /// lost, or a payload not understood).
+    /// Byte-wise: every process parses every notification, and Character-wise splitting walked grapheme
+    /// clusters for what is ASCII by construction (`id/owner,id/owner,…`, 73 bytes per entry).
     public static func keys(forNotification payload: String) -> [String]? {
         var keys: [String] = []
-        var owners = Set<Substring>()
-        for pair in payload.split(separator: ",") {
-            let parts = pair.split(separator: "/")
-            guard parts.count == 2, parts[0].utf8.count == 36, parts[1].utf8.count == 36 else { return nil }
-            keys.append("i:" + parts[0])
-            if owners.insert(parts[1]).inserted { keys.append("u:" + parts[1]) }
+        var owners = Set<String>()
+        let bytes = Array(payload.utf8)
+        var start = 0
+        while start < bytes.count {
+            let end = bytes[start...].firstIndex(of: UInt8(ascii: ",")) ?? bytes.count
+            // `<36-char id>/<36-char owner>`
+            guard end - start == 73, bytes[start + 36] == UInt8(ascii: "/") else { return nil }
+            keys.append("i:" + String(decoding: bytes[start..<(start + 36)], as: UTF8.self))
+            let owner = "u:" + String(decoding: bytes[(start + 37)..<end], as: UTF8.self)
+            if owners.insert(owner).inserted { keys.append(owner) }
+            start = end + 1
         }
         return keys.isEmpty ? nil : keys + [everyChangeKey]
     }
