@@ -31,16 +31,16 @@ struct StreamTickets: Sendable {
         let expires = min(now.addingTimeInterval(Self.lifetime), tokenExpires)
         let roles = principal.roles.map(\.rawValue).sorted().joined(separator: "+")
         let payload = "\(principal.userId.lowercaseText)|\(roles)|\(Int64(expires.timeIntervalSince1970))|\(Int64(tokenExpires.timeIntervalSince1970))"
-        let encoded = Self.base64URL(Array(payload.utf8))
+        let encoded = Base64URL.encode(payload.utf8)
         let mac = HMAC<SHA256>.authenticationCode(for: Array(encoded.utf8), using: key)
-        return ("v1.\(encoded).\(Self.base64URL(Array(mac)))", expires)
+        return ("v1.\(encoded).\(Base64URL.encode(mac))", expires)
     }
 
     func verify(_ ticket: String, now: Date = Date()) throws(AuthenticationError) -> Claims {
         let parts = ticket.split(separator: ".", omittingEmptySubsequences: false)
-        guard ticket.utf8.count <= 512, parts.count == 3, parts[0] == "v1", let sent = Self.decodeBase64URL(parts[2]),
+        guard ticket.utf8.count <= 512, parts.count == 3, parts[0] == "v1", let sent = Base64URL.decode(parts[2]),
             HMAC<SHA256>.isValidAuthenticationCode(sent, authenticating: Array(parts[1].utf8), using: key),
-            let payload = Self.decodeBase64URL(parts[1])
+            let payload = Base64URL.decode(parts[1])
         else { throw AuthenticationError("The stream ticket is not valid.") }
         let fields = String(decoding: payload, as: UTF8.self).split(separator: "|", omittingEmptySubsequences: false)
         guard fields.count == 4, let user = UUID(text: fields[0]), let ticketExpires = Int64(fields[2]), let tokenExpires = Int64(fields[3])
@@ -52,16 +52,5 @@ struct StreamTickets: Sendable {
         return Claims(
             principal: Principal(userId: user, roles: roles), ticketExpires: Date(timeIntervalSince1970: Double(ticketExpires)),
             tokenExpires: Date(timeIntervalSince1970: Double(tokenExpires)))
-    }
-
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        String(Data(bytes).base64EncodedString().compactMap { c -> Character? in c == "+" ? "-" : c == "/" ? "_" : c == "=" ? nil : c })
-    }
-
-    static func decodeBase64URL(_ text: Substring) -> [UInt8]? {
-        var base64 = String(text.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 })
-        while base64.utf8.count % 4 != 0 { base64 += "=" }
-        return Data(base64Encoded: base64).map(Array.init)
     }
 }
