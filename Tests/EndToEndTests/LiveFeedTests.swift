@@ -29,10 +29,25 @@ func feedEvents(_ text: String) -> [FeedEvent] {
     }
 }
 
+/// A stack on a PostgreSQL cluster of its own: the feed serves events below the cluster's oldest running
+/// writer, in any database, and a test elsewhere holding a row lock for seconds would hold the feed back.
+func feedStack(name: String, responders: Int, environment: [String: String] = [:]) throws -> (Stack, PostgresCluster) {
+    let cluster = try PostgresCluster.start(name: name)
+    do {
+        let database = try TestDatabase.create(migrated: false, baseURL: cluster.url)
+        return (try Stack(name: name, responders: responders, environment: environment, databaseURL: database.url), cluster)
+    } catch {
+        cluster.destroy()
+        throw error
+    }
+}
+
 @Suite(requiresStack)
 struct LiveFeedEndToEndTests {
     @Test func theFeedStreamCarriesTheCallersInstancesPastALateCommitAndResumesAcrossACutWithoutLossOrDuplicates() throws {
-        let stack = try Stack(name: "live-feed", responders: 2, environment: ["WORKFLOWD_STREAM_LIFETIME_SECONDS": "3", "WORKFLOWD_HEARTBEAT_SECONDS": "1"])
+        let (stack, cluster) = try feedStack(
+            name: "live-feed", responders: 2, environment: ["WORKFLOWD_STREAM_LIFETIME_SECONDS": "3", "WORKFLOWD_HEARTBEAT_SECONDS": "1"])
+        defer { stack.stop(); cluster.destroy() }
         let marcus = try APIUser(stack, roles: ["Participant"])
         let stranger = try APIUser(stack, roles: ["Participant"])
         let a = try #require(marcus.create()["id"] as? String)
@@ -85,7 +100,8 @@ struct LiveFeedEndToEndTests {
     }
 
     @Test func aFeedLongPollIsAnsweredByAChangeMadeThroughAnotherProcess() throws {
-        let stack = try Stack(name: "live-feed-poll", responders: 2)
+        let (stack, cluster) = try feedStack(name: "live-feed-poll", responders: 2)
+        defer { stack.stop(); cluster.destroy() }
         let marcus = try APIUser(stack, roles: ["Participant"])
         let now = try marcus.call("GET", "/api/v1/events")
         #expect(now.status == 200 && (now.json["items"] as? [Any])?.isEmpty == true)

@@ -15,8 +15,11 @@ struct PostgresWorkflowRepositoryTests {
     let repository: PostgresWorkflowRepository
     let user = UUID()
 
-    init() throws {
-        database = try TestDatabase.create()
+    init() throws { try self.init(baseURL: nil) }
+
+    /// A fresh database in the shared test cluster, or in the cluster at `baseURL`.
+    init(baseURL: String?) throws {
+        database = try TestDatabase.create(baseURL: baseURL)
         pool = PostgresPool(
             configuration: PostgresConfiguration(connectionString: database.url), size: 4, checkoutTimeout: .seconds(2),
             logger: Logger(label: "test"))
