@@ -267,6 +267,15 @@ run_wrk() {
     perf record -q -g -o "$dir/perf.data" -p "$profiled" >"$dir/perf.log" 2>&1 &
     perf_pid=$!
   fi
+  # Syscalls, context switches and page faults per request: where the kernel time of a request goes,
+  # next to the C responder's. Tracing every syscall slows the run down; only the counts are meaningful.
+  local sys_pid=""
+  if [[ ${BENCH_SYSCALLS:-0} == 1 && ($target == workflowd || $target == fcgi-pg) ]]; then
+    local counted=$WFD_PID
+    [[ $target == fcgi-pg ]] && counted=$PGC_PID
+    perf stat -x, -e 'syscalls:sys_enter_*,context-switches,cpu-migrations,page-faults' -p "$counted" -o "$dir/syscalls.csv" >/dev/null 2>&1 &
+    sys_pid=$!
+  fi
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_OUT=$dir BENCH_RESULT=$dir/result.wrk \
     BENCH_TRANS=${trans:+$DATA/trans-$trans.txt} BENCH_WRK_THREADS=$WRK_THREADS \
     wrk -t"$WRK_THREADS" -c"$conns" -d"${secs}s" --latency --timeout 10s -s "$B/wrk/$scenario.lua" "$url" \
@@ -281,6 +290,12 @@ run_wrk() {
   [[ -s $dir/result.wrk ]] || { cat "$dir/wrk.txt" >&2; die "wrk wrote no result in $name"; }
   local requests
   requests=$(awk -F= '$1 == "requests" { print $2 }' "$dir/result.wrk")
+  if [[ -n $sys_pid ]]; then
+    kill -INT "$sys_pid"; wait "$sys_pid" || true
+    awk -F, -v n="$requests" '$1 ~ /^[0-9]+$/ && $1 > 0 { if (sub(/syscalls:sys_enter_/, "", $3)) total += $1
+        printf "%-24s %8.3f\n", $3, $1 / n } END { printf "%-24s %8.3f\n", "all syscalls", total / n }' \
+      "$dir/syscalls.csv" | sort -k2 -rn >"$dir/syscalls.txt" || true
+  fi
   {
     echo "scenario=$label"; echo "target=$target"; echo "conns=$conns"; echo "seconds=$secs"
     cat "$dir/result.wrk"

@@ -33,7 +33,8 @@
 #      webhook subscriptions and the delivery rate, bench/webhooks.sh),
 #      BENCH_SCENARIOS (default "create get list context transition mixed approval"), BENCH_APPROVERS (10), BENCH_CEILINGS=0 (skip the
 #      ceilings; pg: only the C libfcgi + libpq responder, for quick before/after ratios), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
-#      symbols go to .run/bench/out/NAME/perf.txt). A partial run (other scenarios, no ceilings)
+#      symbols go to .run/bench/out/NAME/perf.txt), BENCH_SYSCALLS=1 (perf stat of every syscall
+#      of workflowd and of the C responder per scenario: per request in .run/bench/out/NAME/syscalls.txt). A partial run (other scenarios, no ceilings)
 #      writes results/partial-*.txt and never replaces latest.txt.
 # Exit status: non-zero when the harness breaks: the correctness check fails, a workflowd
 # scenario got no 2xx, or the database does not hold exactly what was acknowledged.
@@ -62,7 +63,7 @@ if [[ $BENCH_REPORT == bench ]]; then LATEST=latest.txt; else LATEST=$BENCH_REPO
 T0=$SECONDS
 
 bench_lock
-if [[ ${BENCH_PERF:-0} == 1 ]]; then "$ROOT/scripts/install-deps.sh" --profiling; else "$ROOT/scripts/install-deps.sh"; fi
+if [[ ${BENCH_PERF:-0} == 1 || ${BENCH_SYSCALLS:-0} == 1 ]]; then "$ROOT/scripts/install-deps.sh" --profiling; else "$ROOT/scripts/install-deps.sh"; fi
 for tool in wrk pgbench psql nginx cc curl python3 openssl; do
   command -v "$tool" >/dev/null 2>&1 || [[ -x /usr/sbin/$tool ]] || die "$tool not found (run scripts/install-deps.sh)"
 done
