@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
@@ -8,15 +11,12 @@ public import Foundation
 /// `uuidString` through `sprintf`, and `UUID()` may open `/dev/urandom` per call. These run on every
 /// request (path ids, database rows, JSON output, new ids), so they work on bytes.
 extension UUID {
-    /// A random (version 4, RFC 9562) UUID from the system's CSPRNG (`getrandom`).
+    /// A random (version 4, RFC 9562) UUID from the system's CSPRNG: `arc4random_buf` (glibc ≥ 2.36:
+    /// one `getrandom` for all 16 bytes; `SystemRandomNumberGenerator` makes one per 64-bit `next()`).
     public static func random() -> UUID {
-        var generator = SystemRandomNumberGenerator()
-        let high = generator.next() as UInt64
-        let low = generator.next() as UInt64
         var bytes = uuid_t(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         withUnsafeMutableBytes(of: &bytes) { raw in
-            raw.storeBytes(of: high.bigEndian, toByteOffset: 0, as: UInt64.self)
-            raw.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
+            arc4random_buf(raw.baseAddress!, raw.count)
             raw[6] = (raw[6] & 0x0F) | 0x40  // version 4
             raw[8] = (raw[8] & 0x3F) | 0x80  // variant 10
         }

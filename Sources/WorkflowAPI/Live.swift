@@ -58,14 +58,9 @@ public struct LiveSettings: Sendable {
     /// The server ends a stream after this long; the client reconnects with `Last-Event-ID`.
     public var streamLifetime: Duration
 
-    /// Signs stream tickets: the JWT secret shared by every process behind nginx (nil: a random one, which
-    /// only this process accepts).
-    public var ticketSecret: String?
-
-    public init(heartbeatEvery: Duration = .seconds(15), streamLifetime: Duration = .seconds(300), ticketSecret: String? = nil) {
+    public init(heartbeatEvery: Duration = .seconds(15), streamLifetime: Duration = .seconds(300)) {
         self.heartbeatEvery = heartbeatEvery
         self.streamLifetime = streamLifetime
-        self.ticketSecret = ticketSecret
     }
 }
 

@@ -89,11 +89,14 @@ public final class TokenVerifier: Sendable {
         let keysByID: [String: Key]
         /// What an operator sees in the log: `hs256:` and the start of each secret's SHA-256, then the kids.
         let identifiers: [String]
+        /// The stream-ticket keys of the HS256 secrets, in the same order.
+        let ticketKeys: [SymmetricKey]
 
-        init(hmacKeys: [Key], keysByID: [String: Key], identifiers: [String]) {
+        init(hmacKeys: [Key], keysByID: [String: Key], identifiers: [String], ticketKeys: [SymmetricKey]) {
             self.hmacKeys = hmacKeys
             self.keysByID = keysByID
             self.identifiers = identifiers
+            self.ticketKeys = ticketKeys
         }
     }
 
@@ -122,6 +125,9 @@ public final class TokenVerifier: Sendable {
 
     /// The identifiers of the keys that verify tokens now (see `KeySet.identifiers`).
     public var activeKeyIdentifiers: [String] { state.withLock { $0.keys.identifiers } }
+
+    /// The keys stream tickets are made (first) and accepted with now: they rotate with the HS256 secrets.
+    var ticketKeys: [SymmetricKey] { state.withLock { $0.keys.ticketKeys } }
 
     /// Replaces the keys with `material` and forgets every cached token, or throws and keeps the keys in
     /// use. Returns the identifiers active afterwards (those of a later call, when one finished first).
@@ -182,7 +188,9 @@ public final class TokenVerifier: Sendable {
                 identifiers.append(kid)
             }
         }
-        return KeySet(hmacKeys: hmacKeys, keysByID: keysByID, identifiers: identifiers)
+        return KeySet(
+            hmacKeys: hmacKeys, keysByID: keysByID, identifiers: identifiers,
+            ticketKeys: material.hmacSecrets.map(StreamTickets.key(secret:)))
     }
 
     /// RS256 or ES256 only; the JWK's `alg` must agree with its key type when given.

@@ -68,7 +68,7 @@ public final class WorkflowAPI: Sendable {
         self.webhooks = webhooks
         self.live = live
         self.cors = cors
-        tickets = StreamTickets(secret: live.ticketSecret ?? UUID.random().lowercaseText + UUID.random().lowercaseText)
+        tickets = StreamTickets { [verifier] in verifier.ticketKeys }
         self.service = service
         self.verifier = verifier
         self.health = health

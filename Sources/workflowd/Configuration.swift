@@ -123,7 +123,7 @@ struct ServeConfiguration {
             jwtAudience: settings.string(flags.jwtAudience, env: "WORKFLOWD_JWT_AUDIENCE"),
             migrations: database.migrationSource(settings), shutdownGrace: .seconds(grace),
             listenDatabase: listenDatabase, maxWaiters: maxWaiters,
-            live: LiveSettings(heartbeatEvery: .seconds(heartbeat), streamLifetime: .seconds(lifetime), ticketSecret: ticketSecret(secret)),
+            live: LiveSettings(heartbeatEvery: .seconds(heartbeat), streamLifetime: .seconds(lifetime)),
             webhookPolicy: webhookPolicy, webhookWorkers: webhookWorkers, webhookLease: .seconds(webhookLease),
             webhookFirstRetry: .milliseconds(webhookFirstRetry),
             cors: cors ?? CORSPolicy())
@@ -131,18 +131,6 @@ struct ServeConfiguration {
 
     /// Exactly one of WORKFLOWD_JWT_SECRET and WORKFLOWD_JWT_SECRET_FILE; the file is read (and its
     /// secrets checked) when the keys are loaded.
-    /// Stream tickets must verify on every responder, so they are signed with the shared HS256 secret as
-    /// read at start (the first line of a secret file); a ticket lives for seconds, so a later rotation of
-    /// the file needs no reload here.
-    private static func ticketSecret(_ secret: TokenKeySources.Secret) -> String? {
-        switch secret {
-        case .value(let value): return value
-        case .file(let path):
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            return text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.first { !$0.isEmpty }
-        }
-    }
-
     private static func resolveJWTSecret(_ flags: ServeFlags, _ settings: Settings) throws -> TokenKeySources.Secret {
         switch (settings.string(flags.jwtSecret, env: "WORKFLOWD_JWT_SECRET"), settings.string(flags.jwtSecretFile, env: "WORKFLOWD_JWT_SECRET_FILE")) {
         case (.some, .some):

@@ -16,6 +16,15 @@ struct KeyRotationEndToEndTests {
         try stack.client.request("GET", "/api/v1/workflow-states", token: token).status
     }
 
+    /// A stream ticket made for `token`'s user, and the status of a stream it opens (200 after the stack's
+    /// 1 s stream lifetime; 401 once the secret it was made under is gone).
+    func ticket(_ stack: Stack, _ token: String) throws -> String {
+        try stack.client.request("POST", "/api/v1/stream-tickets", token: token).json["ticket"] as? String ?? ""
+    }
+    func streamStatus(_ stack: Stack, _ ticket: String) throws -> Int {
+        try stack.client.request("GET", "/api/v1/events/stream?ticket=\(ticket)").status
+    }
+
     func hs(_ secret: String) -> String { TestTokens.token(user: UUID(), roles: ["Viewer"], secret: secret) }
     func es(_ key: TestECKey) -> String { key.token(user: UUID(), roles: ["Viewer"]) }
 
@@ -75,9 +84,12 @@ struct KeyRotationEndToEndTests {
         try write(secret: "\(secretA)\n", jwks: [ec1])
         let stack = try Stack(name: "key-rotation", environment: [
             "WORKFLOWD_JWT_SECRET": "", "WORKFLOWD_JWT_SECRET_FILE": secretFile, "WORKFLOWD_JWKS_FILE": jwksFile,
+            "WORKFLOWD_STREAM_LIFETIME_SECONDS": "1",
         ])
         let responder = stack.responders[0]
         let cachedA = hs(secretA), cachedEC1 = es(ec1)
+        let ticketA = try ticket(stack, cachedA)
+        #expect(try streamStatus(stack, ticketA) == 200)
         #expect(try status(stack, cachedA) == 200 && status(stack, cachedEC1) == 200)
         #expect(try status(stack, hs(secretB)) == 401 && status(stack, es(ec2)) == 401)
 
@@ -90,6 +102,8 @@ struct KeyRotationEndToEndTests {
         #expect(!added.line.contains(secretA) && !added.line.contains(secretB), "no secret in the log")
         #expect(added.statuses.count > 20 && added.statuses.allSatisfy { $0 == 200 }, "\(added.statuses.filter { $0 != 200 })")
         for token in [cachedA, cachedEC1, hs(secretA), hs(secretB), es(ec1), es(ec2)] { #expect(try status(stack, token) == 200) }
+        let ticketB = try ticket(stack, hs(secretB))
+        #expect(try [streamStatus(stack, ticketA), streamStatus(stack, ticketB)] == [200, 200], "tickets under both secrets")
 
         // Rotation ends: the old secret and key removed. Their tokens stop working, cached or not.
         try write(secret: "\(secretB)\n", jwks: [ec2])
@@ -100,6 +114,7 @@ struct KeyRotationEndToEndTests {
         #expect(try status(stack, cachedA) == 401 && status(stack, cachedEC1) == 401, "tokens of removed keys, cached before")
         #expect(try status(stack, hs(secretA)) == 401 && status(stack, es(ec1)) == 401)
         #expect(try status(stack, hs(secretB)) == 200 && status(stack, es(ec2)) == 200)
+        #expect(try [streamStatus(stack, ticketA), streamStatus(stack, ticketB)] == [401, 200], "a removed secret's tickets open nothing")
 
         // Broken files: each reload is refused with the file named, and the keys of the last good one serve on.
         try "{\"keys\": [".write(toFile: jwksFile, atomically: true, encoding: .utf8)

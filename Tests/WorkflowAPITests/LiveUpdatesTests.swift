@@ -18,7 +18,7 @@ import Workflows
         api = WorkflowAPI(
             service: WorkflowService(repository: InMemoryWorkflowRepository()), verifier: verifier, maxBodyBytes: 1000,
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() },
-            live: LiveSettings(heartbeatEvery: .seconds(15), streamLifetime: .seconds(300), ticketSecret: TestTokens.secret)
+            live: LiveSettings(heartbeatEvery: .seconds(15), streamLifetime: .seconds(300))
         ) { .ready }
     }
 
@@ -214,7 +214,7 @@ import Workflows
     }
 
     @Test func aTicketCarriesItsCallerAndExpiresAfterAMinuteOrWithItsToken() throws {
-        let tickets = StreamTickets(secret: TestTokens.secret)
+        let tickets = StreamTickets(secrets: [TestTokens.secret])
         let caller = Principal(userId: UUID(), roles: [.viewer, .admin])
         let now = Date()
         let made = tickets.make(for: caller, tokenExpires: now.addingTimeInterval(3600), now: now)
@@ -225,10 +225,27 @@ import Workflows
         let shortToken = tickets.make(for: caller, tokenExpires: now.addingTimeInterval(10), now: now)
         #expect(throws: AuthenticationError.self) { try tickets.verify(shortToken.ticket, now: now.addingTimeInterval(11)) }
         #expect(throws: AuthenticationError.self, "another secret's ticket") {
-            try StreamTickets(secret: String(repeating: "x", count: 32)).verify(made.ticket, now: now)
+            try StreamTickets(secrets: [String(repeating: "x", count: 32)]).verify(made.ticket, now: now)
         }
         var parts = made.ticket.split(separator: ".").map(String.init)
         parts[1] = Base64URL.encode("\(UUID().uuidString.lowercased())|Admin|\(Int(now.timeIntervalSince1970) + 60)|0".utf8)
         #expect(throws: AuthenticationError.self, "a payload changed under the same MAC") { try tickets.verify(parts.joined(separator: "."), now: now) }
+    }
+
+    @Test func ticketsFollowTheVerifiersSecretsAcrossAReload() async throws {
+        let a = String(repeating: "a", count: 32), b = String(repeating: "b", count: 32)
+        let verifier = try await TokenVerifier.make(configuration: TokenVerifierConfiguration(hmacSecret: a))
+        let tickets = StreamTickets { verifier.ticketKeys }
+        let caller = Principal(userId: UUID(), roles: [.viewer])
+        let underA = tickets.make(for: caller, tokenExpires: Date().addingTimeInterval(3600)).ticket
+        // Rotation starts: B signs, A's tickets still open streams.
+        try await verifier.reload(TokenKeyMaterial(hmacSecrets: [b, a]))
+        let underB = tickets.make(for: caller, tokenExpires: Date().addingTimeInterval(3600)).ticket
+        #expect(try tickets.verify(underA).principal == caller)
+        #expect(try StreamTickets(secrets: [b]).verify(underB).principal == caller, "made with the current secret")
+        // Rotation ends: A is gone, and with it every ticket made under it.
+        try await verifier.reload(TokenKeyMaterial(hmacSecrets: [b]))
+        #expect(throws: AuthenticationError.self) { try tickets.verify(underA) }
+        #expect(try tickets.verify(underB).principal == caller)
     }
 }
