@@ -52,6 +52,30 @@ struct EdgeEndToEndTests {
         #expect(try client.request("GET", "/api/v1/workflow-states", token: token).status == 200, "a caller with a token has its own bucket")
     }
 
+    /// nginx's own error pages reach a browser on another origin as what they are (status, Retry-After),
+    /// not as an opaque CORS failure: fixed texts, so any origin may read them; no headers without Origin.
+    @Test func nginxsOwnErrorsAreReadableFromAnotherOrigin() throws {
+        let stack = try Stack(name: "edge-error-cors")
+        let origin = ["Origin": "https://console.example.com"]
+        let flooder = TestTokens.token(user: UUID(), roles: ["Viewer"])
+        let client = stack.client
+        let burst = floodUntilLimited(limit: 8000) {
+            try client.request("GET", "/api/v1/workflow-states", headers: origin, token: flooder)
+        }
+        try expectLimitedProblem(burst.limited)
+        #expect(burst.limited?.header("access-control-allow-origin") == "*")
+        #expect(burst.limited?.header("access-control-expose-headers") == "Retry-After, X-Request-Id")
+
+        stack.responders[0].signal(SIGTERM)
+        #expect(stack.responders[0].waitForExit(timeout: 10) == 0)
+        let token = TestTokens.token(user: UUID(), roles: ["Viewer"])
+        let down = try client.request("GET", "/api/v1/workflow-states", headers: origin, token: token)
+        #expect(isProblem(down, status: 502) && down.header("retry-after") == "5", "\(down)")
+        #expect(down.header("access-control-allow-origin") == "*")
+        let sameOrigin = try client.request("GET", "/api/v1/workflow-states", token: token)
+        #expect(isProblem(sameOrigin, status: 502) && sameOrigin.header("access-control-allow-origin") == nil)
+    }
+
     /// Readiness reads `schema_migrations` on each call: an applied migration that disappears (a restore
     /// from an older dump) makes the process not ready, and it is ready again once the row is back.
     @Test func readinessFollowsTheMigrationsInTheDatabase() throws {
