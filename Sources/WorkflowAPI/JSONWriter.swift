@@ -138,6 +138,9 @@ enum JSONWriter {
         "[" + list.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"
     }
 
+    /// The state machine as clients read it: the same on every request, so written once.
+    static let statesDocument = states()
+
     static func states() -> String {
         let transitions = WorkflowStatus.allCases.map { "\"\($0.rawValue)\":\(statuses($0.allowedTransitions))" }
         let actions = WorkflowAction.allCases.map { "\"\($0.rawValue)\":\(JSONString.quoted(actionDescription($0)))" }

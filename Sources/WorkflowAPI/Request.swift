@@ -102,10 +102,13 @@ extension HTTPFields {
 extension StringProtocol where SubSequence == Substring {
     /// Without leading and trailing spaces and tabs (HTTP's optional whitespace); cheaper than
     /// Foundation's `trimmingCharacters(in:)`, which bridges through NSString on Linux.
+    /// Byte-wise: both are ASCII, so the ends found are character boundaries, and no grapheme breaking runs.
     func trimmingHTTPWhitespace() -> Substring {
-        let isSpace = { (c: Character) in c == " " || c == "\t" }
-        guard let first = firstIndex(where: { !isSpace($0) }) else { return self[endIndex...] }
-        let last = lastIndex(where: { !isSpace($0) })!
-        return self[first...last]
+        let whole = self[...]
+        let bytes = whole.utf8
+        let isSpace = { (byte: UInt8) in byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }) else { return whole[whole.endIndex...] }
+        let last = bytes.lastIndex(where: { !isSpace($0) })!
+        return whole[first..<bytes.index(after: last)]
     }
 }

@@ -215,10 +215,16 @@ public final class TokenVerifier: Sendable {
     /// The caller and when its token expires (a stream held open for it ends then).
     func verifiedToken(fromAuthorization header: String?, now: Date = Date()) throws(AuthenticationError) -> VerifiedToken {
         guard let header, !header.isEmpty else { throw AuthenticationError("Missing bearer token: send Authorization: Bearer <JWT>.") }
-        guard header.count > 7, header.prefix(7).lowercased() == "bearer " else {
+        // Byte-wise, on every request: `count` and `prefix` of a String walk grapheme clusters.
+        let bytes = header.utf8
+        let scheme = "bearer ".utf8
+        guard bytes.count > scheme.count,
+            zip(bytes, scheme).allSatisfy({ sent, expected in sent == expected || (expected != UInt8(ascii: " ") && sent | 0x20 == expected) })
+        else {
             throw AuthenticationError("The Authorization header must use the Bearer scheme.")
         }
-        return try verifiedToken(String(header.dropFirst(7).trimmingHTTPWhitespace()), now: now)
+        let credentials = header[bytes.index(bytes.startIndex, offsetBy: scheme.count)...]
+        return try verifiedToken(String(credentials.trimmingHTTPWhitespace()), now: now)
     }
 
     /// Tokens verified before (in `State.cache`), with their time window: a client sends the same token

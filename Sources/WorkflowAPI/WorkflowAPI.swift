@@ -84,7 +84,7 @@ public final class WorkflowAPI: Sendable {
         Route(.get, "/api/v1/health/live", .anyone) { _, _ in Response(status: .ok, json: #"{"status":"ok"}"#) },
         Route(.get, "/api/v1/health/ready", .anyone) { api, c in api.readyResponse(c) },
         Route(.get, "/api/v1/openapi.json", .anyone) { _, _ in Response(status: .ok, json: OpenAPIDocument.json) },
-        Route(.get, "/api/v1/workflow-states", .token(.read)) { _, _ in Response(status: .ok, json: JSONWriter.states()) },
+        Route(.get, "/api/v1/workflow-states", .token(.read)) { _, _ in Response(status: .ok, json: JSONWriter.statesDocument) },
         Route(.get, "/api/v1/workflow-definitions", .token(.read)) { api, c in try api.definitions(c) },
         Route(.get, "/api/v1/workflow-definitions/{definitionId}", .token(.read)) { api, c in try api.definition(c) },
         Route(.get, "/api/v1/workflows", .token(.read)) { api, c in try api.list(c) },
@@ -138,7 +138,7 @@ public final class WorkflowAPI: Sendable {
     /// (a waiter's when it starts waiting).
     public func reply(_ head: HTTPRequest, body: [UInt8]) -> APIReply {
         let started = ContinuousClock.now
-        let requestId = head.headerFields.first(.requestID).flatMap { $0.isEmpty ? nil : String($0.prefix(128)) } ?? UUID.random().lowercaseText
+        let requestId = head.headerFields.first(.requestID).flatMap { Self.requestId(sent: $0) } ?? UUID.random().lowercaseText
         var request = APIRequest(head: head, body: body, requestId: requestId)
         request.responseHeaders = cors.responseHeaders(head)
         var log = logger
@@ -173,6 +173,12 @@ public final class WorkflowAPI: Sendable {
             return .wait(waiter(waiting, rendered: (httpResponse, bytes), for: request, logger: log))
         }
         return .respond(httpResponse, head.method == .head ? [] : bytes)
+    }
+
+    /// The client's or nginx's request id, at most 128 characters (checked in bytes first: nginx's are 32).
+    static func requestId(sent: String) -> String? {
+        if sent.isEmpty { return nil }
+        return sent.utf8.count <= 128 ? sent : String(sent.prefix(128))
     }
 
     // MARK: Routing

@@ -32,6 +32,20 @@ import Workflows
         #expect(try v.principal(fromAuthorization: "bearer \(token)").userId == user)
     }
 
+    @Test func theBearerSchemeIsReadByteWiseInAnyCaseWithSpacesAroundTheToken() async throws {
+        let v = try await verifier()
+        let token = TestTokens.sign(header: ["alg": "HS256"], claims: claims())
+        for header in ["BEARER \(token)", "BeArEr \(token)", "Bearer   \(token) \t", "Bearer \t\(token)"] {
+            #expect(try v.principal(fromAuthorization: header).userId == user, "\(header.debugDescription)")
+        }
+        for header in ["Basic \(token)", "Bearer\(token)", "Bearer", "Bearer ", "Bearer    ", "Béarer \(token)", "Bearer\t\(token)", "Bearer \(token)é"] {
+            #expect(throws: AuthenticationError.self, "\(header.debugDescription)") { try v.principal(fromAuthorization: header) }
+        }
+        #expect(" \té x\t ".trimmingHTTPWhitespace() == "é x")
+        #expect("\t \t".trimmingHTTPWhitespace() == "")
+        #expect("e\u{301}  ".trimmingHTTPWhitespace() == "e\u{301}", "a combining mark stays with its letter")
+    }
+
     @Test func rolesComeFromRolesOrRole() async throws {
         let v = try await verifier()
         let single = TestTokens.sign(header: ["alg": "HS256"], claims: claims(["roles": NSNull(), "role": "Admin"]))
