@@ -264,7 +264,8 @@ run_wrk() {
   if [[ ${BENCH_PERF:-0} == 1 && ($target == workflowd || $target == fcgi-pg) ]]; then
     local profiled=$WFD_PID
     [[ $target == fcgi-pg ]] && profiled=$PGC_PID
-    perf record -q -g -o "$dir/perf.data" -p "$profiled" >"$dir/perf.log" 2>&1 &
+    # BENCH_PERF_CALLGRAPH=dwarf unwinds through libpq, libfcgi and libc too (built without frame pointers).
+    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" ${BENCH_PERF_FREQ:+-F "$BENCH_PERF_FREQ"} -o "$dir/perf.data" -p "$profiled" >"$dir/perf.log" 2>&1 &
     perf_pid=$!
   fi
   # Syscalls, context switches and page faults per request: where the kernel time of a request goes,
