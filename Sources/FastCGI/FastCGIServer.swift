@@ -97,7 +97,7 @@ public final class FastCGIServer: Sendable {
     }
 
     /// A server whose handler may park requests (`Reply.park`): they wait without a thread until
-    /// `wake(key:)`, `wakeAll()`, their deadline or `stop`.
+    /// `wake(keys:)`, `wakeAll()`, their deadline or `stop`.
     public init(configuration: FastCGIServerConfiguration, logger: Logger, parkingHandler: @escaping ParkingHandler) throws(ListenError) {
         self.configuration = configuration
         self.handler = parkingHandler
@@ -127,10 +127,8 @@ public final class FastCGIServer: Sendable {
         logger.info("serving", metadata: ["listen": "\(configuration.address)", "workers": "\(configuration.workers)"])
     }
 
-    /// Wakes the parked requests waiting on `key` (their `onWake(.notified)` runs on a wake thread).
-    public func wake(key: String) { lot.wake(keys: [key]) }
-
-    /// Wakes the parked requests waiting on any of `keys`, taking the waiting set's lock once.
+    /// Wakes the parked requests waiting on any of `keys`, taking the waiting set's lock once (their
+    /// `onWake(.notified)` runs on a wake thread).
     public func wake(keys: [String]) { lot.wake(keys: keys) }
 
     /// When no request is parked, records that something changed (a handler running now looks again if

@@ -12,7 +12,7 @@ public typealias ParkingHandler = @Sendable (_ request: HTTPRequest, _ body: [UI
 
 /// Why a parked request's `onWake` runs.
 public enum WakeReason: Sendable, Equatable {
-    /// `wake(key:)` named one of its keys, or `wakeAll()` asks every waiter to look again (e.g. after the
+    /// `wake(keys:)` named one of its keys, or `wakeAll()` asks every waiter to look again (e.g. after the
     /// source of notifications reconnected and may have missed some).
     case notified
     /// Its deadline passed: answer now (a long-poll's empty page, a stream's end).
@@ -35,7 +35,7 @@ public enum WakeAnswer: Sendable, Equatable {
 
 /// A request to park: what wakes it, until when, and what it writes meanwhile.
 public struct Parking: Sendable {
-    /// `FastCGIServer.wake(key:)` with any of these wakes it.
+    /// `FastCGIServer.wake(keys:)` with any of these wakes it.
     public var keys: [String]
     /// When `onWake(.deadline)` runs.
     public var deadline: ContinuousClock.Instant
@@ -153,8 +153,6 @@ struct WaitingSet<Payload> {
         }
         return woken
     }
-
-    mutating func wake(key: String) -> [Int] { wake(keys: [key]) }
 
     mutating func wakeAll(_ due: Due = .notified) -> [Int] {
         generation &+= 1

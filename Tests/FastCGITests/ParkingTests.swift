@@ -21,8 +21,8 @@ import Testing
         let a = parkIdle(&set, "a", keys: ["x"])
         _ = parkIdle(&set, "b", keys: ["y"])
         let c = parkIdle(&set, "c", keys: ["y", "x"])
-        #expect(set.wake(key: "x").sorted() == [a, c])
-        #expect(set.wake(key: "nobody").isEmpty)
+        #expect(set.wake(keys: ["x"]).sorted() == [a, c])
+        #expect(set.wake(keys: ["nobody"]).isEmpty)
     }
 
     @Test func theSetRefusesARequestPastItsCapacityAndTakesOneAgainOnceASlotIsFreed() {
@@ -39,7 +39,7 @@ import Testing
     @Test func aWakeThatCameWhileTheHandlerRanIsHandedOutWhenItParks() {
         var set = WaitingSet<String>(capacity: 4)
         let started = set.generation
-        _ = set.wake(key: "k")  // committed after the handler's query, before it parked
+        _ = set.wake(keys: ["k"])  // committed after the handler's query, before it parked
         let id = set.park("late", keys: ["k"], deadline: now + .seconds(5), heartbeatEvery: nil, now: now, generationAtStart: started)!
         #expect(set.finished(id, ended: false, wrote: false, now: now) == .notified)
     }
@@ -47,13 +47,13 @@ import Testing
     @Test func aWakeForABusyRequestIsKeptAndTheStrongestReasonWins() {
         var set = WaitingSet<String>(capacity: 4)
         let id = parkIdle(&set, "a", keys: ["k"])
-        #expect(set.wake(key: "k") == [id])
-        #expect(set.wake(key: "k").isEmpty, "a thread is on it already")
+        #expect(set.wake(keys: ["k"]) == [id])
+        #expect(set.wake(keys: ["k"]).isEmpty, "a thread is on it already")
         #expect(set.gone(id) == nil)
         #expect(set.finished(id, ended: false, wrote: true, now: now) == .gone)
         #expect(set.finished(id, ended: true, wrote: false, now: now) == nil)
         #expect(set.count == 0)
-        #expect(set.wake(key: "k").isEmpty, "its key was released")
+        #expect(set.wake(keys: ["k"]).isEmpty, "its key was released")
     }
 
     @Test func deadlinesComeDueBeforeHeartbeatsAndAWriteRestartsTheHeartbeat() {
@@ -65,7 +65,7 @@ import Testing
         let first = set.due(at: now + .seconds(12))
         #expect(first.map(\.id) == [poll] && first.map(\.due) == [.deadline])
         #expect(set.finished(poll, ended: true, wrote: true, now: now + .seconds(12)) == nil)
-        #expect(set.wake(key: "k") == [stream])
+        #expect(set.wake(keys: ["k"]) == [stream])
         #expect(set.finished(stream, ended: false, wrote: true, now: now + .seconds(12)) == nil)
         #expect(set.due(at: now + .seconds(16)).isEmpty, "the event it wrote at 12 s counts as a heartbeat")
         let beat = set.due(at: now + .seconds(27))
@@ -75,7 +75,7 @@ import Testing
     @Test func aRecheckComesDueAsAWakeAtItsTimeOutlivesHeartbeatsAndEndsWhenTheApplicationStopsAskingForIt() {
         var set = WaitingSet<String>(capacity: 4)
         let id = parkIdle(&set, "feed", keys: ["k"], deadline: .seconds(60), heartbeat: .seconds(1))
-        #expect(set.wake(key: "k") == [id])
+        #expect(set.wake(keys: ["k"]) == [id])
         #expect(set.finished(id, ended: false, wrote: false, now: now, recheckAt: now + .milliseconds(1500)) == nil)
         #expect(set.nextTimer == now + .seconds(1), "the heartbeat is earlier")
         let beat = set.due(at: now + .seconds(1))
@@ -93,7 +93,7 @@ import Testing
         var set = WaitingSet<String>(capacity: 4)
         let idle = parkIdle(&set, "idle", keys: ["k"])
         let busy = parkIdle(&set, "busy", keys: ["k"])
-        #expect(set.wake(key: "k").sorted() == [idle, busy])
+        #expect(set.wake(keys: ["k"]).sorted() == [idle, busy])
         #expect(set.finished(idle, ended: false, wrote: false, now: now) == nil)
         #expect(set.wakeAll(.stopping) == [idle])
         #expect(set.finished(busy, ended: false, wrote: false, now: now) == .stopping)
@@ -164,7 +164,7 @@ import Testing
         defer { fds.forEach { close($0) } }
         #expect(eventually { server.waiting == 5 })
         #expect(try FastCGIClient.get(socket: socket, path: "/plain").contains("now /plain"))
-        server.wake(key: "odd")
+        server.wake(keys: ["odd"])
         #expect(try FastCGIClient.answer(fds[1]).contains("woken odd"))
         #expect(try FastCGIClient.answer(fds[3]).contains("woken odd"))
         #expect(eventually { server.waiting == 3 })
@@ -231,7 +231,7 @@ import Testing
         defer { server.stop(deadline: .now + .seconds(5)) }
         let fd = try FastCGIClient.send(socket: socket, path: "/stream")
         #expect(eventually { server.waiting == 1 })
-        server.wake(key: "s")
+        server.wake(keys: ["s"])
         #expect(inWake.wait(timeout: .now() + 5) == .success)
         close(fd)
         Thread.sleep(forTimeInterval: 0.2)  // the hang-up reaches the watcher while the wake-up still runs
@@ -247,8 +247,8 @@ import Testing
         let fd = try FastCGIClient.send(socket: socket, path: "/stream")
         defer { close(fd) }
         #expect(eventually { server.waiting == 1 })
-        server.wake(key: "s")
-        server.wake(key: "s")
+        server.wake(keys: ["s"])
+        server.wake(keys: ["s"])
         // The stream is still open: stop ends it, and its answer holds everything written.
         Thread.sleep(forTimeInterval: 0.2)
         #expect(server.stop(deadline: .now + .seconds(5)) == FastCGIServer.StopResult(drained: true, inFlight: 0))
