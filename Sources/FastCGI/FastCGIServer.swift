@@ -290,7 +290,7 @@ public final class FastCGIServer: Sendable {
     }
 
     private func write(_ head: String, body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
-        _ = FCGXOutput.put(Array(head.utf8), request.pointee.out)
+        _ = FCGXOutput.put(head, request.pointee.out)
         _ = FCGXOutput.put(body, request.pointee.out)
     }
 }

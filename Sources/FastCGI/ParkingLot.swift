@@ -39,6 +39,17 @@ final class ParkedRequest: @unchecked Sendable {
 }
 
 enum FCGXOutput {
+    /// A string's UTF-8 as it is, without copying it into an array first.
+    static func put(_ text: String, _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            bytes.withMemoryRebound(to: CChar.self) { chars in
+                guard let base = chars.baseAddress else { return true }
+                return FCGX_PutStr(base, Int32(chars.count), stream) == Int32(chars.count)
+            }
+        }
+    }
+
     static func put(_ bytes: [UInt8], _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
         bytes.withUnsafeBufferPointer { buffer in
             buffer.withMemoryRebound(to: CChar.self) { chars in

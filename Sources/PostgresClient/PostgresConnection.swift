@@ -241,22 +241,28 @@ private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<Uns
 }
 
 private func withOptionalCStringArray<R>(_ strings: [String?], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
-    // One buffer holds every string NUL-terminated; the pointer array points into it. (A strdup per
-    // value costs an allocation each, on every statement.)
-    var storage: [CChar] = []
-    storage.reserveCapacity(strings.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 })
-    var offsets: [Int?] = []
-    offsets.reserveCapacity(strings.count)
-    for string in strings {
-        guard let string else { offsets.append(nil); continue }
-        offsets.append(storage.count)
-        storage.append(contentsOf: string.utf8.lazy.map { CChar(bitPattern: $0) })
-        storage.append(0)
-    }
-    return storage.withUnsafeBufferPointer { chars in
-        let pointers = offsets.map { offset in offset.map { UnsafePointer(chars.baseAddress! + $0) } }
-        return pointers.withUnsafeBufferPointer { buffer in
-            body(buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!)
+    // One buffer holds every string NUL-terminated and the pointer array points into it; both are
+    // temporary allocations (on the stack for the usual few short binds), filled with memcpy. This runs
+    // for every statement: arrays and a byte-by-byte copy cost three allocations and a loop per value.
+    let byteCount = strings.reduce(0) { $0 + ($1?.utf8.count ?? 0) + 1 }
+    return withUnsafeTemporaryAllocation(of: CChar.self, capacity: max(byteCount, 1)) { storage in
+        withUnsafeTemporaryAllocation(of: UnsafePointer<CChar>?.self, capacity: max(strings.count, 1)) { pointers in
+            var offset = 0
+            for (index, value) in strings.enumerated() {
+                guard var value else {
+                    pointers[index] = nil
+                    continue
+                }
+                let start = storage.baseAddress! + offset
+                let count = value.withUTF8 { utf8 in
+                    if let source = utf8.baseAddress { UnsafeMutableRawPointer(start).copyMemory(from: source, byteCount: utf8.count) }
+                    return utf8.count
+                }
+                start[count] = 0
+                pointers[index] = UnsafePointer(start)
+                offset += count + 1
+            }
+            return body(UnsafePointer(pointers.baseAddress!))
         }
     }
 }

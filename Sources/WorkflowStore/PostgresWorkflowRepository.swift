@@ -258,15 +258,19 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
 
     public func instance(id: UUID) throws -> WorkflowInstance? {
         try run { connection in
-            let rows = try connection.query("""
-                SELECT \(unescaped: Self.instanceColumns)
-                FROM workflow_instances i
-                CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
-                WHERE i.id = \(id)
-                """)
+            let rows = try connection.query(PostgresQuery(unsafeSQL: Self.instanceByIdSQL, binds: [id.lowercaseText]))
             return try rows.first.map(Self.instance(from:))
         }
     }
+
+    /// The most frequent statement (every get, and the reads before a change), written once rather than
+    /// interpolated per request.
+    static let instanceByIdSQL = """
+        SELECT \(instanceColumns)
+        FROM workflow_instances i
+        CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+        WHERE i.id = $1
+        """
 
     public func instances(matching query: InstanceQuery) throws -> [WorkflowInstance] {
         var conditions: [String] = []
