@@ -259,22 +259,19 @@ run_wrk() {
   w0=$(ticks "$WFD_PID"); n0=$(tree_ticks "$nginx_pid"); p0=$(tree_ticks "$PG_PID")
   [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")
   [[ $target == fcgi-pg ]] && c0=$(ticks "$PGC_PID")
-  local perf_pid=""
-  # The C responder is profiled too: its profile is what workflowd's would be without its Swift code.
-  if [[ ${BENCH_PERF:-0} == 1 && ($target == workflowd || $target == fcgi-pg) ]]; then
-    local profiled=$WFD_PID
-    [[ $target == fcgi-pg ]] && profiled=$PGC_PID
+  local perf_pid="" sys_pid="" observed=""
+  # The C responder is observed too: its figures are what workflowd's would be without its Swift code.
+  [[ $target == workflowd ]] && observed=$WFD_PID
+  [[ $target == fcgi-pg ]] && observed=$PGC_PID
+  if [[ ${BENCH_PERF:-0} == 1 && -n $observed ]]; then
     # BENCH_PERF_CALLGRAPH=dwarf unwinds through libpq, libfcgi and libc too (built without frame pointers).
-    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" ${BENCH_PERF_FREQ:+-F "$BENCH_PERF_FREQ"} -o "$dir/perf.data" -p "$profiled" >"$dir/perf.log" 2>&1 &
+    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" ${BENCH_PERF_FREQ:+-F "$BENCH_PERF_FREQ"} -o "$dir/perf.data" -p "$observed" >"$dir/perf.log" 2>&1 &
     perf_pid=$!
   fi
   # Syscalls, context switches and page faults per request: where the kernel time of a request goes,
   # next to the C responder's. Tracing every syscall slows the run down; only the counts are meaningful.
-  local sys_pid=""
-  if [[ ${BENCH_SYSCALLS:-0} == 1 && ($target == workflowd || $target == fcgi-pg) ]]; then
-    local counted=$WFD_PID
-    [[ $target == fcgi-pg ]] && counted=$PGC_PID
-    perf stat -x, -e 'syscalls:sys_enter_*,context-switches,cpu-migrations,page-faults' -p "$counted" -o "$dir/syscalls.csv" >/dev/null 2>&1 &
+  if [[ ${BENCH_SYSCALLS:-0} == 1 && -n $observed ]]; then
+    perf stat -x, -e 'syscalls:sys_enter_*,context-switches,cpu-migrations,page-faults' -p "$observed" -o "$dir/syscalls.csv" >/dev/null 2>&1 &
     sys_pid=$!
   fi
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_OUT=$dir BENCH_RESULT=$dir/result.wrk \

@@ -42,21 +42,17 @@ enum FCGXOutput {
     /// A string's UTF-8 as it is, without copying it into an array first.
     static func put(_ text: String, _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
         var text = text
-        return text.withUTF8 { bytes in
-            bytes.withMemoryRebound(to: CChar.self) { chars in
-                guard let base = chars.baseAddress else { return true }
-                return FCGX_PutStr(base, Int32(chars.count), stream) == Int32(chars.count)
-            }
-        }
+        return text.withUTF8 { put(UnsafeRawBufferPointer($0), stream) }
     }
 
     static func put(_ bytes: [UInt8], _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
-        bytes.withUnsafeBufferPointer { buffer in
-            buffer.withMemoryRebound(to: CChar.self) { chars in
-                guard let base = chars.baseAddress else { return true }
-                return FCGX_PutStr(base, Int32(chars.count), stream) == Int32(chars.count)
-            }
-        }
+        bytes.withUnsafeBytes { put($0, stream) }
+    }
+
+    /// Whether all of `bytes` went into the stream's buffer (or out to nginx).
+    private static func put(_ bytes: UnsafeRawBufferPointer, _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
+        guard let base = bytes.baseAddress else { return true }
+        return FCGX_PutStr(base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), stream) == Int32(bytes.count)
     }
 }
 
