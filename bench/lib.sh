@@ -45,8 +45,8 @@ bench_prepare() {
 }
 
 # Sets BIN: a copy of the workflowd binary under .run/bench (so that a rebuild during the run
-# cannot change what is measured). release: `swift build -c release` first (a no-op when up to
-# date; BENCH_NO_BUILD=1 skips it). debug: never builds (the other builds own .build/debug) but
+# cannot change what is measured). release: `swift build -c release --static-swift-stdlib` first, the
+# binary `make release` and the Debian package ship (a no-op when up to date; BENCH_NO_BUILD=1 skips it). debug: never builds (the other builds own .build/debug) but
 # waits up to BENCH_DEBUG_WAIT seconds (default 1800) for .build/debug/workflowd to exist.
 bench_binary() {
   local src
@@ -54,11 +54,11 @@ bench_binary() {
     release)
       src=$ROOT/.build/release/workflowd
       if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
-        log "swift build -c release (a no-op when up to date; 5-10 minutes from scratch)"
+        log "swift build -c release --static-swift-stdlib (a no-op when up to date; 5-10 minutes from scratch)"
         local attempt built=0
         for attempt in 1 2 3; do
           # A source edited while the build runs fails it ("modified during the build"): try again.
-          if swift build -c release >"$RUN/logs/build.log" 2>&1; then built=1; break; fi
+          if swift build -c release --static-swift-stdlib >"$RUN/logs/build.log" 2>&1; then built=1; break; fi
           grep -q 'modified during the build' "$RUN/logs/build.log" || break
           log "a source changed during the build; building again"
         done
@@ -78,6 +78,10 @@ bench_binary() {
   [[ -x $src ]] || die "$src not found (BENCH_BUILD=$BENCH_BUILD)"
   BIN_SOURCE=$src
   BIN_MTIME=$(date -u -r "$src" +%Y-%m-%dT%H:%M:%SZ)
+  # The shipped binary has the Swift runtime linked in; one loading it as shared libraries costs
+  # workflowd ~4-8 us more per request (every retain, release and String call through the PLT).
+  if ldd "$src" 2>/dev/null | grep -q libswiftCore; then BIN_MTIME+=", Swift runtime as shared libraries"
+  else BIN_MTIME+=", Swift runtime linked in"; fi
   BIN=$RUN/workflowd
   cp "$src" "$BIN"
 }
@@ -132,6 +136,12 @@ bench_start() {
     --env WORKFLOWD_LOG_LEVEL=warning --env "WORKFLOWD_WORKERS=$WORKERS" \
     --env WORKFLOWD_WEBHOOK_ALLOW=127.0.0.1/32 || die "the stack did not start"
   source "$RUN/env"  # DATABASE_URL, WORKFLOWD_JWT_SECRET, BASE_URL
+  # No checkpoint of PostgreSQL's own timing inside a run: with the default max_wal_size one came every
+  # ~1.5 minutes of write load, and the run it fell in paid ~3,000 full-page images/s for seconds
+  # (a transition ratio of 0.76-0.97 between runs). run_wrk checkpoints before every run instead, so
+  # workflowd's run and the C responder's start alike and each pays for the pages it touches first.
+  psql_q -c "ALTER SYSTEM SET max_wal_size = '32GB'" -c "ALTER SYSTEM SET checkpoint_timeout = '1d'" \
+    -c "SELECT pg_reload_conf()" >/dev/null || die "cannot set the bench cluster's checkpoint settings"
   PG_HOST=127.0.0.1
   [[ $DATABASE_URL == *'?host='* ]] && PG_HOST=${DATABASE_URL#*\?host=} PG_HOST=${PG_HOST%%&*}
   WFD_PID=$(cat "$RUN/workflowd0.pid")
@@ -255,6 +265,7 @@ run_wrk() {
   [[ $target == fcgi-pg ]] && nginx_pid=$PGC_NGINX_PID
   mkdir -p "$dir"
   log "wrk $name: $scenario against $target, $conns connections, ${secs}s"
+  psql_q -c CHECKPOINT >/dev/null || die "CHECKPOINT failed before $name"
   local w0 n0 p0 w1 n1 p1 c0
   w0=$(ticks "$WFD_PID"); n0=$(tree_ticks "$nginx_pid"); p0=$(tree_ticks "$PG_PID")
   [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")
@@ -265,7 +276,10 @@ run_wrk() {
   [[ $target == fcgi-pg ]] && observed=$PGC_PID
   if [[ ${BENCH_PERF:-0} == 1 && -n $observed ]]; then
     # BENCH_PERF_CALLGRAPH=dwarf unwinds through libpq, libfcgi and libc too (built without frame pointers).
-    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" ${BENCH_PERF_FREQ:+-F "$BENCH_PERF_FREQ"} -o "$dir/perf.data" -p "$observed" >"$dir/perf.log" 2>&1 &
+    # BENCH_PERF_EVENT=probe_libc:malloc (after `perf probe -x libc.so.6 malloc`) records every allocation
+    # with its stack instead of CPU samples: which code allocates how often per request.
+    perf record -q --call-graph "${BENCH_PERF_CALLGRAPH:-fp}" ${BENCH_PERF_FREQ:+-F "$BENCH_PERF_FREQ"} \
+      ${BENCH_PERF_EVENT:+-e "$BENCH_PERF_EVENT"} -o "$dir/perf.data" -p "$observed" >"$dir/perf.log" 2>&1 &
     perf_pid=$!
   fi
   # Syscalls, context switches and page faults per request: where the kernel time of a request goes,

@@ -34,7 +34,7 @@
 #      BENCH_SCENARIOS (default "create get list context transition mixed approval"), BENCH_APPROVERS (10), BENCH_CEILINGS=0 (skip the
 #      ceilings; pg: only the C libfcgi + libpq responder, for quick before/after ratios), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
 #      symbols go to .run/bench/out/NAME/perf.txt; BENCH_PERF_CALLGRAPH=dwarf,32768 BENCH_PERF_FREQ=999
-#      unwind through libpq/libfcgi/libc), BENCH_SYSCALLS=1 (perf stat of every syscall
+#      unwind through libpq/libfcgi/libc; BENCH_PERF_EVENT=probe_libc:malloc records allocations), BENCH_SYSCALLS=1 (perf stat of every syscall
 #      of workflowd and of the C responder per scenario: per request in .run/bench/out/NAME/syscalls.txt). A partial run (other scenarios, no ceilings)
 #      writes results/partial-*.txt and never replaces latest.txt.
 # Exit status: non-zero when the harness breaks: the correctness check fails, a workflowd

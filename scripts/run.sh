@@ -30,7 +30,7 @@ command -v swift >/dev/null 2>&1 || PATH=/opt/swift/usr/bin:$PATH
 
 start_all() {
   scripts/install-deps.sh
-  swift build -c release
+  swift build -c release --static-swift-stdlib  # the binary make release and the package ship
   scripts/stack.sh up "$RUN" --release --port "$PORT" --pg-port "$PG_PORT"
   source "$RUN/env"
   local token
