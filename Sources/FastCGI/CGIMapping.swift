@@ -93,13 +93,30 @@ public enum CGIMapping {
         return HTTPField.Name(String(decoding: raw, as: UTF8.self))
     }
 
-    /// The CGI response head: a `Status:` line, the header fields, and the blank line.
-    public static func responseHead(for response: HTTPResponse) -> String {
-        var head = "Status: \(response.status.code) \(response.status.reasonPhrase)\r\n"
+    /// The CGI response head: a `Status:` line, the header fields, and the blank line. Appended as bytes
+    /// into one array: built as a String with interpolations it cost a temporary per field (~8 allocations
+    /// on every response).
+    public static func responseHead(for response: HTTPResponse) -> [UInt8] {
+        var head: [UInt8] = []
+        head.reserveCapacity(256)
+        head.append(contentsOf: "Status: ".utf8)
+        let code = response.status.code  // 0...999 (HTTPResponse.Status enforces it): three digits
+        head.append(UInt8(ascii: "0") + UInt8(code / 100))
+        head.append(UInt8(ascii: "0") + UInt8(code / 10 % 10))
+        head.append(UInt8(ascii: "0") + UInt8(code % 10))
+        head.append(UInt8(ascii: " "))
+        head.append(contentsOf: response.status.reasonPhrase.utf8)
+        head.append(contentsOf: crlf)
         for field in response.headerFields {
-            head += "\(field.name.rawName): \(field.value)\r\n"
+            head.append(contentsOf: field.name.rawName.utf8)
+            head.append(contentsOf: colonSpace)
+            head.append(contentsOf: field.value.utf8)
+            head.append(contentsOf: crlf)
         }
-        head += "\r\n"
+        head.append(contentsOf: crlf)
         return head
     }
+
+    private static let crlf: [UInt8] = [13, 10]
+    private static let colonSpace: [UInt8] = [UInt8(ascii: ":"), UInt8(ascii: " ")]
 }

@@ -289,7 +289,7 @@ public final class FastCGIServer: Sendable {
         return body
     }
 
-    private func write(_ head: String, body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
+    private func write(_ head: [UInt8], body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
         _ = FCGXOutput.put(head, request.pointee.out)
         _ = FCGXOutput.put(body, request.pointee.out)
     }

@@ -39,20 +39,12 @@ final class ParkedRequest: @unchecked Sendable {
 }
 
 enum FCGXOutput {
-    /// A string's UTF-8 as it is, without copying it into an array first.
-    static func put(_ text: String, _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
-        var text = text
-        return text.withUTF8 { put(UnsafeRawBufferPointer($0), stream) }
-    }
-
-    static func put(_ bytes: [UInt8], _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
-        bytes.withUnsafeBytes { put($0, stream) }
-    }
-
     /// Whether all of `bytes` went into the stream's buffer (or out to nginx).
-    private static func put(_ bytes: UnsafeRawBufferPointer, _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
-        guard let base = bytes.baseAddress else { return true }
-        return FCGX_PutStr(base.assumingMemoryBound(to: CChar.self), Int32(bytes.count), stream) == Int32(bytes.count)
+    static func put(_ bytes: [UInt8], _ stream: UnsafeMutablePointer<FCGX_Stream>?) -> Bool {
+        bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return true }
+            return FCGX_PutStr(base.assumingMemoryBound(to: CChar.self), Int32(raw.count), stream) == Int32(raw.count)
+        }
     }
 }
 
@@ -127,7 +119,7 @@ final class ParkingLot: Sendable {
         watch(parked, as: id)
         var ended = false
         if let stream = parking.stream {
-            let head = Array(CGIMapping.responseHead(for: stream.head).utf8)
+            let head = CGIMapping.responseHead(for: stream.head)
             if !parked.send(head + stream.first) {
                 finish(parked)
                 ended = true
@@ -261,7 +253,7 @@ final class ParkingLot: Sendable {
             }
             return (false, true, recheck)
         case .finish(let head, let body):
-            let headBytes = head.map { parked.streaming ? [] : Array(CGIMapping.responseHead(for: $0).utf8) } ?? []
+            let headBytes = head.map { parked.streaming ? [] : CGIMapping.responseHead(for: $0) } ?? []
             _ = FCGXOutput.put(headBytes + body, parked.request.pointee.out)
             finish(parked)
             return (true, true, nil)

@@ -468,7 +468,7 @@ struct Response {
 
     static func instance(_ instance: WorkflowInstance, status: HTTPResponse.Status, for caller: Principal) -> Response {
         var response = Response(status: status, json: JSONWriter.instance(instance, for: caller))
-        response.headers[.eTag] = "\"\(instance.version)\""
+        response.headers.append(HTTPField(name: .eTag, value: "\"\(instance.version)\""))
         return response
     }
 
@@ -484,14 +484,18 @@ struct Response {
 
     func render(request: APIRequest) -> (HTTPResponse, [UInt8]) {
         let body = problem?.body(instance: request.path, requestId: request.requestId) ?? json
-        var fields = headers
-        fields.append(contentsOf: request.responseHeaders)
-        fields[.requestID] = request.requestId
-        fields[.cacheControl] = "no-store"
         let bytes = Array(body.utf8)
+        // Sized once and appended: only render writes these four fields (the subscript's search-and-replace
+        // cost an allocation each).
+        var fields = HTTPFields()
+        fields.reserveCapacity(headers.count + request.responseHeaders.count + 4)
+        fields.append(contentsOf: headers)
+        fields.append(contentsOf: request.responseHeaders)
+        fields.append(HTTPField(name: .requestID, value: request.requestId))
+        fields.append(HTTPField(name: .cacheControl, value: "no-store"))
         if status != .noContent {
-            fields[.contentType] = contentType
-            fields[.contentLength] = String(bytes.count)
+            fields.append(HTTPField(name: .contentType, value: contentType))
+            fields.append(HTTPField(name: .contentLength, value: String(bytes.count)))
         }
         return (HTTPResponse(status: status, headerFields: fields), bytes)
     }

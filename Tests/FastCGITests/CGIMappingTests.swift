@@ -34,7 +34,7 @@ import Testing
 
     @Test func responseHeadHasStatusLineAndFields() {
         let response = HTTPResponse(status: .notFound, headerFields: [.contentType: "application/problem+json", .contentLength: "2"])
-        #expect(CGIMapping.responseHead(for: response)
+        #expect(String(decoding: CGIMapping.responseHead(for: response), as: UTF8.self)
             == "Status: 404 Not Found\r\nContent-Type: application/problem+json\r\nContent-Length: 2\r\n\r\n")
     }
 
