@@ -46,8 +46,9 @@ bench_prepare() {
 
 # Sets BIN: a copy of the workflowd binary under .run/bench (so that a rebuild during the run
 # cannot change what is measured). release: `swift build -c release --static-swift-stdlib` first, the
-# binary `make release` and the Debian package ship (a no-op when up to date; BENCH_NO_BUILD=1 skips it). debug: never builds (the other builds own .build/debug) but
-# waits up to BENCH_DEBUG_WAIT seconds (default 1800) for .build/debug/workflowd to exist.
+# binary `make release` and the Debian package ship (a no-op when up to date; BENCH_NO_BUILD=1 skips
+# it). debug: never builds (the other builds own .build/debug) but waits up to BENCH_DEBUG_WAIT
+# seconds (default 1800) for .build/debug/workflowd to exist.
 bench_binary() {
   local src
   case $BENCH_BUILD in
