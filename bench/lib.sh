@@ -81,8 +81,8 @@ bench_binary() {
   BIN_MTIME=$(date -u -r "$src" +%Y-%m-%dT%H:%M:%SZ)
   # The shipped binary has the Swift runtime linked in; one loading it as shared libraries costs
   # workflowd ~4-8 us more per request (every retain, release and String call through the PLT).
-  if ldd "$src" 2>/dev/null | grep -q libswiftCore; then BIN_MTIME+=", Swift runtime as shared libraries"
-  else BIN_MTIME+=", Swift runtime linked in"; fi
+  BIN_RUNTIME="Swift runtime linked in"
+  ldd "$src" 2>/dev/null | grep -q libswiftCore && BIN_RUNTIME="Swift runtime as shared libraries"
   BIN=$RUN/workflowd
   cp "$src" "$BIN"
 }

@@ -202,7 +202,7 @@ report=$RUN/report.txt
   echo "workflowd benchmark, $STARTED ($((ELAPSED / 60)) min $((ELAPSED % 60)) s)"
   echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(
     [[ -n $(git -C "$ROOT" status --porcelain -- Sources Package.swift 2>/dev/null) ]] && echo ' + uncommitted changes in Sources/')"
-  echo "build $BENCH_BUILD: $BIN_SOURCE (built $BIN_MTIME)"
+  echo "build $BENCH_BUILD: $BIN_SOURCE (built $BIN_MTIME, $BIN_RUNTIME)"
   echo "machine: $CORES cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo); wrk, nginx, workflowd and PostgreSQL share them"
   echo "workflowd: $WORKERS workers, pool $WORKERS, WORKFLOWD_LOG_LEVEL=warning (request logging off), unix socket behind nginx/workflowd.conf (1 worker process)"
   echo "PostgreSQL $(psql_q -c 'SHOW server_version'), fresh cluster, default settings (fsync on), workflowd and pgbench connect over $( [[ ${BENCH_PG_TRANSPORT:-socket} == socket ]] && echo "its unix socket" || echo "loopback TCP"); seeded $BENCH_INSTANCES instances of $BENCH_USERS users + $(( (per_run + per_mixed) * $(wc -w <<<"$BENCH_CONNS") )) Created transition targets"

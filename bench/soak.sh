@@ -52,7 +52,7 @@ verify_writes "$name" "$SOAK_CONNS" "$before" || rc=1
 mkdir -p "$B/results"
 {
   echo "workflowd soak, $(date -u +%Y-%m-%dT%H:%M:%SZ): mixed at $SOAK_CONNS connections for ${SOAK_SECONDS}s"
-  echo "build $BENCH_BUILD: $BIN_SOURCE (built $BIN_MTIME); $WORKERS workers; WORKFLOWD_LOG_LEVEL=warning"
+  echo "build $BENCH_BUILD: $BIN_SOURCE (built $BIN_MTIME, $BIN_RUNTIME); $WORKERS workers; WORKFLOWD_LOG_LEVEL=warning"
   echo
   python3 "$B/report.py" table "$RUN"
   echo
