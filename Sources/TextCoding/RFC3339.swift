@@ -4,31 +4,39 @@
 public enum RFC3339 {
     /// The time `microseconds` after 1970-01-01T00:00:00Z, truncated to milliseconds (years 0–9999).
     public static func utcMilliseconds(microsecondsSinceEpoch micros: Int64) -> String {
+        String(unsafeUninitializedCapacity: utcMillisecondsLength) { out in
+            writeUTCMilliseconds(microsecondsSinceEpoch: micros, to: out)
+            return utcMillisecondsLength
+        }
+    }
+
+    /// The length of `utcMilliseconds`' text: always 24 bytes.
+    static let utcMillisecondsLength = 24
+
+    /// Writes `utcMilliseconds(microsecondsSinceEpoch:)` into the first 24 bytes of `out`.
+    static func writeUTCMilliseconds(microsecondsSinceEpoch micros: Int64, to out: UnsafeMutableBufferPointer<UInt8>) {
         let millis = Int((micros % 1_000_000 + 1_000_000) % 1_000_000 / 1000)
         let seconds = Int((micros - Int64(millis) * 1000).floorDiv(1_000_000))
         let days = seconds.floorDiv(86_400)
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civilDate(daysSinceEpoch: days)
-        return String(unsafeUninitializedCapacity: 24) { out in
-            var at = 0
-            func put(_ value: Int, _ width: Int, then separator: UInt8?) {
-                var rest = value
-                for position in stride(from: at + width - 1, through: at, by: -1) {
-                    out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
-                    rest /= 10
-                }
-                at += width
-                if let separator { out[at] = separator; at += 1 }
+        var at = 0
+        func put(_ value: Int, _ width: Int, then separator: UInt8) {
+            var rest = value
+            for position in stride(from: at + width - 1, through: at, by: -1) {
+                out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
             }
-            put(min(max(year, 0), 9999), 4, then: UInt8(ascii: "-"))
-            put(month, 2, then: UInt8(ascii: "-"))
-            put(day, 2, then: UInt8(ascii: "T"))
-            put(secondOfDay / 3600, 2, then: UInt8(ascii: ":"))
-            put(secondOfDay % 3600 / 60, 2, then: UInt8(ascii: ":"))
-            put(secondOfDay % 60, 2, then: UInt8(ascii: "."))
-            put(millis, 3, then: UInt8(ascii: "Z"))
-            return at
+            out[at + width] = separator
+            at += width + 1
         }
+        put(min(max(year, 0), 9999), 4, then: UInt8(ascii: "-"))
+        put(month, 2, then: UInt8(ascii: "-"))
+        put(day, 2, then: UInt8(ascii: "T"))
+        put(secondOfDay / 3600, 2, then: UInt8(ascii: ":"))
+        put(secondOfDay % 3600 / 60, 2, then: UInt8(ascii: ":"))
+        put(secondOfDay % 60, 2, then: UInt8(ascii: "."))
+        put(millis, 3, then: UInt8(ascii: "Z"))
     }
 
     /// Microseconds since the epoch of an RFC 3339 date-time (`2026-11-27T10:00:00Z`,

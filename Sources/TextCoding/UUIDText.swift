@@ -55,19 +55,24 @@ extension UUID {
 
     /// The canonical lowercase 8-4-4-4-12 form (RFC 9562), as PostgreSQL prints a `uuid`.
     public var lowercaseText: String {
+        String(unsafeUninitializedCapacity: 36) { out in
+            writeLowercaseText(to: out)
+            return 36
+        }
+    }
+
+    /// Writes `lowercaseText` into the first 36 bytes of `out`.
+    func writeLowercaseText(to out: UnsafeMutableBufferPointer<UInt8>) {
         withUnsafeBytes(of: uuid) { raw in
-            String(unsafeUninitializedCapacity: 36) { out in
-                var position = 0
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        out[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    out[position] = Hex.digits[Int(raw[index] >> 4)]
-                    out[position + 1] = Hex.digits[Int(raw[index] & 0x0F)]
-                    position += 2
+            var position = 0
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 {
+                    out[position] = UInt8(ascii: "-")
+                    position += 1
                 }
-                return 36
+                out[position] = Hex.digits[Int(raw[index] >> 4)]
+                out[position + 1] = Hex.digits[Int(raw[index] & 0x0F)]
+                position += 2
             }
         }
     }

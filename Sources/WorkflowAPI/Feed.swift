@@ -57,8 +57,8 @@ extension WorkflowAPI {
         let start = try asked.after.map(service.feedPosition(cursor:)) ?? service.feedStart()
         let service = service
         let render = { @Sendable (page: WorkflowService.FeedPage) in
-            Response(status: .ok, json: JSONWriter.page(
-                Page(items: page.items.map { $0.event }, nextCursor: WorkflowService.feedCursor(page.next)), item: JSONWriter.event))
+            Response(status: .ok, json: JSONWriter.events(
+                Page(items: page.items.map { $0.event }, nextCursor: WorkflowService.feedCursor(page.next))))
         }
         let first = try service.feed(after: start, limit: asked.limit, for: principal)
         var response = render(first)

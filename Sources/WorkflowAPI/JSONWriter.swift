@@ -2,110 +2,178 @@ import Foundation
 import Workflows
 import TextCoding
 
-/// Hand-written JSON for the response types: a few string appends instead of Codable's reflection,
-/// and jsonb columns are spliced in as the text PostgreSQL already produced.
+/// Hand-written JSON for the response types, written as bytes into the response body (`JSONBuffer`)
+/// instead of Codable's reflection or `String` building; jsonb columns are spliced in as the text
+/// PostgreSQL already produced.
 enum JSONWriter {
-    /// The instance as `caller` sees it: `allowedActions` are the caller's. Written piece by piece into one
-    /// string: an interpolation or a `+` chain would build a temporary string for each member, on every
-    /// response of the busiest endpoints.
-    static func instance(_ i: WorkflowInstance, for caller: Principal) -> String {
-        var out = ""
-        out.reserveCapacity(640 + i.context.text.utf8.count + i.stepData.text.utf8.count)
-        out += "{\"id\":\""
-        out += i.id.lowercaseText
-        out += "\",\"workflowDefinitionId\":"
-        out += JSONString.quoted(i.definitionId)
-        out += ",\"userId\":\""
-        out += i.userId.lowercaseText
-        out += "\",\"status\":\""
-        out += i.status.rawValue
-        out += "\",\"currentStep\":"
-        out += String(i.currentStep)
-        out += ",\"totalSteps\":"
-        out += String(i.totalSteps)
-        out += ",\"context\":"
-        out += i.context.text
-        out += ",\"stepData\":"
-        out += i.stepData.text
-        out += ",\"allowedTransitions\":"
-        out += allowedTransitions[i.status]!
-        out += ",\"allowedActions\":"
-        appendNames(WorkflowActions.allowed(for: i, by: caller), to: &out)
-        out += ",\"awaiting\":"
-        out += i.awaiting?.json(counts: true) ?? "null"
-        out += ",\"version\":"
-        out += String(i.version)
-        out += ",\"createdAt\":\""
-        out += timestamp(i.createdAt)
-        out += "\",\"updatedAt\":\""
-        out += timestamp(i.updatedAt)
-        out += "\",\"statusChangedAt\":\""
-        out += timestamp(i.statusChangedAt)
-        out += "\",\"retryOf\":"
-        appendOptionalId(i.retryOf, to: &out)
-        out += ",\"retriedAs\":"
-        appendOptionalId(i.retriedAs, to: &out)
-        out += ",\"attempt\":"
-        out += String(i.attempt)
-        out += "}"
-        return out
+    /// The instance as `caller` sees it: `allowedActions` are the caller's.
+    static func instance(_ i: WorkflowInstance, for caller: Principal, into out: inout JSONBuffer) {
+        identity(i, into: &out)
+        out.raw(",\"context\":")
+        out.raw(i.context.text)
+        out.raw(",\"stepData\":")
+        out.raw(i.stepData.text)
+        out.raw(",\"allowedTransitions\":")
+        out.raw(allowedTransitions[i.status]!)
+        out.raw(",\"allowedActions\":")
+        names(WorkflowActions.allowed(for: i, by: caller), into: &out)
+        out.raw(",\"awaiting\":")
+        if let awaiting = i.awaiting { out.raw(awaiting.json(counts: true)) } else { out.raw("null") }
+        out.raw(",\"version\":")
+        out.number(i.version)
+        out.raw(",\"createdAt\":")
+        timestamp(i.createdAt, into: &out)
+        out.raw(",\"updatedAt\":")
+        timestamp(i.updatedAt, into: &out)
+        out.raw(",\"statusChangedAt\":")
+        timestamp(i.statusChangedAt, into: &out)
+        out.raw(",\"retryOf\":")
+        optionalId(i.retryOf, into: &out)
+        out.raw(",\"retriedAs\":")
+        optionalId(i.retriedAs, into: &out)
+        out.raw(",\"attempt\":")
+        out.number(i.attempt)
+        out.raw("}")
+    }
+
+    /// `{"id":…,"workflowDefinitionId":…,"userId":…,"status":…,"currentStep":…,"totalSteps":…`: how the
+    /// instance and an inbox entry's brief of it begin.
+    static func identity(_ i: WorkflowInstance, into out: inout JSONBuffer) {
+        out.raw("{\"id\":")
+        out.quoted(i.id)
+        out.raw(",\"workflowDefinitionId\":")
+        out.quoted(i.definitionId)
+        out.raw(",\"userId\":")
+        out.quoted(i.userId)
+        out.raw(",\"status\":\"")
+        out.raw(i.status.rawValue)
+        out.raw("\",\"currentStep\":")
+        out.number(i.currentStep)
+        out.raw(",\"totalSteps\":")
+        out.number(i.totalSteps)
+    }
+
+    /// The bytes an instance's JSON takes, roughly: enough to write it without growing the buffer.
+    static func capacity(for i: WorkflowInstance) -> Int {
+        640 + i.context.text.utf8.count + i.stepData.text.utf8.count
     }
 
     /// `["start","cancel"]`: raw values that need no escaping.
-    static func appendNames<T: RawRepresentable<String>>(_ values: [T], to out: inout String) {
-        out += "["
+    static func names<T: RawRepresentable<String>>(_ values: [T], into out: inout JSONBuffer) {
+        out.raw("[")
         for (index, value) in values.enumerated() {
-            out += index == 0 ? "\"" : ",\""
-            out += value.rawValue
-            out += "\""
+            out.raw(index == 0 ? "\"" : ",\"")
+            out.raw(value.rawValue)
+            out.raw("\"")
         }
-        out += "]"
+        out.raw("]")
     }
 
-    static func appendOptionalId(_ id: UUID?, to out: inout String) {
-        guard let id else {
-            out += "null"
-            return
-        }
-        out += "\""
-        out += id.lowercaseText
-        out += "\""
+    static func optionalId(_ id: UUID?, into out: inout JSONBuffer) {
+        if let id { out.quoted(id) } else { out.raw("null") }
+    }
+
+    static func optionalString(_ text: String?, into out: inout JSONBuffer) {
+        if let text { out.quoted(text) } else { out.raw("null") }
     }
 
     /// An inbox entry: what is awaited, by when, and the instance in brief (with the caller's actions).
-    static func task(_ i: WorkflowInstance, for caller: Principal) -> String {
+    static func task(_ i: WorkflowInstance, for caller: Principal, into out: inout JSONBuffer) {
         let wait = i.awaiting ?? .plain(Awaiting.Kind(waitingIn: i.status) ?? .input)
-        var out = "{\"kind\":\"\(wait.kind.rawValue)\",\"prompt\":" + (wait.prompt.map(JSONString.quoted) ?? "null")
-        out += ",\"schema\":" + (wait.schema?.text ?? "null")
-        out += wait.kind == .approval ? ",\"approvalsNeeded\":\(wait.approvalsNeeded),\"approvalsGiven\":\(wait.approvalsGiven)"
-            : ",\"approvalsNeeded\":null,\"approvalsGiven\":null"
-        out += ",\"dueAt\":" + (wait.dueAt.map { "\"\(timestamp($0))\"" } ?? "null") + ",\"overdue\":\(wait.overdue)"
-        out += ",\"waitingSince\":\"\(timestamp(i.statusChangedAt))\""
-        out += ",\"instance\":{\"id\":\"\(i.id.lowercaseText)\",\"workflowDefinitionId\":" + JSONString.quoted(i.definitionId)
-        out += ",\"userId\":\"\(i.userId.lowercaseText)\",\"status\":\"\(i.status.rawValue)\""
-        out += ",\"currentStep\":\(i.currentStep),\"totalSteps\":\(i.totalSteps),\"version\":\(i.version)"
-        out += ",\"allowedActions\":"
-        appendNames(WorkflowActions.allowed(for: i, by: caller), to: &out)
-        out += ",\"createdAt\":\"\(timestamp(i.createdAt))\"}}"
+        out.raw("{\"kind\":\"")
+        out.raw(wait.kind.rawValue)
+        out.raw("\",\"prompt\":")
+        optionalString(wait.prompt, into: &out)
+        out.raw(",\"schema\":")
+        out.raw(wait.schema?.text ?? "null")
+        if wait.kind == .approval {
+            out.raw(",\"approvalsNeeded\":")
+            out.number(wait.approvalsNeeded)
+            out.raw(",\"approvalsGiven\":")
+            out.number(wait.approvalsGiven)
+        } else {
+            out.raw(",\"approvalsNeeded\":null,\"approvalsGiven\":null")
+        }
+        out.raw(",\"dueAt\":")
+        if let due = wait.dueAt { timestamp(due, into: &out) } else { out.raw("null") }
+        out.raw(wait.overdue ? ",\"overdue\":true" : ",\"overdue\":false")
+        out.raw(",\"waitingSince\":")
+        timestamp(i.statusChangedAt, into: &out)
+        out.raw(",\"instance\":")
+        identity(i, into: &out)
+        out.raw(",\"version\":")
+        out.number(i.version)
+        out.raw(",\"allowedActions\":")
+        names(WorkflowActions.allowed(for: i, by: caller), into: &out)
+        out.raw(",\"createdAt\":")
+        timestamp(i.createdAt, into: &out)
+        out.raw("}}")
+    }
+
+    static func event(_ e: WorkflowEvent, into out: inout JSONBuffer) {
+        // The instance id lets one feed carry many instances' events; per-instance listings have it too.
+        out.raw("{\"id\":")
+        out.number(Int(e.id))
+        out.raw(",\"workflowInstanceId\":")
+        out.quoted(e.instanceId)
+        out.raw(",\"type\":\"")
+        out.raw(e.type.rawValue)
+        out.raw("\",\"fromStatus\":")
+        optionalString(e.fromStatus?.rawValue, into: &out)
+        out.raw(",\"toStatus\":")
+        optionalString(e.toStatus?.rawValue, into: &out)
+        out.raw(",\"step\":")
+        out.number(e.step)
+        out.raw(",\"reason\":")
+        optionalString(e.reason, into: &out)
+        out.raw(",\"data\":")
+        out.raw(e.data?.text ?? "null")
+        // `actor` says plainly who acted; `userId` stays for clients that read it, null for the system.
+        if let user = e.userId {
+            out.raw(",\"userId\":")
+            out.quoted(user)
+            out.raw(",\"actor\":{\"type\":\"user\",\"id\":")
+            out.quoted(user)
+            out.raw("}")
+        } else {
+            out.raw(",\"userId\":null,\"actor\":{\"type\":\"system\"}")
+        }
+        out.raw(",\"occurredAt\":")
+        timestamp(e.occurredAt, into: &out)
+        out.raw("}")
+    }
+
+    /// One event on its own (a stream's `data:` line).
+    static func event(_ e: WorkflowEvent) -> JSONBuffer {
+        var out = JSONBuffer(reservingCapacity: 512 + (e.data?.text.utf8.count ?? 0))
+        event(e, into: &out)
         return out
     }
 
-    static func event(_ e: WorkflowEvent) -> String {
-        // The instance id lets one feed carry many instances' events; per-instance listings have it too.
-        var out = "{\"id\":\(e.id),\"workflowInstanceId\":\"\(e.instanceId.lowercaseText)\",\"type\":\"\(e.type.rawValue)\""
-        out += ",\"fromStatus\":" + (e.fromStatus.map { "\"\($0.rawValue)\"" } ?? "null")
-        out += ",\"toStatus\":" + (e.toStatus.map { "\"\($0.rawValue)\"" } ?? "null")
-        out += ",\"step\":\(e.step)"
-        out += ",\"reason\":" + (e.reason.map(JSONString.quoted) ?? "null")
-        out += ",\"data\":" + (e.data?.text ?? "null")
-        // `actor` says plainly who acted; `userId` stays for clients that read it, null for the system.
-        if let user = e.userId {
-            out += ",\"userId\":\"\(user.lowercaseText)\",\"actor\":{\"type\":\"user\",\"id\":\"\(user.lowercaseText)\"}"
-        } else {
-            out += ",\"userId\":null,\"actor\":{\"type\":\"system\"}"
+    /// `{"items":[...],"nextCursor":...}`, each item written by `item` into the same buffer.
+    static func page<T>(_ page: Page<T>, itemCapacity: (T) -> Int, item: (T, inout JSONBuffer) -> Void) -> JSONBuffer {
+        var out = JSONBuffer(reservingCapacity: page.items.reduce(64) { $0 + itemCapacity($1) })
+        out.raw("{\"items\":[")
+        for (index, element) in page.items.enumerated() {
+            if index > 0 { out.raw(",") }
+            item(element, &out)
         }
-        out += ",\"occurredAt\":\"\(timestamp(e.occurredAt))\"}"
+        out.raw("],\"nextCursor\":")
+        optionalString(page.nextCursor, into: &out)
+        out.raw("}")
         return out
+    }
+
+    static func instances(_ page: Page<WorkflowInstance>, for caller: Principal) -> JSONBuffer {
+        Self.page(page, itemCapacity: capacity(for:)) { instance($0, for: caller, into: &$1) }
+    }
+
+    static func tasks(_ page: Page<WorkflowInstance>, for caller: Principal) -> JSONBuffer {
+        Self.page(page, itemCapacity: { 512 + ($0.awaiting?.schema?.text.utf8.count ?? 0) }) { task($0, for: caller, into: &$1) }
+    }
+
+    static func events(_ page: Page<WorkflowEvent>) -> JSONBuffer {
+        Self.page(page, itemCapacity: { 512 + ($0.data?.text.utf8.count ?? 0) }) { event($0, into: &$1) }
     }
 
     static func definition(_ d: WorkflowDefinition) -> String {
@@ -185,5 +253,10 @@ enum JSONWriter {
     /// RFC 3339 in UTC with milliseconds: 2026-11-27T10:00:00.123Z.
     static func timestamp(_ t: Timestamp) -> String {
         RFC3339.utcMilliseconds(microsecondsSinceEpoch: t.microsecondsSinceEpoch)
+    }
+
+    /// The same, quoted, into the body.
+    static func timestamp(_ t: Timestamp, into out: inout JSONBuffer) {
+        out.quotedTimestamp(microsecondsSinceEpoch: t.microsecondsSinceEpoch)
     }
 }

@@ -182,7 +182,8 @@ extension WorkflowAPI {
             return out
         }
         // `retry` tells EventSource how soon to reconnect after the server ends the stream.
-        var response = Response(status: .ok, json: "retry: 1000\n\n" + String(decoding: try next(), as: UTF8.self))
+        var response = Response(status: .ok, json: "retry: 1000\n\n")
+        response.body += try next()
         response.contentType = "text/event-stream"
         response.headers[.xAccelBuffering] = "no"
         response.waiting = Waiting(keys: [LiveUpdates.instanceKey(id)], deadline: streamDeadline(c), isStream: true) { _ in
@@ -195,7 +196,7 @@ extension WorkflowAPI {
     /// `id` (where to resume after it), `event` (the event's type) and `data` (the event as in the
     /// listing) of one event.
     static func serverSentEvent(_ event: WorkflowEvent, id: String) -> [UInt8] {
-        Array("id: \(id)\nevent: \(event.type.rawValue)\ndata: \(JSONWriter.event(event))\n\n".utf8)
+        Array("id: \(id)\nevent: \(event.type.rawValue)\ndata: ".utf8) + JSONWriter.event(event).bytes + Array("\n\n".utf8)
     }
 
     /// Where a stream starts: after `Last-Event-ID` (a reconnecting EventSource sends it), else `?after=`.

@@ -339,7 +339,7 @@ public final class WorkflowAPI: Sendable {
 
     private func list(_ c: RouteContext) throws -> Response {
         let page = try service.list(try InstanceListing.filter(c.request), for: c.principal!)
-        return Response(status: .ok, json: JSONWriter.page(page) { JSONWriter.instance($0, for: c.principal!) })
+        return Response(status: .ok, json: JSONWriter.instances(page, for: c.principal!))
     }
 
     private func transition(_ c: RouteContext) throws -> Response {
@@ -395,14 +395,14 @@ public final class WorkflowAPI: Sendable {
             try service.events(instanceId: id, cursor: asked.cursor, afterId: asked.after, limit: asked.limit, for: principal)
         }
         let first = try page()
-        var response = Response(status: .ok, json: JSONWriter.page(first, item: JSONWriter.event))
+        var response = Response(status: .ok, json: JSONWriter.events(first))
         guard asked.wait > 0, first.items.isEmpty else { return response }
         // Never longer than a stream lives: the server may end any wait early; the client just asks again.
         let deadline = ContinuousClock.now + min(.seconds(asked.wait), live.streamLifetime)
         response.waiting = Waiting(keys: [LiveUpdates.instanceKey(id)], deadline: deadline, isStream: false) { final in
             let found = try page()
             guard final || !found.items.isEmpty else { return .nothing }
-            return .respond(Response(status: .ok, json: JSONWriter.page(found, item: JSONWriter.event)))
+            return .respond(Response(status: .ok, json: JSONWriter.events(found)))
         }
         return response
     }
@@ -410,7 +410,7 @@ public final class WorkflowAPI: Sendable {
     private func tasks(_ c: RouteContext) throws -> Response {
         let asked = try TaskListing.page(c.request)
         let page = try service.tasks(kind: asked.kind, cursor: asked.cursor, limit: asked.limit, for: c.principal!)
-        return Response(status: .ok, json: JSONWriter.page(page) { JSONWriter.task($0, for: c.principal!) })
+        return Response(status: .ok, json: JSONWriter.tasks(page, for: c.principal!))
     }
 
     // MARK: Input
@@ -454,7 +454,8 @@ public final class WorkflowAPI: Sendable {
 /// A response before rendering.
 struct Response {
     var status: HTTPResponse.Status
-    var json: String
+    /// The body as it goes out (JSON unless `contentType` says otherwise).
+    var body: [UInt8]
     var contentType = "application/json"
     var headers: HTTPFields = [:]
     /// Set when the request waits for events instead of answering now (the response is then its answer
@@ -463,11 +464,18 @@ struct Response {
 
     init(status: HTTPResponse.Status, json: String) {
         self.status = status
-        self.json = json
+        body = Array(json.utf8)
+    }
+
+    init(status: HTTPResponse.Status, json: JSONBuffer) {
+        self.status = status
+        body = json.bytes
     }
 
     static func instance(_ instance: WorkflowInstance, status: HTTPResponse.Status, for caller: Principal) -> Response {
-        var response = Response(status: status, json: JSONWriter.instance(instance, for: caller))
+        var json = JSONBuffer(reservingCapacity: JSONWriter.capacity(for: instance))
+        JSONWriter.instance(instance, for: caller, into: &json)
+        var response = Response(status: status, json: json)
         response.headers.append(HTTPField(name: .eTag, value: "\"\(instance.version)\""))
         return response
     }
@@ -483,8 +491,7 @@ struct Response {
     private var problem: Problem?
 
     func render(request: APIRequest) -> (HTTPResponse, [UInt8]) {
-        let body = problem?.body(instance: request.path, requestId: request.requestId) ?? json
-        let bytes = Array(body.utf8)
+        let bytes = problem.map { Array($0.body(instance: request.path, requestId: request.requestId).utf8) } ?? body
         // Sized once and appended: only render writes these four fields (the subscript's search-and-replace
         // cost an allocation each).
         var fields = HTTPFields()

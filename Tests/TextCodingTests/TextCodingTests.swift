@@ -88,3 +88,41 @@ import TextCoding
         #expect(Base64URL.decode("YQ") == [UInt8(ascii: "a")])
     }
 }
+
+@Suite struct JSONBufferTests {
+    private func written(_ write: (inout JSONBuffer) -> Void) -> String {
+        var out = JSONBuffer(reservingCapacity: 4)  // small: every test also grows the buffer
+        write(&out)
+        return String(decoding: out.bytes, as: UTF8.self)
+    }
+
+    @Test(arguments: [0, 7, 9, 10, 42, 1000, -1, -10, Int.max, Int.min])
+    func numbersAreDecimalLikeSwiftPrintsThem(_ value: Int) {
+        #expect(written { $0.number(value) } == String(value))
+    }
+
+    @Test func stringsAreEscapedLikeJSONString() throws {
+        for text in ["", "plain", "a\"b\\c\nd\r\te\u{01}\u{1F}", "Grüße 👋", "\u{7F}end"] {
+            let bytes = written { $0.quoted(text) }
+            #expect(bytes == JSONString.quoted(text))
+            // And it is the JSON string of the text.
+            let decoded = try JSONSerialization.jsonObject(with: Data(bytes.utf8), options: .fragmentsAllowed) as? String
+            #expect(decoded == text)
+        }
+        #expect(written { $0.quoted("a\u{01}") } == #""a\u0001""#)
+    }
+
+    @Test func idsAndTimestampsAreQuotedInTheirTextForm() {
+        let id = UUID(uuidString: "00FF10E2-9A0B-4C3D-8E4F-A5B6C7D8E9F0")!
+        #expect(written { $0.quoted(id) } == "\"00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0\"")
+        for micros: Int64 in [0, 1_795_780_800_123_456, -1_000, 253_402_300_799_999_999] {
+            #expect(written { $0.quotedTimestamp(microsecondsSinceEpoch: micros) } == "\"\(RFC3339.utcMilliseconds(microsecondsSinceEpoch: micros))\"")
+        }
+        #expect(written { $0.quotedTimestamp(microsecondsSinceEpoch: 1_795_780_800_123_456) } == "\"2026-11-27T12:00:00.123Z\"")
+    }
+
+    @Test func rawTextIsCopiedAsItIs() {
+        let jsonb = #"{"team": "a", "n": [1, 2]}"#
+        #expect(written { $0.raw("["); $0.raw(jsonb); $0.raw(","); $0.raw(Substring(jsonb).description); $0.raw("]") } == "[\(jsonb),\(jsonb)]")
+    }
+}

@@ -1,0 +1,102 @@
+#if canImport(FoundationEssentials)
+public import FoundationEssentials
+#else
+public import Foundation
+#endif
+
+/// JSON written straight as UTF-8 bytes: the response body itself, with no `String` in between.
+/// A `String` append checks capacity, uniqueness and its ASCII and count flags on every piece; a list of
+/// 20 instances is ~500 pieces, and the body had to be copied out of the `String` afterwards anyway.
+/// The caller keeps the JSON well-formed; the buffer only writes values in their JSON form.
+public struct JSONBuffer {
+    public var bytes: [UInt8]
+
+    public init(reservingCapacity capacity: Int = 256) {
+        bytes = []
+        bytes.reserveCapacity(capacity)
+    }
+
+    /// Text that is already JSON, or the fixed punctuation and names around values.
+    @inlinable
+    public mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// Text that is already JSON (a jsonb column as PostgreSQL printed it, a document written once).
+    @inlinable
+    public mutating func raw(_ text: String) {
+        if text.utf8.withContiguousStorageIfAvailable({ bytes.append(contentsOf: $0) }) == nil {
+            bytes.append(contentsOf: text.utf8)
+        }
+    }
+
+    /// `s` as a JSON string literal, quotes included (RFC 8259 escaping: `"`, `\` and control characters;
+    /// everything else is copied as it is, which is valid because a `String` is valid UTF-8).
+    public mutating func quoted(_ s: String) {
+        bytes.append(UInt8(ascii: "\""))
+        // Most strings (ids, names, statuses) need no escape: one scan, then one copy.
+        guard s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+            raw(s)
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
+        for byte in s.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): raw("\\\"")
+            case UInt8(ascii: "\\"): raw("\\\\")
+            case UInt8(ascii: "\n"): raw("\\n")
+            case UInt8(ascii: "\r"): raw("\\r")
+            case UInt8(ascii: "\t"): raw("\\t")
+            case ..<0x20:
+                raw("\\u00")
+                bytes.append(Hex.digits[Int(byte >> 4)])
+                bytes.append(Hex.digits[Int(byte & 0x0F)])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A decimal integer.
+    public mutating func number(_ value: Int) {
+        if value >= 0, value < 10 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value))
+            return
+        }
+        if value < 0 { bytes.append(UInt8(ascii: "-")) }
+        var rest = value.magnitude
+        var digits = 0
+        repeat {
+            digits += 1
+            rest /= 10
+        } while rest > 0
+        rest = value.magnitude
+        write(count: digits) { out in
+            for position in stride(from: digits - 1, through: 0, by: -1) {
+                out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                rest /= 10
+            }
+        }
+    }
+
+    /// `"1b4e28ba-2fa1-11d2-883f-0016d3cca427"`: quoted, lowercase, as PostgreSQL prints a `uuid`.
+    public mutating func quoted(_ id: UUID) {
+        bytes.append(UInt8(ascii: "\""))
+        write(count: 36) { id.writeLowercaseText(to: $0) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `"2026-11-27T10:00:00.123Z"`: quoted RFC 3339 in UTC with milliseconds.
+    public mutating func quotedTimestamp(microsecondsSinceEpoch micros: Int64) {
+        bytes.append(UInt8(ascii: "\""))
+        write(count: RFC3339.utcMillisecondsLength) { RFC3339.writeUTCMilliseconds(microsecondsSinceEpoch: micros, to: $0) }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Grows the buffer by `count` bytes and lets `body` fill exactly those.
+    private mutating func write(count: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
+        let start = bytes.count
+        bytes.append(contentsOf: repeatElement(0, count: count))
+        bytes.withUnsafeMutableBufferPointer { all in body(UnsafeMutableBufferPointer(rebasing: all[start..<start + count])) }
+    }
+}
