@@ -93,10 +93,11 @@ public struct JSONBuffer {
         bytes.append(UInt8(ascii: "\""))
     }
 
-    /// Grows the buffer by `count` bytes and lets `body` fill exactly those.
+    /// Appends the `count` bytes `body` writes (filled on the stack, then copied in one go).
     private mutating func write(count: Int, _ body: (UnsafeMutableBufferPointer<UInt8>) -> Void) {
-        let start = bytes.count
-        bytes.append(contentsOf: repeatElement(0, count: count))
-        bytes.withUnsafeMutableBufferPointer { all in body(UnsafeMutableBufferPointer(rebasing: all[start..<start + count])) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: count) { scratch in
+            body(scratch)
+            bytes.append(contentsOf: UnsafeBufferPointer(scratch))
+        }
     }
 }

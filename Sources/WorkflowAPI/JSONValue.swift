@@ -39,39 +39,37 @@ enum JSONValue: Equatable {
 
     /// Compact JSON text.
     var serialized: String {
-        var out = ""
+        var out = JSONBuffer()
         write(to: &out)
-        return out
+        return String(decoding: out.bytes, as: UTF8.self)
     }
 
-    private func write(to out: inout String) {
+    private func write(to out: inout JSONBuffer) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .number(let n): out += n
-        case .string(let s): out += JSONString.quoted(s)
+        case .null: out.raw("null")
+        case .bool(let b): out.raw(b ? "true" : "false")
+        case .number(let n): out.raw(n)
+        case .string(let s): out.quoted(s)
         case .array(let items):
-            out += "["
+            out.raw("[")
             for (i, item) in items.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.raw(",") }
                 item.write(to: &out)
             }
-            out += "]"
+            out.raw("]")
         case .object(let members):
-            out += "{"
+            out.raw("{")
             for (i, member) in members.enumerated() {
-                if i > 0 { out += "," }
-                out += JSONString.quoted(member.key)
-                out += ":"
+                if i > 0 { out.raw(",") }
+                out.quoted(member.key)
+                out.raw(":")
                 member.value.write(to: &out)
             }
-            out += "}"
+            out.raw("}")
         }
     }
 }
 
-/// A strict RFC 8259 parser with limits that keep hostile input cheap: bounded nesting, bounded number
-/// literals, no duplicate keys, no U+0000 (PostgreSQL's jsonb cannot store it), valid UTF-8 only.
 struct JSONParser {
     struct Failure: Error, Equatable {
         let message: String
@@ -225,23 +223,28 @@ struct JSONParser {
 
     private mutating func parseString() throws(Failure) -> String {
         index += 1
-        var scalars = String.UnicodeScalarView()
-        var runStart = index
+        let start = index
+        // Most strings have no escape: the text between the quotes is the string (the body was checked
+        // to be UTF-8 as a whole).
+        while let c = current, c != UInt8(ascii: "\""), c != UInt8(ascii: "\\"), c >= 0x20 { index += 1 }
+        if current == UInt8(ascii: "\"") {
+            index += 1
+            return String(decoding: bytes[start..<index - 1], as: UTF8.self)
+        }
+        var utf8 = Array(bytes[start..<index])
         while true {
             guard let c = current else { throw failure("unterminated string") }
             switch c {
             case UInt8(ascii: "\""):
-                scalars.append(contentsOf: String(decoding: bytes[runStart..<index], as: UTF8.self).unicodeScalars)
                 index += 1
-                return String(scalars)
+                return String(decoding: utf8, as: UTF8.self)
             case UInt8(ascii: "\\"):
-                scalars.append(contentsOf: String(decoding: bytes[runStart..<index], as: UTF8.self).unicodeScalars)
                 index += 1
-                scalars.append(try parseEscape())
-                runStart = index
+                utf8.append(contentsOf: UTF8.encode(try parseEscape())!)
             case 0..<0x20:
                 throw failure("control character in a string")
             default:
+                utf8.append(c)
                 index += 1
             }
         }
