@@ -21,76 +21,119 @@ public enum CGIMapping {
     /// Builds the request from CGI parameters: `REQUEST_METHOD`, `REQUEST_URI` (path and query),
     /// `HTTP_*` headers, `CONTENT_TYPE`, `CONTENT_LENGTH`, `HTTPS`, `HTTP_HOST`.
     public static func request(from params: [(String, String)]) throws(MappingError) -> HTTPRequest {
-        var methodText: String?
-        var uri: String?
-        var scriptName: String?
-        var query: String?
-        var https = false
-        var host: String?
-        var fields = HTTPFields()
+        var builder = RequestBuilder()
         for (name, value) in params {
-            switch name {
-            case "REQUEST_METHOD": methodText = value
-            case "REQUEST_URI": uri = value
-            case "SCRIPT_NAME", "DOCUMENT_URI": scriptName = scriptName ?? value
-            case "QUERY_STRING": query = value
-            case "HTTPS": https = !value.isEmpty && value.lowercased() != "off"
-            case "CONTENT_TYPE": if !value.isEmpty { fields.append(HTTPField(name: .contentType, value: value)) }
-            case "CONTENT_LENGTH": if !value.isEmpty { fields.append(HTTPField(name: .contentLength, value: value)) }
-            default:
-                guard name.hasPrefix("HTTP_"), let fieldName = headerName(fromParameter: name) else { continue }
-                if fieldName.canonicalName == "host" {
-                    host = value  // carried as the authority, not as a header field
-                    continue
+            var (name, value) = (name, value)
+            name.withUTF8 { name in value.withUTF8 { value in builder.add(name: UnsafeRawBufferPointer(name), value: UnsafeRawBufferPointer(value)) } }
+        }
+        return try builder.request()
+    }
+
+    /// `request(from:)` fed one parameter at a time, as bytes: the server hands it libfcgi's `NAME=value`
+    /// strings without copying them into Swift strings first, and only what the request keeps becomes a
+    /// `String` (nginx's fastcgi_params sends a dozen variables it never reads: SERVER_SOFTWARE, REMOTE_PORT, …).
+    public struct RequestBuilder {
+        private var method: String?
+        private var uri: String?
+        private var scriptName: String?
+        private var query: String?
+        private var https = false
+        private var host: String?
+        private var fields = HTTPFields()
+
+        public init() {}
+
+        public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+            if name.count > 5, memcmp(name.baseAddress!, httpPrefix, 5) == 0 {
+                let suffix = UnsafeRawBufferPointer(rebasing: name[5...])
+                if suffix.count == 4, memcmp(suffix.baseAddress!, hostSuffix, 4) == 0 {
+                    host = String(decoding: value, as: UTF8.self)  // carried as the authority, not as a header field
+                } else {
+                    addHeader(CGIMapping.headerName(fromParameter: suffix), value)
                 }
-                // Content-Type/Length come from their CGI variables; a duplicate HTTP_ copy is ignored.
-                if fieldName == .contentType || fieldName == .contentLength { continue }
-                fields.append(HTTPField(name: fieldName, value: value))
+                return
+            }
+            guard let variable = Variable(name) else { return }
+            let text = String(decoding: value, as: UTF8.self)
+            switch variable {
+            case .requestMethod: method = text
+            case .requestURI: uri = text
+            case .scriptName, .documentURI: scriptName = scriptName ?? text
+            case .queryString: query = text
+            case .https: https = !text.isEmpty && text.lowercased() != "off"
+            case .contentType: if !text.isEmpty { fields.append(HTTPField(name: .contentType, value: text)) }
+            case .contentLength: if !text.isEmpty { fields.append(HTTPField(name: .contentLength, value: text)) }
             }
         }
-        guard let methodText else { throw .missingParameter("REQUEST_METHOD") }
-        guard let method = HTTPRequest.Method(methodText) else { throw .invalidMethod(methodText) }
-        let path: String
-        if let uri, !uri.isEmpty {
-            path = uri
-        } else if let scriptName {
-            path = scriptName + ((query?.isEmpty ?? true) ? "" : "?" + query!)
-        } else {
-            throw .missingParameter("REQUEST_URI")
+
+        private mutating func addHeader(_ name: HTTPField.Name?, _ value: UnsafeRawBufferPointer) {
+            guard let name else { return }
+            // Content-Type/Length come from their CGI variables; a duplicate HTTP_ copy is ignored.
+            if name == .contentType || name == .contentLength { return }
+            fields.append(HTTPField(name: name, value: String(decoding: value, as: UTF8.self)))
         }
-        return HTTPRequest(method: method, scheme: https ? "https" : "http", authority: host, path: path, headerFields: fields)
+
+        public func request() throws(MappingError) -> HTTPRequest {
+            guard let method else { throw .missingParameter("REQUEST_METHOD") }
+            guard let parsed = HTTPRequest.Method(method) else { throw .invalidMethod(method) }
+            let path: String
+            if let uri, !uri.isEmpty {
+                path = uri
+            } else if let scriptName {
+                path = scriptName + ((query?.isEmpty ?? true) ? "" : "?" + query!)
+            } else {
+                throw .missingParameter("REQUEST_URI")
+            }
+            return HTTPRequest(method: parsed, scheme: https ? "https" : "http", authority: host, path: path, headerFields: fields)
+        }
     }
 
-    /// The CGI variables `request(from:)` reads besides the `HTTP_*` headers.
-    static let mappedVariables: [[UInt8]] = [
-        "REQUEST_METHOD", "REQUEST_URI", "SCRIPT_NAME", "DOCUMENT_URI", "QUERY_STRING", "HTTPS", "CONTENT_TYPE", "CONTENT_LENGTH",
-    ].map { Array($0.utf8) }
+    private static let httpPrefix = Array("HTTP_".utf8)
+    private static let hostSuffix = Array("HOST".utf8)
 
-    /// Whether `request(from:)` reads the parameter named `name` (raw bytes): the server copies only those
-    /// into Swift strings. nginx's fastcgi_params sends a dozen more (SERVER_SOFTWARE, REMOTE_PORT, …)
-    /// that would cost two string allocations each on every request.
-    public static func isMapped(_ name: UnsafeRawBufferPointer) -> Bool {
-        if name.count > 5, name[0] == UInt8(ascii: "H"), name[1] == UInt8(ascii: "T"), name[2] == UInt8(ascii: "T"),
-            name[3] == UInt8(ascii: "P"), name[4] == UInt8(ascii: "_")
-        {
-            return true
-        }
-        for variable in mappedVariables where variable.count == name.count {
-            if variable.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 { return true }
-        }
-        return false
-    }
+    /// The CGI variables the builder reads besides the `HTTP_*` headers.
+    enum Variable: CaseIterable {
+        case requestMethod, requestURI, scriptName, documentURI, queryString, https, contentType, contentLength
 
-    /// `HTTP_X_REQUEST_ID` → `x-request-id` (byte-wise: CGI names are ASCII).
-    static func headerName(fromParameter parameter: String) -> HTTPField.Name? {
-        let raw = parameter.utf8.dropFirst(5).map { byte -> UInt8 in
-            switch byte {
-            case UInt8(ascii: "_"): return UInt8(ascii: "-")
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"): return byte + 32
-            default: return byte
+        var name: [UInt8] {
+            switch self {
+            case .requestMethod: Array("REQUEST_METHOD".utf8)
+            case .requestURI: Array("REQUEST_URI".utf8)
+            case .scriptName: Array("SCRIPT_NAME".utf8)
+            case .documentURI: Array("DOCUMENT_URI".utf8)
+            case .queryString: Array("QUERY_STRING".utf8)
+            case .https: Array("HTTPS".utf8)
+            case .contentType: Array("CONTENT_TYPE".utf8)
+            case .contentLength: Array("CONTENT_LENGTH".utf8)
             }
         }
-        return HTTPField.Name(String(decoding: raw, as: UTF8.self))
+
+        static let names = allCases.map { ($0, $0.name) }
+
+        init?(_ name: UnsafeRawBufferPointer) {
+            for (variable, bytes) in Self.names where bytes.count == name.count {
+                if bytes.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
+                    self = variable
+                    return
+                }
+            }
+            return nil
+        }
+    }
+
+    /// `X_REQUEST_ID` (after `HTTP_`) → `x-request-id`, written byte by byte (CGI names are ASCII).
+    static func headerName(fromParameter suffix: UnsafeRawBufferPointer) -> HTTPField.Name? {
+        let text = String(unsafeUninitializedCapacity: suffix.count) { out in
+            for (index, byte) in suffix.enumerated() {
+                switch byte {
+                case UInt8(ascii: "_"): out[index] = UInt8(ascii: "-")
+                case UInt8(ascii: "A")...UInt8(ascii: "Z"): out[index] = byte + 32
+                default: out[index] = byte
+                }
+            }
+            return suffix.count
+        }
+        return HTTPField.Name(text)
     }
 
     /// The CGI response head: a `Status:` line, the header fields, and the blank line. Appended as bytes

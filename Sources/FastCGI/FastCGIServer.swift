@@ -219,11 +219,10 @@ public final class FastCGIServer: Sendable {
     /// Answers the request, or parks it (returns true: the caller no longer owns it).
     private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
         let generation = lot.generation
-        let params = Self.parameters(of: request)
         let response: HTTPResponse
         let responseBody: [UInt8]
         do {
-            let head = try CGIMapping.request(from: params)
+            let head = try Self.requestHead(of: request)
             // A loop, not the subscript: that joins repeated fields through a generic, allocating path.
             let declared = head.headerFields.first { $0.name == .contentLength }.flatMap { Int($0.value) }
             let body = readBody(request, declaredLength: declared)
@@ -250,24 +249,19 @@ public final class FastCGIServer: Sendable {
         while scratch.withUnsafeMutableBufferPointer({ FCGX_GetStr($0.baseAddress, Int32($0.count), request.pointee.in) }) > 0 {}
     }
 
-    /// Copies `envp` at once: its strings die at the next accept/finish. Split at the byte level
-    /// (`NAME=value`), which is several times cheaper than Character-wise String searching, and only the
-    /// parameters the mapping reads (`CGIMapping.isMapped`) become strings.
-    private static func parameters(of request: UnsafeMutablePointer<FCGX_Request>) -> [(String, String)] {
-        var params: [(String, String)] = []
-        params.reserveCapacity(32)
-        guard var cursor = request.pointee.envp else { return params }
+    /// Maps `envp` at once: its strings die at the next accept/finish. Each `NAME=value` is split at the
+    /// byte level and handed over as bytes; only what the request keeps becomes a String.
+    private static func requestHead(of request: UnsafeMutablePointer<FCGX_Request>) throws(CGIMapping.MappingError) -> HTTPRequest {
+        var builder = CGIMapping.RequestBuilder()
+        guard var cursor = request.pointee.envp else { return try builder.request() }
         while let entry = cursor.pointee {
             let bytes = UnsafeRawBufferPointer(start: entry, count: strlen(entry))
-            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")), CGIMapping.isMapped(UnsafeRawBufferPointer(rebasing: bytes[..<equals])) {
-                params.append((
-                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[..<equals]), as: UTF8.self),
-                    String(decoding: UnsafeRawBufferPointer(rebasing: bytes[(equals + 1)...]), as: UTF8.self)
-                ))
+            if let equals = bytes.firstIndex(of: UInt8(ascii: "=")) {
+                builder.add(name: UnsafeRawBufferPointer(rebasing: bytes[..<equals]), value: UnsafeRawBufferPointer(rebasing: bytes[(equals + 1)...]))
             }
             cursor += 1
         }
-        return params
+        return try builder.request()
     }
 
     private func readBody(_ request: UnsafeMutablePointer<FCGX_Request>, declaredLength: Int?) -> [UInt8] {

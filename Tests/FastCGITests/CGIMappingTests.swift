@@ -20,6 +20,19 @@ import Testing
         #expect(request.headerFields[HTTPField.Name("X-Request-Id")!] == "req-1")
     }
 
+    @Test func headerCopiesOfContentFieldsAndInvalidNamesAreIgnored() throws {
+        let request = try CGIMapping.request(from: [
+            ("REQUEST_METHOD", "PUT"), ("REQUEST_URI", "/x"), ("CONTENT_TYPE", "application/json"),
+            ("HTTP_CONTENT_TYPE", "text/plain"), ("HTTP_CONTENT_LENGTH", "99"), ("HTTP_BAD NAME", "v"),
+            ("HTTP_X_FORWARDED_FOR", "10.0.0.1"), ("HTTP_HOST", "h.test"), ("HTTPS", "off"), ("REMOTE_PORT", "5"),
+        ])
+        #expect(request.headerFields.map(\.name.canonicalName) == ["content-type", "x-forwarded-for"])
+        #expect(request.headerFields[.contentType] == "application/json")
+        #expect(request.headerFields[HTTPField.Name("X-Forwarded-For")!] == "10.0.0.1")
+        #expect(request.authority == "h.test")
+        #expect(request.scheme == "http")
+    }
+
     @Test func missingMethodIsAnError() {
         #expect(throws: CGIMapping.MappingError.missingParameter("REQUEST_METHOD")) {
             try CGIMapping.request(from: [("REQUEST_URI", "/")])
