@@ -6,6 +6,10 @@
 #
 #   bench/wal.sh          (BENCH_WAL_ROUNDS=2 rounds, BENCH_SECONDS=5 s per run, 16 connections)
 #
+# BENCH_WAL_VARIANTS (default "gin nogin") may add gin-fastupdate: the GIN indexes with pending lists
+# (`fastupdate = on`, PostgreSQL's default; Migrations/0013 turns it off), where a write now and then merges
+# a list of 4 MB (the longest request tells: give the runs 30 s or more, long enough to fill one).
+#
 # Its own stack under .run/wal (bench/lib.sh's bench_start: fresh cluster, bench/sql/seed.sql, tokens),
 # stopped at the end. A CHECKPOINT before every run, so that each starts by paying the same full-page
 # images (the first change of each page after a checkpoint logs the whole page).
@@ -15,6 +19,10 @@ source "$(dirname "$0")/lib.sh"
 RUN=$ROOT/.run/wal DATA=$ROOT/.run/wal/data OUT=$ROOT/.run/wal/out
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_WAL_ROUNDS:-2}
+VARIANTS=${BENCH_WAL_VARIANTS:-gin nogin}
+for variant in $VARIANTS; do
+  [[ $variant =~ ^(gin|nogin|gin-fastupdate)$ ]] || die "unknown variant '$variant' in BENCH_WAL_VARIANTS (gin, nogin, gin-fastupdate)"
+done
 CONNS=16
 mkdir -p "$ROOT/.run"
 exec {WAL_LOCK_FD}>"$ROOT/.run/wal.lock"
@@ -25,12 +33,20 @@ bench_prepare
 bench_binary
 TRANS_SEGMENTS=""
 for ((r = 1; r <= ROUNDS; r++)); do
-  for variant in gin nogin; do TRANS_SEGMENTS+=" $variant-$r:$((BENCH_SECONDS * BENCH_MAX_RPS + 1000))"; done
+  for variant in $VARIANTS; do TRANS_SEGMENTS+=" $variant-$r:$((BENCH_SECONDS * BENCH_MAX_RPS + 1000))"; done
 done
 bench_start
 GIN_DDL=$(psql_q -c "SELECT string_agg(indexdef, '; ') FROM pg_indexes
                      WHERE tablename = 'workflow_instances' AND indexname IN ('workflow_instances_context', 'workflow_instances_step_data')")
 [[ -n $GIN_DDL ]] || die "no GIN indexes on workflow_instances to compare with"
+
+# gin_fastupdate on|off: both GIN indexes (off as migrated); off first merges what is pending, so no later write does
+gin_fastupdate() {
+  local index
+  for index in workflow_instances_context workflow_instances_step_data; do
+    psql_q -c "ALTER INDEX $index SET (fastupdate = $1)" -c "SELECT gin_clean_pending_list('$index')" >/dev/null
+  done
+}
 
 wal_stats() { psql_q -F' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
 
@@ -53,13 +69,17 @@ measure() {
 }
 
 for ((r = 1; r <= ROUNDS; r++)); do
-  for variant in gin nogin; do
-    if [[ $variant == nogin ]]; then
-      psql_q -c "DROP INDEX workflow_instances_context" -c "DROP INDEX workflow_instances_step_data" >/dev/null
-    fi
+  for variant in $VARIANTS; do
+    case $variant in
+      nogin) psql_q -c "DROP INDEX workflow_instances_context" -c "DROP INDEX workflow_instances_step_data" >/dev/null ;;
+      gin-fastupdate) gin_fastupdate on ;;
+    esac
     measure "create-$variant-$r" create
     measure "transition-$variant-$r" transition
-    [[ $variant == nogin ]] && psql_q -c "$GIN_DDL" >/dev/null
+    case $variant in
+      nogin) psql_q -c "$GIN_DDL" >/dev/null ;;
+      gin-fastupdate) gin_fastupdate off ;;
+    esac
   done
 done
 
@@ -67,13 +87,14 @@ mkdir -p "$B/results"
 {
   echo "bench/wal.sh, $(date -u +%Y-%m-%dT%H:%M:%SZ), commit $(git -C "$ROOT" rev-parse --short HEAD); $CONNS connections," \
     "${BENCH_SECONDS}s per run, CHECKPOINT before each; load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
-  printf '| %-20s | %7s | %8s | %11s | %9s | %9s | %10s | %10s |\n' run "req/s" "p99 ms" "WAL B/req" "records" "FPI/req" \
-    "pg us/req" "wfd us/req"
-  echo "|----------------------|---------|----------|-------------|-----------|-----------|------------|------------|"
+  printf '| %-29s | %7s | %8s | %8s | %11s | %9s | %9s | %10s | %10s |\n' run "req/s" "p99 ms" "max ms" "WAL B/req" "records" \
+    "FPI/req" "pg us/req" "wfd us/req"
+  echo "|-------------------------------|---------|----------|----------|-------------|-----------|-----------|------------|------------|"
   while read -r name; do
     f=$OUT/$name/result
-    printf '| %-20s | %7.0f | %8.2f | %11s | %9s | %9s | %10s | %10s |\n' "$name" "$(kv "$f" rps)" \
-      "$(awk -v u="$(kv "$f" p99_us)" 'BEGIN { print u / 1000 }')" "$(kv "$f" wal_bytes_per_req)" \
+    printf '| %-29s | %7.0f | %8.2f | %8.1f | %11s | %9s | %9s | %10s | %10s |\n' "$name" "$(kv "$f" rps)" \
+      "$(awk -v u="$(kv "$f" p99_us)" 'BEGIN { print u / 1000 }')" "$(awk -v u="$(kv "$f" max_us)" 'BEGIN { print u / 1000 }')" \
+      "$(kv "$f" wal_bytes_per_req)" \
       "$(kv "$f" wal_records_per_req)" "$(kv "$f" wal_fpi_per_req)" "$(kv "$f" pg_us_per_req)" "$(kv "$f" wfd_us_per_req)"
   done <"$RUN/runs"
 } | tee "$B/results/wal-latest.txt"

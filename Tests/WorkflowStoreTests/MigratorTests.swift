@@ -83,6 +83,19 @@ struct MigratorDatabaseTests {
         #expect(throws: MigrationError.checksumMismatch(version: 1, name: "first")) { try edited.migrate(on: connection, logger: logger) }
     }
 
+    /// Migrations/0013: writes never merge a GIN pending list (a third of a second, now and then).
+    @Test func theGINIndexesHaveNoPendingLists() throws {
+        let database = try TestDatabase.create(migrated: true)
+        let connection = try database.connect()
+        defer { connection.close() }
+        let rows = try connection.query("""
+            SELECT relname, array_to_string(reloptions, ',') FROM pg_class
+            WHERE relname IN ('workflow_instances_context', 'workflow_instances_step_data') ORDER BY relname
+            """)
+        #expect(rows.rows.map { try? $0.string(0) } == ["workflow_instances_context", "workflow_instances_step_data"])
+        #expect(rows.rows.map { $0.optionalString(1) } == ["fastupdate=off", "fastupdate=off"])
+    }
+
     @Test func aFailingMigrationLeavesNothingBehind() throws {
         let database = try TestDatabase.create(migrated: false)
         let connection = try database.connect()
