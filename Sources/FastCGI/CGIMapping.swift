@@ -92,23 +92,12 @@ public enum CGIMapping {
     private static let hostSuffix = Array("HOST".utf8)
 
     /// The CGI variables the builder reads besides the `HTTP_*` headers.
-    enum Variable: CaseIterable {
-        case requestMethod, requestURI, scriptName, documentURI, queryString, https, contentType, contentLength
+    enum Variable: String, CaseIterable {
+        case requestMethod = "REQUEST_METHOD", requestURI = "REQUEST_URI", scriptName = "SCRIPT_NAME"
+        case documentURI = "DOCUMENT_URI", queryString = "QUERY_STRING", https = "HTTPS"
+        case contentType = "CONTENT_TYPE", contentLength = "CONTENT_LENGTH"
 
-        var name: [UInt8] {
-            switch self {
-            case .requestMethod: Array("REQUEST_METHOD".utf8)
-            case .requestURI: Array("REQUEST_URI".utf8)
-            case .scriptName: Array("SCRIPT_NAME".utf8)
-            case .documentURI: Array("DOCUMENT_URI".utf8)
-            case .queryString: Array("QUERY_STRING".utf8)
-            case .https: Array("HTTPS".utf8)
-            case .contentType: Array("CONTENT_TYPE".utf8)
-            case .contentLength: Array("CONTENT_LENGTH".utf8)
-            }
-        }
-
-        static let names = allCases.map { ($0, $0.name) }
+        static let names = allCases.map { ($0, Array($0.rawValue.utf8)) }
 
         init?(_ name: UnsafeRawBufferPointer) {
             for (variable, bytes) in Self.names where bytes.count == name.count {

@@ -110,6 +110,9 @@ enum JSONWriter {
         out.raw("}}")
     }
 
+    /// The bytes an event's JSON takes, roughly.
+    static func eventCapacity(for e: WorkflowEvent) -> Int { 512 + (e.data?.text.utf8.count ?? 0) }
+
     static func event(_ e: WorkflowEvent, into out: inout JSONBuffer) {
         // The instance id lets one feed carry many instances' events; per-instance listings have it too.
         out.raw("{\"id\":")
@@ -143,13 +146,6 @@ enum JSONWriter {
         out.raw("}")
     }
 
-    /// One event on its own (a stream's `data:` line).
-    static func event(_ e: WorkflowEvent) -> JSONBuffer {
-        var out = JSONBuffer(reservingCapacity: 512 + (e.data?.text.utf8.count ?? 0))
-        event(e, into: &out)
-        return out
-    }
-
     /// `{"items":[...],"nextCursor":...}`, each item written by `item` into the same buffer.
     static func page<T>(_ page: Page<T>, itemCapacity: (T) -> Int, item: (T, inout JSONBuffer) -> Void) -> JSONBuffer {
         var out = JSONBuffer(reservingCapacity: page.items.reduce(64) { $0 + itemCapacity($1) })
@@ -173,7 +169,7 @@ enum JSONWriter {
     }
 
     static func events(_ page: Page<WorkflowEvent>) -> JSONBuffer {
-        Self.page(page, itemCapacity: { 512 + ($0.data?.text.utf8.count ?? 0) }) { event($0, into: &$1) }
+        Self.page(page, itemCapacity: eventCapacity(for:)) { event($0, into: &$1) }
     }
 
     static func definition(_ d: WorkflowDefinition) -> String {

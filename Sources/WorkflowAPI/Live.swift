@@ -196,7 +196,15 @@ extension WorkflowAPI {
     /// `id` (where to resume after it), `event` (the event's type) and `data` (the event as in the
     /// listing) of one event.
     static func serverSentEvent(_ event: WorkflowEvent, id: String) -> [UInt8] {
-        Array("id: \(id)\nevent: \(event.type.rawValue)\ndata: ".utf8) + JSONWriter.event(event).bytes + Array("\n\n".utf8)
+        var out = JSONBuffer(reservingCapacity: JSONWriter.eventCapacity(for: event))
+        out.raw("id: ")
+        out.raw(id)
+        out.raw("\nevent: ")
+        out.raw(event.type.rawValue)
+        out.raw("\ndata: ")
+        JSONWriter.event(event, into: &out)
+        out.raw("\n\n")
+        return out.bytes
     }
 
     /// Where a stream starts: after `Last-Event-ID` (a reconnecting EventSource sends it), else `?after=`.
