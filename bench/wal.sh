@@ -40,7 +40,8 @@ GIN_DDL=$(psql_q -c "SELECT string_agg(indexdef, '; ') FROM pg_indexes
                      WHERE tablename = 'workflow_instances' AND indexname IN ('workflow_instances_context', 'workflow_instances_step_data')")
 [[ -n $GIN_DDL ]] || die "no GIN indexes on workflow_instances to compare with"
 
-# gin_fastupdate on|off: both GIN indexes (off as migrated); off first merges what is pending, so no later write does
+# gin_fastupdate on|off: both GIN indexes (off as migrated), then merges what is pending, so that no write
+# of the next run inherits a list it did not fill
 gin_fastupdate() {
   local index
   for index in workflow_instances_context workflow_instances_step_data; do

@@ -35,7 +35,7 @@ public struct JSONBuffer {
     public mutating func quoted(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
         // Most strings (ids, names, statuses) need no escape: one scan, then one copy.
-        guard s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+        guard Self.needsEscaping(s) else {
             raw(s)
             bytes.append(UInt8(ascii: "\""))
             return
@@ -57,6 +57,11 @@ public struct JSONBuffer {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// Whether `s` holds a byte that a JSON string literal must escape (`"`, `\`, a control character).
+    static func needsEscaping(_ s: String) -> Bool {
+        s.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+    }
+
     /// A decimal integer.
     public mutating func number(_ value: Int) {
         if value >= 0, value < 10 {
@@ -64,18 +69,16 @@ public struct JSONBuffer {
             return
         }
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var rest = value.magnitude
-        var digits = 0
-        repeat {
-            digits += 1
-            rest /= 10
-        } while rest > 0
-        rest = value.magnitude
-        write(count: digits) { out in
-            for position in stride(from: digits - 1, through: 0, by: -1) {
-                out[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+        // Digits from the last, at the end of a scratch buffer wide enough for any Int (20 digits).
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { scratch in
+            var rest = value.magnitude
+            var first = scratch.count
+            repeat {
+                first -= 1
+                scratch[first] = UInt8(ascii: "0") + UInt8(rest % 10)
                 rest /= 10
-            }
+            } while rest > 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: scratch[first...]))
         }
     }
 

@@ -4,7 +4,7 @@ public enum JSONString {
     /// `s` as a JSON string literal, quotes included (RFC 8259 escaping).
     public static func quoted(_ s: String) -> String {
         // Most strings (ids, names, statuses) need no escape: one scan of the bytes, one concatenation.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        if !JSONBuffer.needsEscaping(s) {
             return "\"" + s + "\""
         }
         var out = JSONBuffer(reservingCapacity: s.utf8.count + 8)
