@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages workflowd needs to build, test and run locally.
 # Idempotent: prints nothing when everything is already present.
-# Usage: scripts/install-deps.sh [--profiling]   (--profiling: also perf, for BENCH_PERF=1)
+# Usage: scripts/install-deps.sh [--profiling]   (--profiling: also perf, for BENCH_PERF=1, and valgrind,
+#        for bench/instructions.sh)
 set -euo pipefail
 
 # nginx-light: /usr/sbin/nginx with the fastcgi module; postgresql: 15 on Debian 12.
@@ -10,7 +11,7 @@ pkgs=(nginx-light libfcgi-dev libpq-dev libcurl4-openssl-dev postgresql postgres
       chromium)  # the web console's browser tests (browser/run.sh: Playwright drives it; no browser download)
 # python3 / pip: only when missing altogether (a pyenv python on PATH is fine).
 command -v python3 >/dev/null 2>&1 || pkgs+=(python3)
-[[ ${1:-} == --profiling ]] && pkgs+=(linux-perf)
+[[ ${1:-} == --profiling ]] && pkgs+=(linux-perf valgrind binutils)
 { command -v pip3 >/dev/null 2>&1 || python3 -m pip --version >/dev/null 2>&1; } || pkgs+=(python3-pip)
 
 installed() { dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed'; }
