@@ -41,7 +41,8 @@ public enum CGIMapping {
         private var host: String?
         private var fields = HTTPFields()
 
-        public init() {}
+        /// Room for a typical request's headers at once (nginx passes a handful), not regrown per field.
+        public init() { fields.reserveCapacity(8) }
 
         public mutating func add(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
             if name.count > 5, memcmp(name.baseAddress!, httpPrefix, 5) == 0 {
@@ -92,16 +93,28 @@ public enum CGIMapping {
     private static let hostSuffix = Array("HOST".utf8)
 
     /// The CGI variables the builder reads besides the `HTTP_*` headers.
-    enum Variable: String, CaseIterable {
-        case requestMethod = "REQUEST_METHOD", requestURI = "REQUEST_URI", scriptName = "SCRIPT_NAME"
-        case documentURI = "DOCUMENT_URI", queryString = "QUERY_STRING", https = "HTTPS"
-        case contentType = "CONTENT_TYPE", contentLength = "CONTENT_LENGTH"
+    enum Variable: CaseIterable {
+        case requestMethod, requestURI, scriptName, documentURI, queryString, https, contentType, contentLength
 
-        static let names = allCases.map { ($0, Array($0.rawValue.utf8)) }
+        var name: StaticString {
+            switch self {
+            case .requestMethod: "REQUEST_METHOD"
+            case .requestURI: "REQUEST_URI"
+            case .scriptName: "SCRIPT_NAME"
+            case .documentURI: "DOCUMENT_URI"
+            case .queryString: "QUERY_STRING"
+            case .https: "HTTPS"
+            case .contentType: "CONTENT_TYPE"
+            case .contentLength: "CONTENT_LENGTH"
+            }
+        }
+
+        /// Plain values (no arrays to retain and release while ~20 parameters per request are looked up).
+        static let names = allCases.map { ($0, $0.name) }
 
         init?(_ name: UnsafeRawBufferPointer) {
-            for (variable, bytes) in Self.names where bytes.count == name.count {
-                if bytes.withUnsafeBytes({ memcmp($0.baseAddress!, name.baseAddress!, name.count) }) == 0 {
+            for (variable, text) in Self.names where text.utf8CodeUnitCount == name.count {
+                if memcmp(text.utf8Start, name.baseAddress!, name.count) == 0 {
                     self = variable
                     return
                 }

@@ -11,7 +11,7 @@ public final class PostgresConnection {
     /// Internal, not private: the notification reader (PostgresNotifications.swift) waits on its socket.
     var conn: OpaquePointer?
     private let pooling: ConnectionPooling
-    private var preparedNames: [String: String] = [:]
+    private var preparedNames: [SQLText: String] = [:]
     /// Set when a failure may have left the connection unusable; the pool then discards it.
     public private(set) var isBroken = false
 
@@ -138,10 +138,12 @@ public final class PostgresConnection {
         let count = Int32(query.binds.count)
         let result: OpaquePointer?
         if named && !query.plansEachExecution {
-            let name = try preparedName(for: query.sql, binds: query.binds.count, conn: conn)
+            let name = try preparedName(for: query.text, binds: query.binds.count, conn: conn)
             result = withOptionalCStringArray(query.binds) { PQexecPrepared(conn, name, count, $0, nil, nil, 0) }
         } else {
-            result = withOptionalCStringArray(query.binds) { PQexecParams(conn, query.sql, count, nil, $0, nil, nil, 0) }
+            result = query.text.withCString { sql in
+                withOptionalCStringArray(query.binds) { PQexecParams(conn, sql, count, nil, $0, nil, nil, 0) }
+            }
         }
         defer { PQclear(result) }
         try check(result)
@@ -170,10 +172,10 @@ public final class PostgresConnection {
         return conn
     }
 
-    private func preparedName(for sql: String, binds: Int, conn: OpaquePointer) throws(PostgresError) -> String {
+    private func preparedName(for sql: SQLText, binds: Int, conn: OpaquePointer) throws(PostgresError) -> String {
         if let name = preparedNames[sql] { return name }
         let name = "s\(preparedNames.count + 1)"
-        let result = PQprepare(conn, name, sql, Int32(binds), nil)
+        let result = sql.withCString { PQprepare(conn, name, $0, Int32(binds), nil) }
         defer { PQclear(result) }
         try check(result)
         preparedNames[sql] = name

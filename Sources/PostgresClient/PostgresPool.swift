@@ -106,7 +106,8 @@ public final class PostgresPool: Sendable {
     // MARK: Performing the state machine's answers
 
     private func checkOut() throws(PostgresError) -> PostgresConnection {
-        let deadline = DispatchTime.now() + .nanoseconds(Int(checkoutTimeout.nanoseconds))
+        // Read the clock only when a check-out has to wait (most find a connection idle).
+        var deadline: DispatchTime?
         var next = state.withLock { $0.machine.lease() }
         while true {
             switch next {
@@ -119,7 +120,9 @@ public final class PostgresPool: Sendable {
             case .open:
                 return try open()
             case .wait(let waiter):
-                next = awaitTurn(waiter, until: deadline)
+                let until = deadline ?? DispatchTime.now() + .nanoseconds(Int(checkoutTimeout.nanoseconds))
+                deadline = until
+                next = awaitTurn(waiter, until: until)
             case .fail(.timeout):
                 let seconds = Double(checkoutTimeout.nanoseconds) / 1e9
                 throw PostgresError(

@@ -9,6 +9,6 @@ public enum JSONString {
         }
         var out = JSONBuffer(reservingCapacity: s.utf8.count + 8)
         out.quoted(s)
-        return String(decoding: out.bytes, as: UTF8.self)
+        return out.string
     }
 }

@@ -41,7 +41,7 @@ enum JSONValue: Equatable {
     var serialized: String {
         var out = JSONBuffer()
         write(to: &out)
-        return String(decoding: out.bytes, as: UTF8.self)
+        return out.string
     }
 
     private func write(to out: inout JSONBuffer) {

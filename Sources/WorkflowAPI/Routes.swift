@@ -29,7 +29,8 @@ struct Route: Sendable {
 
     enum Segment: Sendable, Equatable {
         case literal(String)
-        case parameter(String)
+        /// `holdsUUID`: decided once from the name (`parameterHoldsUUID`), not on every request.
+        case parameter(String, holdsUUID: Bool)
     }
 
     init(_ method: HTTPRequest.Method, _ template: String, _ access: Access, _ handler: @escaping Handler) {
@@ -37,22 +38,25 @@ struct Route: Sendable {
         self.template = template
         self.access = access
         self.handler = handler
+        precondition(template.split(separator: "{").count - 1 <= PathParameters.capacity, "\(template): more parameters than PathParameters holds")
         segments = template.split(separator: "/").map { part in
-            part.first == "{" && part.last == "}" ? .parameter(String(part.dropFirst().dropLast())) : .literal(String(part))
+            guard part.first == "{" && part.last == "}" else { return .literal(String(part)) }
+            let name = String(part.dropFirst().dropLast())
+            return .parameter(name, holdsUUID: Self.parameterHoldsUUID(name))
         }
     }
 
     /// The path parameters when `path` (split at "/", without the leading empty segment) fits this
     /// template; nil otherwise. A parameter segment must satisfy its kind (`parameterIsValid`).
-    func parameters(matching path: [Substring]) -> [String: Substring]? {
+    func parameters(matching path: [Substring]) -> PathParameters? {
         guard path.count == segments.count else { return nil }
-        var found: [String: Substring] = [:]
+        var found = PathParameters()
         for (segment, part) in zip(segments, path) {
             switch segment {
             case .literal(let text): guard part == text else { return nil }
-            case .parameter(let name):
-                guard Self.parameterIsValid(name: name, value: part) else { return nil }
-                found[name] = part
+            case .parameter(let name, let holdsUUID):
+                guard Self.parameterIsValid(value: part, holdsUUID: holdsUUID) else { return nil }
+                found.add(name, part)
             }
         }
         return found
@@ -61,10 +65,31 @@ struct Route: Sendable {
     /// Parameters that hold UUIDs.
     static let uuidParameters: Set<String> = ["webhookId", "deliveryId"]
 
+    static func parameterHoldsUUID(_ name: String) -> Bool { name.hasSuffix("InstanceId") || uuidParameters.contains(name) }
+
     /// An instance id that is not a UUID names nothing: such a path is a 404, like an unknown id.
-    static func parameterIsValid(name: String, value: Substring) -> Bool {
-        if name.hasSuffix("InstanceId") || uuidParameters.contains(name) { return value.utf8.count == 36 && UUID(text: value) != nil }
+    static func parameterIsValid(value: Substring, holdsUUID: Bool) -> Bool {
+        if holdsUUID { return value.utf8.count == 36 && UUID(text: value) != nil }
         return !value.isEmpty
+    }
+}
+
+/// A route's path parameters by name: at most two, held in place (a dictionary cost an allocation and
+/// two hashes per request; bench/instructions.sh).
+struct PathParameters {
+    static let capacity = 2
+    private var first: (name: String, value: Substring)?
+    private var second: (name: String, value: Substring)?
+
+    subscript(name: String) -> Substring? {
+        if let first, first.name == name { return first.value }
+        if let second, second.name == name { return second.value }
+        return nil
+    }
+
+    /// Templates name each parameter once, and have at most `capacity` (checked when a route is made).
+    mutating func add(_ name: String, _ value: Substring) {
+        if first == nil { first = (name, value) } else { second = (name, value) }
     }
 }
 
@@ -72,7 +97,7 @@ struct Route: Sendable {
 /// need a token) and the request's logger.
 struct RouteContext {
     let request: APIRequest
-    let parameters: [String: Substring]
+    let parameters: PathParameters
     let principal: Principal!
     /// When the caller's token expires (for a ticket: the token it was made from); nil without a token.
     let credentialExpires: Date?
@@ -89,7 +114,7 @@ struct Router: Sendable {
     let routes: [Route]
 
     enum Match {
-        case route(Route, parameters: [String: Substring])
+        case route(Route, parameters: PathParameters)
         /// The path exists but not with this method: the methods it has, for `Allow`.
         case methodNotAllowed(template: String, allow: [HTTPRequest.Method])
         case notFound

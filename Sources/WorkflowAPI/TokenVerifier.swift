@@ -234,13 +234,18 @@ public final class TokenVerifier: Sendable {
     static let cacheLimit = 10_000
 
     /// A token with its hash computed before the lock is taken: the workers share one cache, and hashing
-    /// a few hundred bytes inside the lock made them queue for it.
+    /// a few hundred bytes inside the lock made them queue for it. Only the last 43 bytes are hashed: they
+    /// are the signature's (HS256's, and part of a longer one), which tokens that differ anywhere differ in
+    /// (a forged one that does not is never cached: it fails verification). Equality compares the whole token.
     struct CacheKey: Hashable {
         let token: String
         let hash: Int
         init(_ token: String) {
             self.token = token
-            hash = token.hashValue
+            var text = token
+            var hasher = Hasher()
+            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.suffix(43)))) }
+            hash = hasher.finalize()
         }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
         static func == (a: CacheKey, b: CacheKey) -> Bool { a.hash == b.hash && a.token == b.token }

@@ -142,7 +142,7 @@ public final class WorkflowAPI: Sendable {
         var request = APIRequest(head: head, body: body, requestId: requestId)
         request.responseHeaders = cors.responseHeaders(head)
         var log = logger
-        log[metadataKey: "request_id"] = "\(requestId)"
+        log[metadataKey: "request_id"] = .string(requestId)
         var principal: Principal?
         var routeLabel = "unmatched"
         var response: Response
@@ -225,10 +225,10 @@ public final class WorkflowAPI: Sendable {
             case .token(let capability), .tokenOrTicket(let capability):
                 let (caller, until) = try authenticate(request, acceptTicket: route.access == .tokenOrTicket(capability))
                 (principal, expires) = (caller, until)
-                logger[metadataKey: "user_id"] = "\(caller.userId.lowercaseText)"
+                logger[metadataKey: "user_id"] = .string(caller.userId.lowercaseText)
                 guard capability.allows(caller) else { throw WorkflowError.forbidden(capability.refusal) }
             }
-            if let id = parameters["workflowInstanceId"] { logger[metadataKey: "workflow_id"] = "\(id)" }
+            if let id = parameters["workflowInstanceId"] { logger[metadataKey: "workflow_id"] = .string(String(id)) }
             let context = RouteContext(request: request, parameters: parameters, principal: principal, credentialExpires: expires, logger: logger)
             return try RequestScope.$logger.withValue(logger) { try route.handler(self, context) }
         }
@@ -499,13 +499,17 @@ struct Response {
         fields.append(contentsOf: headers)
         fields.append(contentsOf: request.responseHeaders)
         fields.append(HTTPField(name: .requestID, value: request.requestId))
-        fields.append(HTTPField(name: .cacheControl, value: "no-store"))
+        fields.append(Self.noStore)
         if status != .noContent {
-            fields.append(HTTPField(name: .contentType, value: contentType))
+            fields.append(contentType == Self.json.value ? Self.json : HTTPField(name: .contentType, value: contentType))
             fields.append(HTTPField(name: .contentLength, value: String(bytes.count)))
         }
         return (HTTPResponse(status: status, headerFields: fields), bytes)
     }
+
+    /// Built once: a field's value is checked for legal bytes each time one is made.
+    private static let noStore = HTTPField(name: .cacheControl, value: "no-store")
+    private static let json = HTTPField(name: .contentType, value: "application/json")
 }
 
 extension HTTPField.Name {

@@ -10,6 +10,16 @@ public enum Role: String, Sendable, CaseIterable, Hashable {
     case admin = "Admin"
     /// Decides on approval waits of other users' instances.
     case approver = "Approver"
+
+    /// Hashed by its case, not by its raw-value text: every request asks a principal's role set.
+    public func hash(into hasher: inout Hasher) { hasher.combine(caseTag(self)) }
+}
+
+/// The case of an enum without associated values, as its in-memory tag (one byte: such an enum is its
+/// tag). Equal cases have equal tags, so hashing it is consistent with the synthesized `==`.
+func caseTag<E: RawRepresentable & CaseIterable>(_ value: E) -> UInt8 {
+    precondition(MemoryLayout<E>.size == 1)
+    return withUnsafeBytes(of: value) { $0[0] }
 }
 
 /// The authenticated caller: who they are and what they may do.

@@ -27,6 +27,10 @@ public enum WorkflowStatus: String, CaseIterable, Sendable, Hashable {
     /// The states this one may move to, in table order.
     public var allowedTransitions: [WorkflowStatus] { Self.transitionTable[self] ?? [] }
 
+    /// Hashed by its case, not by its raw-value text (a String-backed enum's default): statuses are
+    /// looked up in the table above several times per response.
+    public func hash(into hasher: inout Hasher) { hasher.combine(caseTag(self)) }
+
     /// A terminal state allows no further transitions.
     public var isTerminal: Bool { allowedTransitions.isEmpty }
 

@@ -35,7 +35,7 @@ final class ChangeNotifier: BackgroundJob {
     private let configuration: PostgresConfiguration
     private let channel: String
     private let logger: Logger
-    private let pending = Locked<(changes: [String], seen: Set<String>, everyone: Bool)>(([], [], false))
+    private let pending = Locked<(changes: [Change], seen: Set<Change>, everyone: Bool)>(([], [], false))
     private let work = DispatchSemaphore(value: 0)
     private let stopping = Atomic(false)
     private let thread: JobThread
@@ -55,15 +55,23 @@ final class ChangeNotifier: BackgroundJob {
 
     /// Called after a change to `instanceId` (owned by `ownerId`) committed; returns at once.
     @Sendable func changed(instanceId: UUID, ownerId: UUID) {
-        // TextCoding's UUID text: Foundation's uuidString + lowercased() is several times slower on Linux,
-        // and this runs once per write.
-        let entry = instanceId.lowercaseText + "/" + ownerId.lowercaseText
+        // Kept as ids: the text is written on the notifier's thread, not on the request's.
+        let entry = Change(instanceId: instanceId, ownerId: ownerId)
         let first = pending.withLock { state -> Bool in
             guard state.seen.insert(entry).inserted else { return false }
             state.changes.append(entry)
             return state.changes.count == 1
         }
         if first { work.signal() }
+    }
+
+    /// One committed change: the instance and its owner (whose inbox and feed look again).
+    struct Change: Hashable {
+        let instanceId: UUID
+        let ownerId: UUID
+        /// `instanceId/ownerId`, as the listener parses it (TextCoding's UUID text: Foundation's
+        /// uuidString + lowercased() is several times slower on Linux).
+        var text: String { instanceId.lowercaseText + "/" + ownerId.lowercaseText }
     }
 
     func start() { thread.start { [self] in loop() } }
@@ -98,11 +106,11 @@ final class ChangeNotifier: BackgroundJob {
             let since = ContinuousClock.now - lastSend
             if since < Self.minimumInterval { Thread.sleep(forTimeInterval: Double((Self.minimumInterval - since) / .microseconds(1)) / 1e6) }
             lastSend = .now
-            let batch = pending.withLock { state -> (changes: [String], everyone: Bool) in
+            let batch = pending.withLock { state -> (changes: [Change], everyone: Bool) in
                 defer { state = ([], [], false) }
                 return (state.changes, state.everyone)
             }
-            let payloads = batch.everyone ? ["*"] : Self.payloads(batch.changes)
+            let payloads = batch.everyone ? ["*"] : Self.payloads(batch.changes.map(\.text))
             if !payloads.isEmpty {
                 do {
                     if connection == nil {

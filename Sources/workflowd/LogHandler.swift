@@ -4,21 +4,27 @@ import Workflows
 import TextCoding
 
 /// One line per event on stderr: a JSON object (default, for log pipelines) or `key=value` text for humans.
+///
+/// Kept within an existential's three-word inline buffer (no label: lines do not print it): every request
+/// copies the logger and sets its request id, user and instance, and a larger handler would be boxed on
+/// the heap and the box copied on the first of those writes.
 struct StderrLogHandler: LogHandler {
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]
-    let label: String
     let format: LogFormat
 
-    init(label: String, level: Logger.Level, format: LogFormat) {
-        self.label = label
+    init(level: Logger.Level, format: LogFormat) {
         self.logLevel = level
         self.format = format
     }
 
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
-        set { metadata[key] = newValue }
+        set {
+            // A request sets three keys: room for them at the first, not two regrowths.
+            if metadata.isEmpty { metadata.reserveCapacity(4) }
+            metadata[key] = newValue
+        }
     }
 
     func log(event: LogEvent) {
@@ -56,7 +62,7 @@ enum Logging {
         }
         let formatText = environment["WORKFLOWD_LOG_FORMAT"].flatMap { $0.isEmpty ? nil : $0 } ?? "json"
         guard let format = LogFormat(rawValue: formatText) else { throw ConfigurationError("WORKFLOWD_LOG_FORMAT must be json or text") }
-        LoggingSystem.bootstrap { StderrLogHandler(label: $0, level: level, format: format) }
+        LoggingSystem.bootstrap { _ in StderrLogHandler(level: level, format: format) }
         return Logger(label: "workflowd")
     }
 }

@@ -121,6 +121,29 @@ import TextCoding
         #expect(written { $0.quotedTimestamp(microsecondsSinceEpoch: 1_795_780_800_123_456) } == "\"2026-11-27T12:00:00.123Z\"")
     }
 
+    @Test func aCopyIsIndependentOfTheBufferItWasCopiedFrom() {
+        var first = JSONBuffer(reservingCapacity: 64)
+        first.raw("[1")
+        var second = first
+        second.raw(",2]")
+        first.raw("]")
+        #expect(first.string == "[1]")
+        #expect(second.string == "[1,2]")
+        #expect(second.bytes == Array("[1,2]".utf8))
+    }
+
+    @Test func itGrowsPastWhatWasReservedKeepingEveryByte() {
+        var out = JSONBuffer(reservingCapacity: 1)
+        var expected = ""
+        for k in 0..<500 {
+            out.number(k)
+            out.raw(",")
+            out.quoted("é\(k)")
+            expected += "\(k),\"é\(k)\""
+        }
+        #expect(out.string == expected)
+    }
+
     @Test func rawTextIsCopiedAsItIs() {
         let jsonb = #"{"team": "a", "n": [1, 2]}"#
         #expect(written { $0.raw("["); $0.raw(jsonb); $0.raw(","); $0.raw(Substring(jsonb).description); $0.raw("]") } == "[\(jsonb),\(jsonb)]")

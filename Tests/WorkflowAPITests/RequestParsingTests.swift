@@ -29,8 +29,25 @@ import Testing
         #expect(isJSON(" Application/JSON ; charset=utf-8"))
         #expect(isJSON("application/merge-patch+json"))
         #expect(!isJSON("text/plain"))
+        #expect(isJSON("APPLICATION/VND.API+JSON"))
+        #expect(isJSON("application/+json"))
         #expect(!isJSON("application/jsonx"))
+        #expect(!isJSON("text/json"))
+        #expect(!isJSON("application/json+x"))
+        #expect(!isJSON("application/problem+jso"))
         #expect(!isJSON(""))
+    }
+
+    @Test func aPathIsSplitAtEverySlashKeepingEmptySegments() {
+        func split(_ path: String) -> [String] { APIRequest.segments(of: path).map(String.init) }
+        #expect(split("/api/v1/workflows") == ["api", "v1", "workflows"])
+        #expect(split("/a//b/") == ["a", "", "b", ""])
+        #expect(split("/") == [""])
+        #expect(split("") == [])
+        #expect(split("/caf\u{E9}/x") == ["caf\u{E9}", "x"], "offsets are bytes: a multi-byte character before a slash")
+        for path in ["/api/v1/workflows/0a1b/transitions", "/x/é/ü//", "no-slash"] {
+            #expect(split(path) == path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init))
+        }
     }
 
     @Test func httpWhitespaceIsTrimmed() {

@@ -11,4 +11,11 @@ import Testing
         #expect(payloads.joined(separator: ",") == changes.joined(separator: ","))
         #expect(ChangeNotifier.payloads([]).isEmpty)
     }
+
+    @Test func aChangeIsWrittenAsInstanceSlashOwnerInLowercase() {
+        let instance = UUID(), owner = UUID()
+        let change = ChangeNotifier.Change(instanceId: instance, ownerId: owner)
+        #expect(change.text == instance.uuidString.lowercased() + "/" + owner.uuidString.lowercased())
+        #expect(Set([change, ChangeNotifier.Change(instanceId: instance, ownerId: owner)]).count == 1, "the same change twice is sent once")
+    }
 }
