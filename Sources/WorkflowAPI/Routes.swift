@@ -38,7 +38,7 @@ struct Route: Sendable {
         self.template = template
         self.access = access
         self.handler = handler
-        precondition(template.split(separator: "{").count - 1 <= PathParameters.capacity, "\(template): more parameters than PathParameters holds")
+        precondition(template.filter { $0 == "{" }.count <= PathParameters.capacity, "\(template): more parameters than PathParameters holds")
         segments = template.split(separator: "/").map { part in
             guard part.first == "{" && part.last == "}" else { return .literal(String(part)) }
             let name = String(part.dropFirst().dropLast())
