@@ -93,13 +93,9 @@ struct APIRequest {
         let bytes = field.utf8
         let type = field[..<(bytes.firstIndex(of: UInt8(ascii: ";")) ?? bytes.endIndex)].trimmingHTTPWhitespace().utf8
         let prefix = "application/".utf8, json = "+json".utf8
-        func matches(_ part: Substring.UTF8View, _ lowercase: String.UTF8View) -> Bool {
-            part.count == lowercase.count && zip(part, lowercase).allSatisfy { sent, expected in
-                (UInt8(ascii: "A")...UInt8(ascii: "Z") ~= sent ? sent | 0x20 : sent) == expected
-            }
-        }
-        if matches(type, "application/json".utf8) { return true }
-        return type.count >= prefix.count + json.count && matches(type.prefix(prefix.count), prefix) && matches(type.suffix(json.count), json)
+        if type.equalsIgnoringASCIICase("application/json".utf8) { return true }
+        return type.count >= prefix.count + json.count && type.prefix(prefix.count).equalsIgnoringASCIICase(prefix)
+            && type.suffix(json.count).equalsIgnoringASCIICase(json)
     }
 }
 
@@ -110,6 +106,16 @@ extension HTTPFields {
     func first(_ name: HTTPField.Name) -> String? {
         for field in self where field.name == name { return field.value }
         return nil
+    }
+}
+
+extension Collection<UInt8> {
+    /// Whether these bytes spell `lowercase` in any ASCII case (`Bearer `, `Application/JSON`): only A–Z are
+    /// folded, byte by byte, without a lowercased copy.
+    func equalsIgnoringASCIICase(_ lowercase: some Collection<UInt8>) -> Bool {
+        count == lowercase.count && zip(self, lowercase).allSatisfy { sent, expected in
+            (UInt8(ascii: "A")...UInt8(ascii: "Z") ~= sent ? sent | 0x20 : sent) == expected
+        }
     }
 }
 

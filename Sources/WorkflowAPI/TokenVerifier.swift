@@ -218,9 +218,7 @@ public final class TokenVerifier: Sendable {
         // Byte-wise, on every request: `count` and `prefix` of a String walk grapheme clusters.
         let bytes = header.utf8
         let scheme = "bearer ".utf8
-        guard bytes.count > scheme.count,
-            zip(bytes, scheme).allSatisfy({ sent, expected in sent == expected || (expected != UInt8(ascii: " ") && sent | 0x20 == expected) })
-        else {
+        guard bytes.count > scheme.count, bytes.prefix(scheme.count).equalsIgnoringASCIICase(scheme) else {
             throw AuthenticationError("The Authorization header must use the Bearer scheme.")
         }
         let credentials = header[bytes.index(bytes.startIndex, offsetBy: scheme.count)...]
