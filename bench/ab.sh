@@ -31,19 +31,9 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 bench_start
 A_PID=$WFD_PID A_NGINX=$NGINX_PID A_URL=$BASE_URL
-"$ROOT/scripts/stack.sh" responder "$RUN" b --bin "$RUN/workflowd-b" --env WORKFLOWD_LOG_LEVEL=warning \
-  --env "WORKFLOWD_WORKERS=$WORKERS" >/dev/null || die "responder B did not start"
-B_PID=$(cat "$RUN/b.pid")
-B_PORT=$("$ROOT/scripts/pg.sh" free-port)
-unlimited_site >"$RUN/site-b.conf"
-WORKFLOWD_NGINX_SITE=$RUN/site-b.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-b" "$B_PORT" "unix:$RUN/b.sock"
-B_NGINX=$(cat "$RUN/nginx-b/nginx.pid")
-B_URL=http://127.0.0.1:$B_PORT
-"$ROOT/scripts/stack.sh" wait-http "$B_URL/api/v1/health" 10 "$B_PID" || die "responder B does not answer"
-for url in "$A_URL" "$B_URL"; do  # open the pools' connections, prepare the statements
-  BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
-    wrk -t"$WRK_THREADS" -c"$CONNS" -d2s -s "$B/wrk/get.lua" "$url" >/dev/null 2>&1 || true
-done
+bench_start_responder b "$RUN/workflowd-b" 10
+B_PID=$RESPONDER_PID B_NGINX=$RESPONDER_NGINX_PID B_URL=$RESPONDER_URL
+for url in "$A_URL" "$B_URL"; do bench_warm_up "$url" "$CONNS" 2; done
 
 for ((r = 1; r <= ROUNDS; r++)); do
   for scenario in $SCENARIOS; do

@@ -76,43 +76,24 @@ count() {
     swift demangle --simplified --compact | cut -c1-220 >"$OUT/$name/functions.txt" || true
 }
 
-warm_up() {  # open the pools' connections, prepare the statements
-  BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
-    wrk -t"$WRK_THREADS" -c"$CONNS" -d3s -s "$B/wrk/get.lua" "$1" >/dev/null 2>&1 || true
-}
-
 # Every responder is started before the first count and each scenario is counted on all of them in turn,
 # so that all reads see the data as seeded (a listing's first page after the creates holds other instances).
 NAMES=() PIDS=() URLS=() TARGETS=()
 for ((i = 0; i < ${#BINARIES[@]}; i++)); do
   launcher=$(callgrind_launcher "${BINARIES[$i]}" "workflowd-w$i")
   log "workflowd ${BINARIES[$i]} under callgrind (w$i)"
-  "$ROOT/scripts/stack.sh" responder "$RUN" "w$i" --bin "$launcher" --timeout 120 \
-    --env WORKFLOWD_LOG_LEVEL=warning --env "WORKFLOWD_WORKERS=$WORKERS" >/dev/null ||
-    die "workflowd did not start under callgrind (.run/insn/w$i.log)"
-  port=$("$ROOT/scripts/pg.sh" free-port)
-  unlimited_site >"$RUN/site-w$i.conf"
-  WORKFLOWD_NGINX_SITE=$RUN/site-w$i.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-w$i" "$port" "unix:$RUN/w$i.sock"
-  "$ROOT/scripts/stack.sh" wait-http "http://127.0.0.1:$port/api/v1/health" 60 "$(cat "$RUN/w$i.pid")" ||
-    die "workflowd under callgrind does not answer (w$i)"
-  NAMES+=("w$i") PIDS+=("$(cat "$RUN/w$i.pid")") URLS+=("http://127.0.0.1:$port") TARGETS+=(workflowd)
+  bench_start_responder "w$i" "$launcher" 120
+  NAMES+=("w$i") PIDS+=("$RESPONDER_PID") URLS+=("$RESPONDER_URL") TARGETS+=(workflowd)
 done
 if ((CEILING)); then
-  kill "$PGC_PID" 2>/dev/null || true
-  wait "$PGC_PID" 2>/dev/null || true
-  rm -f "$RUN/ceiling-pg/pg.sock"
-  (close_inherited_fds
-   # shellcheck disable=SC2086  # BENCH_INSN_VALGRIND_ARGS: words, like the launcher's
-   exec valgrind --tool=callgrind ${BENCH_INSN_VALGRIND_ARGS:-} --callgrind-out-file="$RUN/callgrind.c.%p" "$RUN/workflowd-bench-pg" \
-     "$RUN/ceiling-pg/pg.sock" "$WORKERS" "$DATABASE_URL" "$RUN/ceiling-pg/sql" >"$RUN/logs/ceiling-pg.log" 2>&1 </dev/null) &
-  PGC_PID=$!
-  echo "$PGC_PID" >"$RUN/ceiling-pg/ceiling.pid"
+  log "the C libfcgi + libpq responder under callgrind (c)"
+  # shellcheck disable=SC2086  # BENCH_INSN_VALGRIND_ARGS: words, like the launcher's
+  bench_launch_pg_ceiling 60 valgrind --tool=callgrind ${BENCH_INSN_VALGRIND_ARGS:-} --callgrind-out-file="$RUN/callgrind.c.%p"
   "$ROOT/scripts/stack.sh" wait-http "$PGC_URL/api/v1/health" 60 "$PGC_PID" ||
     { cat "$RUN/logs/ceiling-pg.log" >&2; die "the C responder under callgrind does not answer"; }
-  log "the C libfcgi + libpq responder under callgrind (c)"
   NAMES+=(c) PIDS+=("$PGC_PID") URLS+=("$PGC_URL") TARGETS+=(fcgi-pg)
 fi
-for url in "${URLS[@]}"; do warm_up "$url"; done
+for url in "${URLS[@]}"; do bench_warm_up "$url" "$CONNS" 3; done
 for scenario in $SCENARIOS; do
   for ((k = 0; k < ${#NAMES[@]}; k++)); do
     trans=""

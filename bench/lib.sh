@@ -217,20 +217,53 @@ bench_start_pg_ceiling() {
   cc -O2 -pthread -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" \
     -o "$RUN/workflowd-bench-pg" "$B/ceiling/fcgi_pg.c" -lfcgi -lpq ||
     die "cannot compile bench/ceiling/fcgi_pg.c (libfcgi-dev, libpq-dev?)"
-  (close_inherited_fds
-   exec "$RUN/workflowd-bench-pg" "$RUN/ceiling-pg/pg.sock" "$WORKERS" "$DATABASE_URL" "$RUN/ceiling-pg/sql" \
-     >"$RUN/logs/ceiling-pg.log" 2>&1 </dev/null) &
-  PGC_PID=$!
-  echo "$PGC_PID" >"$RUN/ceiling-pg/ceiling.pid"
-  local i
-  for ((i = 0; i < 100; i++)); do [[ -S $RUN/ceiling-pg/pg.sock ]] && break; sleep 0.1; done
+  bench_launch_pg_ceiling 10
+  PGC_URL=http://127.0.0.1:$PGC_PORT
   unlimited_site >"$RUN/site-ceiling-pg.conf"
   WORKFLOWD_NGINX_SITE=$RUN/site-ceiling-pg.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-ceiling-pg" "$PGC_PORT" \
     "unix:$RUN/ceiling-pg/pg.sock"
   PGC_NGINX_PID=$(cat "$RUN/nginx-ceiling-pg/nginx.pid")
-  PGC_URL=http://127.0.0.1:$PGC_PORT
   "$ROOT/scripts/stack.sh" wait-http "$PGC_URL/api/v1/health" 10 "$PGC_PID" ||
     { cat "$RUN/logs/ceiling-pg.log" >&2; die "the C responder does not answer"; }
+}
+
+# bench_launch_pg_ceiling SECONDS [WRAPPER...]: (re)starts the compiled C responder on its socket, run by
+# WRAPPER when given (bench/instructions.sh: valgrind), and waits up to SECONDS for the socket. Sets PGC_PID.
+bench_launch_pg_ceiling() {
+  local wait=$1 i
+  shift
+  if [[ -n ${PGC_PID:-} ]]; then kill "$PGC_PID" 2>/dev/null || true; wait "$PGC_PID" 2>/dev/null || true; fi
+  rm -f "$RUN/ceiling-pg/pg.sock"
+  (close_inherited_fds
+   exec "$@" "$RUN/workflowd-bench-pg" "$RUN/ceiling-pg/pg.sock" "$WORKERS" "$DATABASE_URL" "$RUN/ceiling-pg/sql" \
+     >"$RUN/logs/ceiling-pg.log" 2>&1 </dev/null) &
+  PGC_PID=$!
+  echo "$PGC_PID" >"$RUN/ceiling-pg/ceiling.pid"
+  for ((i = 0; i < wait * 10; i++)); do [[ -S $RUN/ceiling-pg/pg.sock ]] && break; sleep 0.1; done
+}
+
+# bench_start_responder NAME BINARY SECONDS: another workflowd (log level warning, $WORKERS workers) on
+# $RUN/NAME.sock behind its own nginx with the production site without its rate limits (bench/ab.sh's
+# second binary, bench/instructions.sh's). Sets RESPONDER_PID, RESPONDER_NGINX_PID and RESPONDER_URL.
+bench_start_responder() {
+  local name=$1 bin=$2 secs=$3 port
+  "$ROOT/scripts/stack.sh" responder "$RUN" "$name" --bin "$bin" --timeout "$secs" --env WORKFLOWD_LOG_LEVEL=warning \
+    --env "WORKFLOWD_WORKERS=$WORKERS" >/dev/null || die "responder $name did not start ($RUN/$name.log)"
+  RESPONDER_PID=$(cat "$RUN/$name.pid")
+  port=$("$ROOT/scripts/pg.sh" free-port)
+  unlimited_site >"$RUN/site-$name.conf"
+  WORKFLOWD_NGINX_SITE=$RUN/site-$name.conf "$ROOT/scripts/nginx.sh" start "$RUN/nginx-$name" "$port" "unix:$RUN/$name.sock"
+  RESPONDER_NGINX_PID=$(cat "$RUN/nginx-$name/nginx.pid")
+  RESPONDER_URL=http://127.0.0.1:$port
+  "$ROOT/scripts/stack.sh" wait-http "$RESPONDER_URL/api/v1/health" "$secs" "$RESPONDER_PID" ||
+    die "responder $name does not answer"
+}
+
+# bench_warm_up URL CONNS SECONDS: gets through URL, so that the responder's pool has its connections open
+# and its statements prepared before anything is measured.
+bench_warm_up() {
+  BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
+    wrk -t"$WRK_THREADS" -c"$2" -d"$3s" -s "$B/wrk/get.lua" "$1" >/dev/null 2>&1 || true
 }
 
 # CPU clock ticks of one process (utime + stime), and of a daemon's whole tree: the master with
