@@ -7,6 +7,7 @@ import json
 import os
 import re
 import subprocess
+import time
 import urllib.error
 import urllib.request
 from datetime import datetime, timedelta, timezone
@@ -86,6 +87,14 @@ class Person:
 
     def close(self):
         self.context.close()
+
+
+def ask_approval(prompt):
+    """Ben's new create-prd, started and waiting for an Approver's decision on `prompt`."""
+    created = api("POST", "/api/v1/workflows", "ben", {"workflowId": "create-prd"})
+    api("POST", f"/api/v1/workflows/{created['id']}/transitions", "ben", {"to": "Running"})
+    api("POST", f"/api/v1/workflows/{created['id']}/transitions", "ben",
+        {"to": "WaitingForApproval", "awaiting": {"prompt": prompt}})
 
 
 def wait_status(page, words):
@@ -207,6 +216,35 @@ def test_the_live_indicator_shows_a_dropped_connection_and_reconnects(browser):
     ada.close()
 
 
+def test_a_change_made_while_the_page_fetches_the_instance_is_still_shown(browser):
+    ada = Person(browser, "ada")
+    created = api("POST", "/api/v1/workflows", "ada", {"workflowId": "create-prd"})
+    path = f"/api/v1/workflows/{created['id']}"
+    ada.page.goto(f"{BASE}/?page=instance&id={created['id']}")
+    expect(ada.page.locator(".live")).to_have_text(re.compile("^Live"))
+    wait_status(ada.page, "Created")
+    held = []
+
+    def answer_stale_once(route):
+        # The page's fetch after the start is answered as the instance was when it left, and another change
+        # (with its event) lands before that answer arrives: the page must fetch once more, not stop at Running.
+        if held:
+            route.continue_()
+            return
+        held.append(route.request.url)
+        stale = route.fetch()
+        api("POST", f"{path}/transitions", "ada", {"to": "Paused"})
+        time.sleep(0.5)
+        route.fulfill(response=stale)
+
+    ada.page.route(f"**{path}", answer_stale_once)
+    api("POST", f"{path}/transitions", "ada", {"to": "Running"})
+    wait_status(ada.page, "Paused")
+    assert held, "the page fetched the instance after the start"
+    expect(ada.page.locator(".history")).to_contain_text("Running → Paused")
+    ada.close()
+
+
 def test_a_problem_shows_its_detail_and_a_stale_version_offers_a_reload(browser):
     ada = Person(browser, "ada")
     created = api("POST", "/api/v1/workflows", "ada", {"workflowId": "create-prd"})
@@ -228,11 +266,42 @@ def test_the_inbox_shows_a_new_task_without_a_reload(browser):
     cleo = Person(browser, "cleo")
     cleo.page.goto(f"{BASE}/?page=inbox")
     expect(cleo.page.locator(".live")).to_have_text(re.compile("^Live"))
-    created = api("POST", "/api/v1/workflows", "ben", {"workflowId": "create-prd"})
-    api("POST", f"/api/v1/workflows/{created['id']}/transitions", "ben", {"to": "Running"})
-    api("POST", f"/api/v1/workflows/{created['id']}/transitions", "ben",
-        {"to": "WaitingForApproval", "awaiting": {"prompt": f"Inbox check {created['id'][:8]}"}})
-    expect(cleo.page.locator(".tasks")).to_contain_text(f"Inbox check {created['id'][:8]}")
+    prompt = f"Inbox check {time.time_ns()}"
+    ask_approval(prompt)
+    expect(cleo.page.locator(".tasks")).to_contain_text(prompt)
+    cleo.close()
+
+
+def test_an_inbox_answer_older_than_the_list_shown_does_not_replace_it(browser):
+    cleo = Person(browser, "cleo")
+    cleo.page.goto(f"{BASE}/?page=inbox")
+    expect(cleo.page.locator(".live")).to_have_text(re.compile("^Live"))
+
+    first, second = f"Older answer {time.time_ns()}", f"Newer answer {time.time_ns()}"
+    # The page's fetch after the first task is held, its answer taken as the list was then.
+    held = []
+
+    def hold_first(route):
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))
+
+    cleo.page.route("**/api/v1/tasks*", hold_first)
+    ask_approval(first)
+    deadline = time.monotonic() + 10
+    while not held and time.monotonic() < deadline:
+        cleo.page.wait_for_timeout(50)
+    assert held, "the inbox fetched its tasks after the first change"
+    # A later change is fetched and shown while that answer is still on its way...
+    ask_approval(second)
+    expect(cleo.page.locator(".tasks")).to_contain_text(second)
+    # ...and then the older answer arrives: it must not replace the newer list.
+    route, stale = held[0]
+    route.fulfill(response=stale)
+    cleo.page.wait_for_timeout(500)
+    expect(cleo.page.locator(".tasks")).to_contain_text(second)
+    expect(cleo.page.locator(".tasks")).to_contain_text(first)
     cleo.close()
 
 

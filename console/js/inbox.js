@@ -40,7 +40,11 @@ function scheduleRefresh() {
   pending = setTimeout(refresh, 150);
 }
 
+// Refreshes may overlap (a burst of events while a fetch is under way): only the latest one shows its list,
+// so an answer that left before a change cannot replace one that came after it.
+let latestRefresh = 0;
 async function refresh() {
+  const mine = ++latestRefresh;
   const tasks = [];
   try {
     let cursor = null;
@@ -50,9 +54,10 @@ async function refresh() {
       cursor = page.nextCursor;
     } while (cursor && tasks.length < 500);
   } catch (error) {
-    clear(list, el("h2", { id: "tasks-heading" }, "Tasks"), problemBox(error));
+    if (mine === latestRefresh) clear(list, el("h2", { id: "tasks-heading" }, "Tasks"), problemBox(error));
     return;
   }
+  if (mine !== latestRefresh) return;
   const items = tasks.map((task) => {
     const i = task.instance;
     return el("li", { class: `task task-${task.kind}` },

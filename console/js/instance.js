@@ -41,32 +41,51 @@ async function allEvents() {
   return events;
 }
 
-let refreshing = null;
+// Several events of one change arrive together: one fetch of the instance for all of them. An event that
+// arrives while a fetch is under way asks for one more after it: that fetch may have left before the change
+// was committed, and the event's own change would otherwise never be shown.
+let refreshing = false;
+let refreshAgain = false;
 async function eventArrived(event) {
   if (state.events.some((e) => e.id === event.id)) return;
   state.events.push(event);
   renderHistory();
-  // Several events of one change arrive together: one fetch of the instance for all of them.
-  if (refreshing) return;
-  refreshing = (async () => {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    try {
-      const fresh = await get(`/workflows/${id}`);
-      if (!state.instance || fresh.version > state.instance.version) {
-        state.instance = fresh;
-        render();
-        announcer.textContent = `Updated: ${describe(event)} — now ${statusWords(fresh.status)}.`;
-      }
-    } catch {
-      // the next event or a reload will try again
-    } finally {
-      refreshing = null;
+  if (refreshing) {
+    refreshAgain = true;
+    return;
+  }
+  refreshing = true;
+  try {
+    do {
+      refreshAgain = false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await refreshInstance();
+    } while (refreshAgain);
+  } finally {
+    refreshing = false;
+  }
+}
+
+async function refreshInstance() {
+  try {
+    const fresh = await get(`/workflows/${id}`);
+    if (fresh.version > state.instance.version) {
+      adopt(fresh);
+      announcer.textContent = `Updated: ${describe(state.events[state.events.length - 1])} — now ${statusWords(fresh.status)}.`;
     }
-  })();
+  } catch {
+    // the next event or a reload will try again
+  }
 }
 
 async function reload() {
-  state.instance = await get(`/workflows/${id}`);
+  adopt(await get(`/workflows/${id}`));
+}
+
+// Shows `fresh` unless the page already shows a later version (answers may arrive out of order).
+function adopt(fresh) {
+  if (fresh.version < state.instance.version) return;
+  state.instance = fresh;
   render();
 }
 
@@ -170,9 +189,8 @@ async function act(form, label, call, { onFieldErrors } = {}) {
   try {
     const result = await call(state.instance.version);
     if (result && result.id === id) {
-      state.instance = result;
-      render();
-      announcer.textContent = `${label}: done. Now ${statusWords(result.status)}.`;
+      adopt(result);
+      announcer.textContent = `${label}: done. Now ${statusWords(state.instance.status)}.`;
       const first = sections.actions.querySelector("button") || document.getElementById("title");
       if (first) first.focus();
     } else if (result && result.id) {
