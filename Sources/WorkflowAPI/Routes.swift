@@ -47,16 +47,20 @@ struct Route: Sendable {
     }
 
     /// The path parameters when `path` (split at "/", without the leading empty segment) fits this
-    /// template; nil otherwise. A parameter segment must satisfy its kind (`parameterIsValid`).
+    /// template; nil otherwise. A parameter must be non-empty, and one that holds a UUID a UUID: an instance
+    /// id that is not one names nothing, so such a path is a 404 like an unknown id. A UUID is kept parsed.
     func parameters(matching path: [Substring]) -> PathParameters? {
         guard path.count == segments.count else { return nil }
         var found = PathParameters()
         for (segment, part) in zip(segments, path) {
             switch segment {
             case .literal(let text): guard part == text else { return nil }
-            case .parameter(let name, let holdsUUID):
-                guard Self.parameterIsValid(value: part, holdsUUID: holdsUUID) else { return nil }
-                found.add(name, part)
+            case .parameter(let name, holdsUUID: false):
+                guard !part.isEmpty else { return nil }
+                found.add(name, part, uuid: nil)
+            case .parameter(let name, holdsUUID: true):
+                guard part.utf8.count == 36, let id = UUID(text: part) else { return nil }
+                found.add(name, part, uuid: id)
             }
         }
         return found
@@ -66,30 +70,30 @@ struct Route: Sendable {
     static let uuidParameters: Set<String> = ["webhookId", "deliveryId"]
 
     static func parameterHoldsUUID(_ name: String) -> Bool { name.hasSuffix("InstanceId") || uuidParameters.contains(name) }
-
-    /// An instance id that is not a UUID names nothing: such a path is a 404, like an unknown id.
-    static func parameterIsValid(value: Substring, holdsUUID: Bool) -> Bool {
-        if holdsUUID { return value.utf8.count == 36 && UUID(text: value) != nil }
-        return !value.isEmpty
-    }
 }
 
 /// A route's path parameters by name: at most two, held in place (a dictionary cost an allocation and
 /// two hashes per request; bench/instructions.sh).
 struct PathParameters {
     static let capacity = 2
-    private var first: (name: String, value: Substring)?
-    private var second: (name: String, value: Substring)?
+    private typealias Parameter = (name: String, value: Substring, uuid: UUID?)
+    private var first: Parameter?
+    private var second: Parameter?
 
-    subscript(name: String) -> Substring? {
-        if let first, first.name == name { return first.value }
-        if let second, second.name == name { return second.value }
+    private func find(_ name: String) -> Parameter? {
+        if let first, first.name == name { return first }
+        if let second, second.name == name { return second }
         return nil
     }
 
+    subscript(name: String) -> Substring? { find(name)?.value }
+
+    /// The parameter as the UUID the router parsed (nil for a parameter that holds no UUID).
+    func uuid(_ name: String) -> UUID? { find(name)?.uuid }
+
     /// Templates name each parameter once, and have at most `capacity` (checked when a route is made).
-    mutating func add(_ name: String, _ value: Substring) {
-        if first == nil { first = (name, value) } else { second = (name, value) }
+    mutating func add(_ name: String, _ value: Substring, uuid: UUID?) {
+        if first == nil { first = (name, value, uuid) } else { second = (name, value, uuid) }
     }
 }
 
@@ -101,12 +105,18 @@ struct RouteContext {
     let principal: Principal!
     /// When the caller's token expires (for a ticket: the token it was made from); nil without a token.
     let credentialExpires: Date?
-    let logger: Logger
+    let log: RequestLog
+
+    /// The logger for a line about this request (built when asked: most requests log nothing).
+    var logger: Logger { log.logger }
 
     /// A parameter the route's template declares; the router has already checked its form.
     func parameter(_ name: String) -> Substring { parameters[name] ?? "" }
 
-    var instanceId: UUID { UUID(text: parameter("workflowInstanceId"))! }
+    /// A parameter that holds a UUID, as the router parsed it when it matched the route.
+    func uuid(_ name: String) -> UUID { parameters.uuid(name)! }
+
+    var instanceId: UUID { uuid("workflowInstanceId") }
 }
 
 /// Finds the route for a request.

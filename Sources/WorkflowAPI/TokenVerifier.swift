@@ -215,38 +215,69 @@ public final class TokenVerifier: Sendable {
     /// The caller and when its token expires (a stream held open for it ends then).
     func verifiedToken(fromAuthorization header: String?, now: Date = Date()) throws(AuthenticationError) -> VerifiedToken {
         guard let header, !header.isEmpty else { throw AuthenticationError("Missing bearer token: send Authorization: Bearer <JWT>.") }
-        // Byte-wise, on every request: `count` and `prefix` of a String walk grapheme clusters.
+        // Looked up as sent: a header is cached only once its token passed every check, so a client's
+        // every request after its first needs no parsing (nor a copy of the token).
+        let key = CacheKey(header)
+        let lookup = state.withLock { state -> Lookup in
+            if let hit = state.cache[key] { return .hit(hit) }
+            return .miss(state.keys)
+        }
+        let keys: KeySet
+        switch lookup {
+        case .hit(let hit):
+            try checkTimes(expires: hit.expires, notBefore: hit.notBefore, now: now)
+            return hit
+        case .miss(let current):
+            keys = current
+        }
+        let (principal, claims) = try verify(try Self.bearerToken(in: header), with: keys, now: now)
+        // `verify` refuses a token without exp.
+        let found = VerifiedToken(principal: principal, expires: claims.exp?.value ?? now, notBefore: claims.nbf?.value)
+        state.withLock { state in
+            // Keys replaced while this token was checked: it was verified against the old ones.
+            guard state.keys === keys else { return }
+            if state.cache.count >= Self.cacheLimit { state.cache.removeAll(keepingCapacity: true) }
+            state.cache[key] = found
+        }
+        return found
+    }
+
+    /// The token of an `Authorization: Bearer <token>` value (the scheme in any case, spaces and tabs around
+    /// the token ignored).
+    static func bearerToken(in header: String) throws(AuthenticationError) -> String {
+        // Byte-wise: `count` and `prefix` of a String walk grapheme clusters.
         let bytes = header.utf8
         let scheme = "bearer ".utf8
         guard bytes.count > scheme.count, bytes.prefix(scheme.count).equalsIgnoringASCIICase(scheme) else {
             throw AuthenticationError("The Authorization header must use the Bearer scheme.")
         }
         let credentials = header[bytes.index(bytes.startIndex, offsetBy: scheme.count)...]
-        return try verifiedToken(String(credentials.trimmingHTTPWhitespace()), now: now)
+        return String(credentials.trimmingHTTPWhitespace())
     }
 
     /// Tokens verified before (in `State.cache`), with their time window: a client sends the same token
     /// with every request, and verifying it (two JSON decodes and an HMAC or signature check) is a fifth of
-    /// a read's CPU. Only exact token strings that passed every check are kept; the time checks are redone
-    /// on each hit.
+    /// a read's CPU. Kept under the exact `Authorization` value whose token passed every check; the time
+    /// checks are redone on each hit.
     static let cacheLimit = 10_000
 
-    /// A token with its hash computed before the lock is taken: the workers share one cache, and hashing
-    /// a few hundred bytes inside the lock made them queue for it. Only the last 43 bytes are hashed: they
-    /// are the signature's (HS256's, and part of a longer one), which tokens that differ anywhere differ in
-    /// (a forged one that does not is never cached: it fails verification). Equality compares the whole token.
+    /// An `Authorization` value with its hash computed before the lock is taken: the workers share one
+    /// cache, and hashing a few hundred bytes inside the lock made them queue for it. Only the last 43 bytes
+    /// are hashed: they end the token's signature (HS256's whole, part of a longer one), which tokens that
+    /// differ anywhere differ in (a forged one that does not is never cached: it fails verification).
+    /// Equality compares the whole text.
     struct CacheKey: Hashable {
-        let token: String
+        let text: String
         let hash: Int
-        init(_ token: String) {
-            self.token = token
-            var text = token
+        init(_ text: String) {
+            self.text = text
+            var bytes = text
             var hasher = Hasher()
-            text.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.suffix(43)))) }
+            bytes.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.suffix(43)))) }
             hash = hasher.finalize()
         }
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
-        static func == (a: CacheKey, b: CacheKey) -> Bool { a.hash == b.hash && a.token == b.token }
+        static func == (a: CacheKey, b: CacheKey) -> Bool { a.hash == b.hash && a.text == b.text }
     }
 
     enum Lookup {
@@ -260,34 +291,9 @@ public final class TokenVerifier: Sendable {
         let notBefore: Date?
     }
 
+    /// A bare token, verified (and cached) as the header `Authorization: Bearer <token>`.
     func principal(fromToken token: String, now: Date) throws(AuthenticationError) -> Principal {
-        try verifiedToken(token, now: now).principal
-    }
-
-    private func verifiedToken(_ token: String, now: Date) throws(AuthenticationError) -> VerifiedToken {
-        let key = CacheKey(token)
-        let lookup = state.withLock { state -> Lookup in
-            if let hit = state.cache[key] { return .hit(hit) }
-            return .miss(state.keys)
-        }
-        let keys: KeySet
-        switch lookup {
-        case .hit(let hit):
-            try checkTimes(expires: hit.expires, notBefore: hit.notBefore, now: now)
-            return hit
-        case .miss(let current):
-            keys = current
-        }
-        let (principal, claims) = try verify(token, with: keys, now: now)
-        // `verify` refuses a token without exp.
-        let found = VerifiedToken(principal: principal, expires: claims.exp?.value ?? now, notBefore: claims.nbf?.value)
-        state.withLock { state in
-            // Keys replaced while this token was checked: it was verified against the old ones.
-            guard state.keys === keys else { return }
-            if state.cache.count >= Self.cacheLimit { state.cache.removeAll(keepingCapacity: true) }
-            state.cache[key] = found
-        }
-        return found
+        try verifiedToken(fromAuthorization: "Bearer \(token)", now: now).principal
     }
 
     private func checkTimes(expires: Date, notBefore: Date?, now: Date) throws(AuthenticationError) {

@@ -14,7 +14,7 @@ extension WorkflowAPI {
         return webhooks
     }
 
-    private var webhookId: (RouteContext) -> UUID { { UUID(text: $0.parameter("webhookId"))! } }
+    private var webhookId: (RouteContext) -> UUID { { $0.uuid("webhookId") } }
 
     static let webhookNotFound = Problem(.notFound, "not-found", title: "Not Found", detail: "There is no webhook subscription with this id.")
 
@@ -72,7 +72,7 @@ extension WorkflowAPI {
     }
 
     func redeliverWebhook(_ c: RouteContext) throws -> Response {
-        let deliveryId = UUID(text: c.parameter("deliveryId"))!
+        let deliveryId = c.uuid("deliveryId")
         guard let delivery = try webhookService().repository.redeliver(subscriptionId: webhookId(c), deliveryId: deliveryId) else {
             throw Problem(.notFound, "not-found", title: "Not Found", detail: "This webhook subscription has no delivery with this id.")
         }

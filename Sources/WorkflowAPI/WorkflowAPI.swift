@@ -141,36 +141,33 @@ public final class WorkflowAPI: Sendable {
         let requestId = head.headerFields.first(.requestID).flatMap { Self.requestId(sent: $0) } ?? UUID.random().lowercaseText
         var request = APIRequest(head: head, body: body, requestId: requestId)
         request.responseHeaders = cors.responseHeaders(head)
-        var log = logger
-        log[metadataKey: "request_id"] = .string(requestId)
-        var principal: Principal?
+        var log = RequestLog(base: logger, requestId: requestId)
         var routeLabel = "unmatched"
         var response: Response
         do {
-            response = try dispatch(request, principal: &principal, routeLabel: &routeLabel, logger: &log)
+            response = try dispatch(request, routeLabel: &routeLabel, log: &log)
         } catch let problem as Problem {
             response = .problem(problem)
         } catch let error as WorkflowError {
             response = .problem(.from(error))
         } catch {
-            log.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.path)"])
+            log.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.path)"])
             response = .problem(.internalError)
         }
         let (httpResponse, bytes) = response.render(request: request)
         let elapsed = ContinuousClock.now - started
         requestMetrics.record(
             route: routeLabel, method: Self.methodLabel(head.method), status: httpResponse.status.code, nanoseconds: elapsed.nanoseconds)
-        if log.logLevel <= .info {
+        if logger.logLevel <= .info {
             var metadata: Logger.Metadata = [
                 "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(httpResponse.status.code)",
                 "duration_ms": "\(Self.milliseconds(elapsed))",
             ]
-            if let principal { metadata["user_id"] = "\(principal.userId.lowercaseText)" }
             if response.waiting != nil { metadata["waiting"] = "true" }
-            log.info("request", metadata: metadata)
+            log.logger.info("request", metadata: metadata)
         }
         if let waiting = response.waiting, head.method != .head {
-            return .wait(waiter(waiting, rendered: (httpResponse, bytes), for: request, logger: log))
+            return .wait(waiter(waiting, rendered: (httpResponse, bytes), for: request, logger: log.logger))
         }
         return .respond(httpResponse, head.method == .head ? [] : bytes)
     }
@@ -199,10 +196,9 @@ public final class WorkflowAPI: Sendable {
     }
 
     /// Finds the route, checks who may call it and runs its handler. `routeLabel` becomes the route's
-    /// template (the metric label: ids never explode the label space) once the path is known.
-    private func dispatch(
-        _ request: APIRequest, principal: inout Principal?, routeLabel: inout String, logger: inout Logger
-    ) throws -> Response {
+    /// template (the metric label: ids never explode the label space) once the path is known; `log` gets the
+    /// caller and the instance once they are known.
+    private func dispatch(_ request: APIRequest, routeLabel: inout String, log: inout RequestLog) throws -> Response {
         switch Self.router.match(request.head.method, request.segments) {
         case .notFound:
             throw Problem.notFound
@@ -219,18 +215,18 @@ public final class WorkflowAPI: Sendable {
             throw problem
         case .route(let route, let parameters):
             routeLabel = route.template
-            var expires: Date?
+            var (principal, expires): (Principal?, Date?)
             switch route.access {
             case .anyone: break
             case .token(let capability), .tokenOrTicket(let capability):
                 let (caller, until) = try authenticate(request, acceptTicket: route.access == .tokenOrTicket(capability))
                 (principal, expires) = (caller, until)
-                logger[metadataKey: "user_id"] = .string(caller.userId.lowercaseText)
+                log.userId = caller.userId
                 guard capability.allows(caller) else { throw WorkflowError.forbidden(capability.refusal) }
             }
-            if let id = parameters["workflowInstanceId"] { logger[metadataKey: "workflow_id"] = .string(String(id)) }
-            let context = RouteContext(request: request, parameters: parameters, principal: principal, credentialExpires: expires, logger: logger)
-            return try RequestScope.$logger.withValue(logger) { try route.handler(self, context) }
+            log.workflowId = parameters["workflowInstanceId"]
+            let context = RouteContext(request: request, parameters: parameters, principal: principal, credentialExpires: expires, log: log)
+            return try RequestScope.$request.withValue(log) { try route.handler(self, context) }
         }
     }
 

@@ -852,7 +852,8 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
 
     /// `{a,b}` (a uuid[] as text) → [a, b].
     static func uuidArray(_ text: String) throws -> [UUID] {
-        try text.dropFirst().dropLast().split(separator: ",").map { part in
+        if text.utf8.count == 2 { return [] }  // `{}`: most instances, and every read of them
+        return try text.dropFirst().dropLast().split(separator: ",").map { part in
             guard let id = UUID(text: part) else { throw PostgresError(kind: .decoding, message: "bad uuid[] in workflow_instances") }
             return id
         }

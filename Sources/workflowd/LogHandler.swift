@@ -5,9 +5,9 @@ import TextCoding
 
 /// One line per event on stderr: a JSON object (default, for log pipelines) or `key=value` text for humans.
 ///
-/// Kept within an existential's three-word inline buffer (no label: lines do not print it): every request
-/// copies the logger and sets its request id, user and instance, and a larger handler would be boxed on
-/// the heap and the box copied on the first of those writes.
+/// Kept within an existential's three-word inline buffer (no label: lines do not print it): a request's
+/// logger is a copy with its request id, user and instance set (`RequestLog.logger`, for each line it
+/// writes), and a larger handler would be boxed on the heap and the box copied on the first of those writes.
 struct StderrLogHandler: LogHandler {
     var logLevel: Logger.Level
     var metadata: Logger.Metadata = [:]

@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import TestSupport
 import Testing
+import TextCoding
 @testable import WorkflowAPI
 import Workflows
 
@@ -168,6 +169,25 @@ import Workflows
         #expect(label("/api/v1/workflows/\(id)/transitions") == "/api/v1/workflows/{workflowInstanceId}/transitions")
         #expect(label("/api/v1/workflow-definitions/create-prd") == "/api/v1/workflow-definitions/{definitionId}")
         #expect(label("/api/v1/workflows/x48213") == "unmatched")
+    }
+
+    /// A UUID parameter is parsed once, by the router, and handed to the handler as parsed; a parameter
+    /// that holds no UUID has none; an id that is not one (or is one with a stray character) matches nothing.
+    @Test func theRouterHandsOverTheUUIDsItParsed() throws {
+        let id = UUID()
+        func parameters(_ path: String) -> PathParameters? {
+            let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
+            if case .route(_, let parameters) = WorkflowAPI.router.match(.post, segments) { return parameters }
+            return nil
+        }
+        let found = try #require(parameters("/api/v1/workflows/\(id.uuidString)/transitions"))
+        #expect(found.uuid("workflowInstanceId") == id, "upper-case text parses to the same id")
+        #expect(found["workflowInstanceId"] == Substring(id.uuidString))
+        let delivery = UUID()
+        let redeliver = try #require(parameters("/api/v1/webhooks/\(id.lowercaseText)/deliveries/\(delivery.lowercaseText)/redeliver"))
+        #expect(redeliver.uuid("webhookId") == id && redeliver.uuid("deliveryId") == delivery)
+        #expect(parameters("/api/v1/workflows/\(id.lowercaseText)x/transitions") == nil)
+        #expect(parameters("/api/v1/workflows/\(id.lowercaseText.dropLast())g/transitions") == nil)
     }
 
     @Test func theRouteTableAndTheOpenAPIPathsAgree() throws {

@@ -132,14 +132,21 @@ import Workflows
 }
 
 @Suite struct TokenCacheTests {
-    @Test func aCachedTokenStillExpiresAndNbfStillApplies() async throws {
+    let user = UUID()
+    let now = Date()
+
+    /// A verifier and a Viewer token for `user` valid from 10 s before `now` to 100 s after.
+    func verifierAndToken() async throws -> (TokenVerifier, String) {
         let v = try await TokenVerifier.make(configuration: TokenVerifierConfiguration(hmacSecret: TestTokens.secret))
-        let user = UUID()
-        let now = Date()
         let token = TestTokens.sign(header: ["alg": "HS256"], claims: [
             "sub": user.uuidString, "roles": ["Viewer"], "exp": Int(now.timeIntervalSince1970) + 100,
             "nbf": Int(now.timeIntervalSince1970) - 10,
         ])
+        return (v, token)
+    }
+
+    @Test func aCachedTokenStillExpiresAndNbfStillApplies() async throws {
+        let (v, token) = try await verifierAndToken()
         #expect(try v.principal(fromToken: token, now: now).userId == user)
         #expect(try v.principal(fromToken: token, now: now.addingTimeInterval(150)).userId == user, "inside the 60 s leeway")
         #expect(throws: AuthenticationError.self) { try v.principal(fromToken: token, now: now.addingTimeInterval(200)) }
@@ -148,6 +155,22 @@ import Workflows
         var tampered = Array(token)
         tampered[tampered.count - 2] = tampered[tampered.count - 2] == "A" ? "B" : "A"
         #expect(throws: AuthenticationError.self) { try v.principal(fromToken: String(tampered), now: now) }
+    }
+
+    /// The cache is looked up by the header as sent: a hit skips parsing, never the time checks, and
+    /// only the exact value that was verified hits.
+    @Test func aCachedHeaderIsStillTimeCheckedAndOnlyTheExactValueHits() async throws {
+        let (v, token) = try await verifierAndToken()
+        let header = "Bearer \(token)"
+        #expect(try v.principal(fromAuthorization: header, now: now).userId == user)
+        #expect(try v.principal(fromAuthorization: header, now: now).userId == user, "the cache hit")
+        #expect(throws: AuthenticationError.self) { try v.principal(fromAuthorization: header, now: now.addingTimeInterval(200)) }
+        // Another spelling of the same token is parsed and verified on its own.
+        #expect(try v.principal(fromAuthorization: "bearer \t\(token) ", now: now).userId == user)
+        // The verified token under another scheme, or with none, is still refused.
+        #expect(throws: AuthenticationError.self) { try v.principal(fromAuthorization: "Basic \(token)", now: now) }
+        #expect(throws: AuthenticationError.self) { try v.principal(fromAuthorization: token, now: now) }
+        #expect(throws: AuthenticationError.self) { try v.principal(fromAuthorization: "Bearer \(token)x", now: now) }
     }
 }
 

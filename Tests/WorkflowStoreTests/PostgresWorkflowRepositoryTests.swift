@@ -140,10 +140,9 @@ struct PostgresWorkflowRepositoryTests {
         defer { unreachable.close() }
         let repository = PostgresWorkflowRepository(pool: unreachable, logger: Logger(label: "store"))
         let logs = InMemoryLogHandler()
-        var requestLogger = Logger(label: "request") { _ in logs }
-        requestLogger[metadataKey: "request_id"] = "req-7"
+        let request = RequestLog(base: Logger(label: "request") { _ in logs }, requestId: "req-7")
         #expect(throws: WorkflowError.unavailable("The database is not reachable right now; try again shortly.")) {
-            try RequestScope.$logger.withValue(requestLogger) { try repository.instance(id: UUID()) }
+            try RequestScope.$request.withValue(request) { try repository.instance(id: UUID()) }
         }
         let warning = try #require(logs.entries.first { $0.message == "database unavailable" })
         #expect(warning.metadata["request_id"] == "req-7")
