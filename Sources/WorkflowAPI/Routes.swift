@@ -122,6 +122,16 @@ struct RouteContext {
 /// Finds the route for a request.
 struct Router: Sendable {
     let routes: [Route]
+    /// `routes` by the number of segments in their template (table order kept): a request is compared only
+    /// with the routes its path could match, not with all of them.
+    private let routesByLength: [[Route]]
+
+    init(routes: [Route]) {
+        self.routes = routes
+        var byLength = Array(repeating: [Route](), count: (routes.map(\.segments.count).max() ?? 0) + 1)
+        for route in routes { byLength[route.segments.count].append(route) }
+        routesByLength = byLength
+    }
 
     enum Match {
         case route(Route, parameters: PathParameters)
@@ -134,7 +144,8 @@ struct Router: Sendable {
     func match(_ method: HTTPRequest.Method, _ path: [Substring]) -> Match {
         var template: String?
         var methods: [HTTPRequest.Method] = []
-        for route in routes {
+        guard path.count < routesByLength.count else { return .notFound }
+        for route in routesByLength[path.count] {
             guard let parameters = route.parameters(matching: path) else { continue }
             if route.method == method || (method == .head && route.method == .get) {
                 return .route(route, parameters: parameters)

@@ -169,6 +169,10 @@ import Workflows
         #expect(label("/api/v1/workflows/\(id)/transitions") == "/api/v1/workflows/{workflowInstanceId}/transitions")
         #expect(label("/api/v1/workflow-definitions/create-prd") == "/api/v1/workflow-definitions/{definitionId}")
         #expect(label("/api/v1/workflows/x48213") == "unmatched")
+        // Longer and shorter than every template (the router looks only at templates of the path's length).
+        #expect(label("/api/v1/workflows/\(id)/events/stream/a/b/c/d") == "unmatched")
+        #expect(label("/") == "unmatched")
+        #expect(label("/api/v1/workflows/\(id)/events/stream") == "/api/v1/workflows/{workflowInstanceId}/events/stream")
     }
 
     /// A UUID parameter is parsed once, by the router, and handed to the handler as parsed; a parameter
