@@ -55,15 +55,18 @@ public enum CGIMapping {
                 return
             }
             guard let variable = Variable(name) else { return }
-            let text = String(decoding: value, as: UTF8.self)
+            // A String only for a value the request keeps: nginx sends SCRIPT_NAME and DOCUMENT_URI (needed
+            // only without REQUEST_URI) and an empty QUERY_STRING, CONTENT_TYPE and CONTENT_LENGTH on every get.
+            func text() -> String { String(decoding: value, as: UTF8.self) }
             switch variable {
-            case .requestMethod: method = text
-            case .requestURI: uri = text
-            case .scriptName, .documentURI: scriptName = scriptName ?? text
-            case .queryString: query = text
-            case .https: https = !text.isEmpty && text.lowercased() != "off"
-            case .contentType: if !text.isEmpty { fields.append(HTTPField(name: .contentType, value: text)) }
-            case .contentLength: if !text.isEmpty { fields.append(HTTPField(name: .contentLength, value: text)) }
+            case .requestMethod: method = text()
+            case .requestURI: uri = text()
+            case .scriptName, .documentURI: if scriptName == nil { scriptName = text() }
+            case _ where value.isEmpty: return
+            case .queryString: query = text()
+            case .https: https = text().lowercased() != "off"
+            case .contentType: fields.append(HTTPField(name: .contentType, value: text()))
+            case .contentLength: fields.append(HTTPField(name: .contentLength, value: text()))
             }
         }
 
@@ -109,22 +112,46 @@ public enum CGIMapping {
             }
         }
 
-        /// Plain values (no arrays to retain and release while ~20 parameters per request are looked up).
-        static let names = allCases.map { ($0, $0.name) }
-
+        /// Narrowed by length and first letter before any comparison: nginx passes ~20 parameters per
+        /// request and most are none of these (a scan of every name per parameter was ~2 % of a get).
         init?(_ name: UnsafeRawBufferPointer) {
-            for (variable, text) in Self.names where text.utf8CodeUnitCount == name.count {
-                if memcmp(text.utf8Start, name.baseAddress!, name.count) == 0 {
-                    self = variable
-                    return
-                }
+            let candidate: Variable
+            switch (name.count, name.first) {
+            case (14, UInt8(ascii: "R")): candidate = .requestMethod
+            case (14, UInt8(ascii: "C")): candidate = .contentLength
+            case (11, UInt8(ascii: "R")): candidate = .requestURI
+            case (11, UInt8(ascii: "S")): candidate = .scriptName
+            case (12, UInt8(ascii: "D")): candidate = .documentURI
+            case (12, UInt8(ascii: "Q")): candidate = .queryString
+            case (12, UInt8(ascii: "C")): candidate = .contentType
+            case (5, UInt8(ascii: "H")): candidate = .https
+            default: return nil
             }
-            return nil
+            let text = candidate.name
+            guard memcmp(text.utf8Start, name.baseAddress!, name.count) == 0 else { return nil }
+            self = candidate
         }
     }
 
     /// `X_REQUEST_ID` (after `HTTP_`) → `x-request-id`, written byte by byte (CGI names are ASCII).
     static func headerName(fromParameter suffix: UnsafeRawBufferPointer) -> HTTPField.Name? {
+        for (parameter, name) in knownHeaders where parameter.utf8CodeUnitCount == suffix.count {
+            if memcmp(parameter.utf8Start, suffix.baseAddress!, suffix.count) == 0 { return name }
+        }
+        return headerName(spelling: suffix)
+    }
+
+    /// Headers most requests carry (nginx's request id, the token) or that the API reads, their names made
+    /// once: making one from the parameter (a `String`, a token check, a lowercased copy) cost ~600
+    /// instructions per header on every request.
+    static let knownHeaders: [(parameter: StaticString, name: HTTPField.Name)] = [
+        ("AUTHORIZATION", .authorization), ("X_REQUEST_ID", HTTPField.Name("X-Request-Id")!), ("ACCEPT", .accept),
+        ("USER_AGENT", .userAgent), ("ACCEPT_ENCODING", .acceptEncoding), ("ACCEPT_LANGUAGE", .acceptLanguage),
+        ("IF_MATCH", .ifMatch), ("IDEMPOTENCY_KEY", HTTPField.Name("Idempotency-Key")!), ("ORIGIN", .origin),
+        ("LAST_EVENT_ID", HTTPField.Name("Last-Event-ID")!), ("REFERER", .referer), ("COOKIE", .cookie),
+    ]
+
+    static func headerName(spelling suffix: UnsafeRawBufferPointer) -> HTTPField.Name? {
         let text = String(unsafeUninitializedCapacity: suffix.count) { out in
             for (index, byte) in suffix.enumerated() {
                 switch byte {

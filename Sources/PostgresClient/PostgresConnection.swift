@@ -217,20 +217,25 @@ public final class PostgresConnection {
         let columnCount = Int32(PQnfields(result))
         var total = 0
         for r in 0..<rowCount { for c in 0..<columnCount { total += Int(PQgetlength(result, r, c)) } }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(total)
         var spans: [(start: Int32, length: Int32)] = []
         spans.reserveCapacity(Int(rowCount * columnCount))
-        for r in 0..<rowCount {
-            for c in 0..<columnCount {
-                if PQgetisnull(result, r, c) == 1 {
-                    spans.append((Int32(bytes.count), -1))
-                } else {
+        // Filled with memcpy into the array's uninitialized storage: `append(contentsOf:)` of a raw buffer
+        // is a generic path, ~100 instructions per value (a listing page has ~400 values).
+        let bytes = [UInt8](unsafeUninitializedCapacity: max(total, 1)) { buffer, initialized in
+            var offset = 0
+            for r in 0..<rowCount {
+                for c in 0..<columnCount {
+                    if PQgetisnull(result, r, c) == 1 {
+                        spans.append((Int32(offset), -1))
+                        continue
+                    }
                     let length = PQgetlength(result, r, c)
-                    spans.append((Int32(bytes.count), length))
-                    bytes.append(contentsOf: UnsafeRawBufferPointer(start: PQgetvalue(result, r, c), count: Int(length)))
+                    spans.append((Int32(offset), length))
+                    if length > 0 { memcpy(buffer.baseAddress! + offset, PQgetvalue(result, r, c), Int(length)) }
+                    offset += Int(length)
                 }
             }
+            initialized = offset
         }
         let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
         return PostgresRows(values: ResultValues(bytes: bytes, spans: spans, columns: Int(columnCount)), affectedRows: affected)

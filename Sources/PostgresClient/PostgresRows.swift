@@ -122,6 +122,16 @@ public struct PostgresRow: Sendable {
         if negative { index = 1 }
         guard index < text.count else { return nil }
         var value = 0
+        if text.count - index <= 18 {
+            // At most 18 digits cannot overflow an Int: no overflow checks per digit (timestamps have 16).
+            while index < text.count {
+                let digit = Int(text[index]) &- 48
+                guard digit >= 0 && digit <= 9 else { return nil }
+                value = value &* 10 &+ digit
+                index += 1
+            }
+            return negative ? -value : value
+        }
         while index < text.count {
             let digit = Int(text[index]) - 48
             guard digit >= 0 && digit <= 9 else { return nil }

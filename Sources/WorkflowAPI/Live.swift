@@ -77,7 +77,7 @@ public enum LiveUpdates {
 
     /// The keys a feed waiter waits on: what can change what `Principal.canSee` lets it see.
     static func feedKeys(for principal: Principal) -> [String] {
-        principal.isAdmin || principal.roles.contains(.approver) ? [everyChangeKey] : [ownerKey(principal.userId)]
+        principal.isAdmin || principal.has(.approver) ? [everyChangeKey] : [ownerKey(principal.userId)]
     }
 
     /// The keys a notification wakes; nil: every waiter (`*`, sent after notifications may have been

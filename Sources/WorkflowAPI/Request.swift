@@ -16,11 +16,18 @@ struct APIRequest {
         self.head = head
         self.body = body
         self.requestId = requestId
-        let full = head.path ?? "/"
-        // Searched as bytes: "?" and "/" are ASCII, and Character-wise searching walks grapheme clusters.
-        let questionMark = full.utf8.firstIndex(of: UInt8(ascii: "?"))
-        path = String(full[..<(questionMark ?? full.endIndex)])
-        query = questionMark.map { Self.parseQuery(full[full.index(after: $0)...]) } ?? []
+        var full = head.path ?? "/"
+        // Searched in the contiguous bytes: "?" is ASCII; `utf8.firstIndex(of:)` walks `String.UTF8View`
+        // indices (~2 instructions a byte more, through a generic path).
+        let questionMark = full.withUTF8 { bytes in bytes.firstIndex(of: UInt8(ascii: "?")) }
+        if let questionMark {
+            let index = full.utf8.index(full.utf8.startIndex, offsetBy: questionMark)
+            path = String(full[..<index])
+            query = Self.parseQuery(full[full.utf8.index(after: index)...])
+        } else {
+            path = full
+            query = []
+        }
         segments = Self.segments(of: path)
     }
 

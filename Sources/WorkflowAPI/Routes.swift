@@ -17,8 +17,9 @@ enum Access: Sendable, Equatable {
 /// One operation of the API: method, path template (as in the OpenAPI document), who may call it, and
 /// the handler. `WorkflowAPI.routes` is the only list of operations: dispatch, `405` with `Allow`,
 /// `HEAD`, the metric label and the role checks derive from it, and tests hold the OpenAPI paths and
-/// nginx's allow map to it.
-struct Route: Sendable {
+/// nginx's allow map to it. A class: the router hands routes around on every request, and a reference is
+/// one retain where the struct's five fields were five.
+final class Route: Sendable {
     typealias Handler = @Sendable (WorkflowAPI, RouteContext) throws -> Response
 
     let method: HTTPRequest.Method

@@ -156,11 +156,12 @@ public final class WorkflowAPI: Sendable {
         }
         let (httpResponse, bytes) = response.render(request: request)
         let elapsed = ContinuousClock.now - started
+        // `response.status`, not `httpResponse.status`: HTTPResponse parses its status back out of text.
         requestMetrics.record(
-            route: routeLabel, method: Self.methodLabel(head.method), status: httpResponse.status.code, nanoseconds: elapsed.nanoseconds)
+            route: routeLabel, method: Self.methodLabel(head.method), status: response.status.code, nanoseconds: elapsed.nanoseconds)
         if logger.logLevel <= .info {
             var metadata: Logger.Metadata = [
-                "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(httpResponse.status.code)",
+                "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(response.status.code)",
                 "duration_ms": "\(Self.milliseconds(elapsed))",
             ]
             if response.waiting != nil { metadata["waiting"] = "true" }

@@ -26,16 +26,25 @@ func caseTag<E: RawRepresentable & CaseIterable>(_ value: E) -> UInt8 {
 public struct Principal: Sendable, Hashable {
     public let userId: UUID
     public let roles: Set<Role>
+    /// `roles` as one bit per case: a request asks about roles several times, and `Set.contains` hashes.
+    private let roleBits: UInt8
+
     public init(userId: UUID, roles: Set<Role>) {
         self.userId = userId
         self.roles = roles
+        roleBits = roles.reduce(0) { $0 | Self.bit($1) }
     }
 
-    public var isAdmin: Bool { roles.contains(.admin) }
+    private static func bit(_ role: Role) -> UInt8 { 1 << caseTag(role) }
+
+    /// Whether the caller holds `role`.
+    public func has(_ role: Role) -> Bool { roleBits & Self.bit(role) != 0 }
+
+    public var isAdmin: Bool { has(.admin) }
     /// Any role lets a caller read (its own, or all for an Admin).
-    public var canRead: Bool { !roles.isEmpty }
+    public var canRead: Bool { roleBits != 0 }
     /// Participants act on their own instances; Admins on all.
-    public var canAct: Bool { roles.contains(.participant) || isAdmin }
+    public var canAct: Bool { has(.participant) || isAdmin }
 
     /// Whose instances this caller may see (and, with a role that acts, change): its own, or everyone's
     /// (nil) for an Admin.
@@ -45,7 +54,7 @@ public struct Principal: Sendable, Hashable {
     /// Admins, an Approver sees the instances that await their decision and those they decided on.
     public func canSee(_ instance: WorkflowInstance) -> Bool {
         if ownerScope.map({ $0 == instance.userId }) ?? true { return true }
-        guard roles.contains(.approver) else { return false }
+        guard has(.approver) else { return false }
         return instance.decidedBy.contains(userId) || WorkflowActions.approvalRefusal(instance, by: self) == nil
     }
 }
@@ -66,7 +75,7 @@ public enum Capability: Sendable, Hashable, CaseIterable {
         switch self {
         case .read: principal.canRead
         case .act: principal.canAct
-        case .approve: principal.roles.contains(.approver) || principal.isAdmin
+        case .approve: principal.has(.approver) || principal.isAdmin
         case .administer: principal.isAdmin
         }
     }

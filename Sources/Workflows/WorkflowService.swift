@@ -293,7 +293,7 @@ public struct WorkflowService: Sendable {
     public func feed(after position: FeedPosition, limit: Int, for principal: Principal) throws -> FeedPage {
         var position = position
         var items: [(event: WorkflowEvent, position: FeedPosition)] = []
-        let approver = principal.roles.contains(.approver) && !principal.isAdmin ? principal.userId : nil
+        let approver = principal.has(.approver) && !principal.isAdmin ? principal.userId : nil
         for _ in 0..<4 {
             let slice = try repository.feed(FeedQuery(after: position, ownerId: principal.ownerScope, approverId: approver, scanLimit: 500))
             for item in slice.items where principal.canSee(item.instance) {

@@ -33,6 +33,33 @@ import Testing
         #expect(request.scheme == "http")
     }
 
+    @Test func everyVariableIsFoundByItsNameAndNoOtherNameIsTakenForOne() {
+        func lookup(_ name: String) -> CGIMapping.Variable? {
+            Array(name.utf8).withUnsafeBytes { CGIMapping.Variable($0) }
+        }
+        for variable in CGIMapping.Variable.allCases {
+            #expect(lookup(variable.name.description) == variable)
+        }
+        // nginx's other parameters, some with a variable's length and first letter
+        for name in ["REMOTE_ADDR", "SERVER_NAME", "SERVER_PORT", "REQUEST_SCHEME", "CONTENT_LENGTX", "HTTPX", "HTTP_",
+                     "QUERY_STRINGS", "DOCUMENT_ROOT", "SCRIPT_FILENAME", "REQUEST_ID", "request_method", "", "H"] {
+            #expect(lookup(name) == nil, "\(name)")
+        }
+    }
+
+    @Test func aKnownHeaderGetsTheNameItsParameterSpells() {
+        func bytes(_ text: String, _ body: (UnsafeRawBufferPointer) -> HTTPField.Name?) -> HTTPField.Name? {
+            Array(text.utf8).withUnsafeBytes(body)
+        }
+        for (parameter, name) in CGIMapping.knownHeaders {
+            let spelled = bytes(parameter.description) { CGIMapping.headerName(spelling: $0) }
+            #expect(spelled == name, "\(parameter)")
+            #expect(bytes(parameter.description) { CGIMapping.headerName(fromParameter: $0) } == name)
+            #expect(String(name.canonicalName.uppercased().map { $0 == "-" ? "_" : $0 }) == parameter.description)
+        }
+        #expect(bytes("X_CUSTOM") { CGIMapping.headerName(fromParameter: $0) }?.canonicalName == "x-custom")
+    }
+
     @Test func missingMethodIsAnError() {
         #expect(throws: CGIMapping.MappingError.missingParameter("REQUEST_METHOD")) {
             try CGIMapping.request(from: [("REQUEST_URI", "/")])
