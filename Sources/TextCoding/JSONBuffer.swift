@@ -101,8 +101,8 @@ public struct JSONBuffer {
             case UInt8(ascii: "\t"): raw("\\t")
             case ..<0x20:
                 raw("\\u00")
-                append(Hex.digits[Int(byte >> 4)])
-                append(Hex.digits[Int(byte & 0x0F)])
+                append(Hex.digit(byte >> 4))
+                append(Hex.digit(byte & 0x0F))
             default: append(byte)
             }
         }

@@ -70,8 +70,8 @@ extension UUID {
                     out[position] = UInt8(ascii: "-")
                     position += 1
                 }
-                out[position] = Hex.digits[Int(raw[index] >> 4)]
-                out[position + 1] = Hex.digits[Int(raw[index] & 0x0F)]
+                out[position] = Hex.digit(raw[index] >> 4)
+                out[position + 1] = Hex.digit(raw[index] & 0x0F)
                 position += 2
             }
         }

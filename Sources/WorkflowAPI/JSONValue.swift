@@ -138,7 +138,7 @@ struct JSONParser {
         try checkDepth(depth)
         index += 1
         var members: [(key: String, value: JSONValue)] = []
-        var keys = Set<String>()
+        var keys = Set<String>()  // filled only for an object of more than `scanned` members
         skipWhitespace()
         if current == UInt8(ascii: "}") {
             index += 1
@@ -148,7 +148,9 @@ struct JSONParser {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else { throw failure("expected a member name in double quotes") }
             let key = try parseString()
-            guard keys.insert(key).inserted else { throw failure("duplicate member name \(JSONString.quoted(String(key.prefix(64))))") }
+            guard Self.isNew(key, in: members, keys: &keys) else {
+                throw failure("duplicate member name \(JSONString.quoted(String(key.prefix(64))))")
+            }
             skipWhitespace()
             guard current == UInt8(ascii: ":") else { throw failure("expected ':' after a member name") }
             index += 1
@@ -161,6 +163,16 @@ struct JSONParser {
             default: throw failure("expected ',' or '}' in an object")
             }
         }
+    }
+
+    /// Members compared one by one up to this many: most objects are small, and a `Set` hashes every key
+    /// and allocates (~5 k instructions per create); past it the set keeps a large object linear.
+    static let scanned = 16
+
+    private static func isNew(_ key: String, in members: [(key: String, value: JSONValue)], keys: inout Set<String>) -> Bool {
+        if members.count < scanned { return !members.contains { $0.key == key } }
+        if keys.isEmpty { keys = Set(members.map(\.key)) }
+        return keys.insert(key).inserted
     }
 
     private mutating func parseArray(depth: Int) throws(Failure) -> JSONValue {

@@ -31,8 +31,17 @@ import Testing
         #expect(throws: JSONParser.Failure.self) { try parse(text) }
     }
 
-    @Test func duplicateKeysAreRejected() {
+    @Test func duplicateKeysAreRejected() throws {
         #expect(throws: JSONParser.Failure.self) { try parse(#"{"a":1,"a":2}"#) }
+        // small objects are scanned, large ones use a set: a duplicate at either size, early or late
+        for count in [2, JSONParser.scanned - 1, JSONParser.scanned, JSONParser.scanned + 1, 3 * JSONParser.scanned] {
+            let members = (0..<count).map { "\"k\($0)\":\($0)" }
+            #expect(try parse("{" + members.joined(separator: ",") + "}")["k\(count - 1)"] == .number("\(count - 1)"))
+            for duplicate in [0, count - 1] {
+                let text = "{" + (members + ["\"k\(duplicate)\":true"]).joined(separator: ",") + "}"
+                #expect(throws: JSONParser.Failure.self, "\(count) members, k\(duplicate) again") { try parse(text) }
+            }
+        }
     }
 
     @Test func nulCharacterIsRejectedBecauseJsonbCannotStoreIt() {
