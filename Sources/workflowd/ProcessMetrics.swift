@@ -45,12 +45,13 @@ struct ProcessMetrics: Equatable {
         return nil
     }
 
-    /// This process now; nil where there is no /proc (the metrics are then left out).
-    static func current() -> ProcessMetrics? {
-        guard let statText = readFile("/proc/self/stat"), let procStat = readFile("/proc/stat"),
+    /// This process now (or, for tests, the process `pid` names in /proc; the descriptor limit is always this
+    /// process's own); nil where there is no /proc (the metrics are then left out).
+    static func current(pid: String = "self") -> ProcessMetrics? {
+        guard let statText = readFile("/proc/\(pid)/stat"), let procStat = readFile("/proc/stat"),
             let boot = bootTime(procStat: procStat),
             let stat = parseStat(statText, ticksPerSecond: Double(sysconf(Int32(_SC_CLK_TCK))), pageSize: Double(sysconf(Int32(_SC_PAGESIZE)))),
-            let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+            let descriptors = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd")
         else { return nil }
         var limit = rlimit()  // rlim_t.max is RLIM_INFINITY (not imported: a cast macro)
         let maxDescriptors = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 && limit.rlim_cur != rlim_t.max ? Int(limit.rlim_cur) : nil
