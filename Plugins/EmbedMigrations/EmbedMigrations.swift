@@ -5,10 +5,9 @@ import PackagePlugin
 /// release binary carries the schema it expects and `Migrations/` stays the only copy of the SQL.
 ///
 /// SwiftPM resources must live inside a target's directory; a build-tool plugin may read any file of the
-/// package, and SwiftPM re-plans on every build, so a new migration file is picked up without touching
-/// Package.swift. Each file is an input of the command, so an edited one is embedded again. (Deleting a file
-/// leaves SwiftPM with a stale plan that names it as a missing input until Package.swift changes or
-/// `.build/plugins` is removed; applied migrations are never deleted, so this stays an edge of development.)
+/// package. SwiftPM keeps a build's plan, this plugin's command included, until Package.swift changes, so the
+/// command names the directory rather than its files: the tool lists it each time it runs. The directory is
+/// an input (adding or deleting a file changes it) and so is each file (an edited one is embedded again).
 @main
 struct EmbedMigrations: BuildToolPlugin {
     func createBuildCommands(context: PluginContext, target: any Target) throws -> [Command] {
@@ -19,10 +18,11 @@ struct EmbedMigrations: BuildToolPlugin {
         let output = context.pluginWorkDirectoryURL.appending(path: "EmbeddedMigrations.swift")
         return [
             .buildCommand(
-                displayName: "Embedding \(files.count) migrations from Migrations/",
+                displayName: "Embedding Migrations/*.sql",
                 executable: try context.tool(named: "EmbedMigrationsTool").url,
-                arguments: [output.path] + files.map(\.path),
-                inputFiles: files,
+                arguments: [output.path, directory.path],
+                // The directory too: adding a file changes it, and the tool lists it again when it runs.
+                inputFiles: [directory] + files,
                 outputFiles: [output])
         ]
     }

@@ -1,5 +1,7 @@
-// The EmbedMigrations plugin's generator: `EmbedMigrationsTool OUTPUT.swift FILE.sql...` writes a Swift file
-// that defines `embeddedMigrationFiles`, each file's name and text, in the order given.
+// The EmbedMigrations plugin's generator: `EmbedMigrationsTool OUTPUT.swift DIRECTORY` writes a Swift file
+// that defines `embeddedMigrationFiles`, the name and text of each `*.sql` file in DIRECTORY, by name. It lists
+// the directory itself rather than taking the plugin's list: a build reuses its plan, and a plan made before
+// a migration was added would not name the new file.
 //
 // The text travels as base64, so the embedded string is the file byte for byte: no escaping rules to get
 // right, and no literal that could turn CR LF into LF and change the checksum `workflowd migrate` records.
@@ -11,10 +13,12 @@ func fail(_ message: String) -> Never {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count >= 2 else { fail("usage: EmbedMigrationsTool OUTPUT.swift FILE.sql...") }
+guard arguments.count == 3 else { fail("usage: EmbedMigrationsTool OUTPUT.swift DIRECTORY") }
+let directory = URL(fileURLWithPath: arguments[2])
+guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory.path) else { fail("cannot list \(directory.path)") }
 var entries: [String] = []
-for path in arguments.dropFirst(2) {
-    let name = URL(fileURLWithPath: path).lastPathComponent
+for name in names.filter({ $0.hasSuffix(".sql") }).sorted() {
+    let path = directory.appending(path: name).path
     guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
     // The directory loader reads files as UTF-8 too; a file it would refuse must not build.
     guard String(data: data, encoding: .utf8) != nil else { fail("\(path) is not UTF-8") }
