@@ -227,6 +227,49 @@ struct PostgresWorkflowRepositoryTests {
         }
     }
 
+    /// A wait entered from Running with `awaiting` (instance created and started first).
+    func waiting(_ kind: Awaiting.Kind, dueAt: Timestamp? = nil, onTimeout: TimeoutAction? = nil) throws -> WorkflowInstance {
+        let instance = try create()
+        _ = try repository.transition(ConditionalTransition(
+            instanceId: instance.id, target: .running, allowedFrom: [.created], firstStepFrom: [.created], ownerId: user,
+            expectedVersion: nil, reason: nil, actorId: user))
+        let status: WorkflowStatus = kind == .input ? .waitingForInput : .waitingForApproval
+        let outcome = try repository.transition(ConditionalTransition(
+            instanceId: instance.id, target: status, allowedFrom: [.running], firstStepFrom: [], ownerId: user,
+            expectedVersion: nil, reason: nil, actorId: user,
+            awaiting: Awaiting(kind: kind, prompt: "p", dueAt: dueAt, onTimeout: onTimeout)))
+        guard case .applied(let wait) = outcome else { throw PostgresError(kind: .decoding, message: "not waiting: \(outcome)") }
+        return wait
+    }
+
+    /// The wait gauges: overdue is "due_at has passed", whether the deadline job has marked the wait
+    /// (Notify) or not yet; a wait that ended leaves both counts. Answered from indexes alone (Migrations/
+    /// 0014): with the table's rows out of reach of an index-only scan the plan would read the heap.
+    @Test func theOpenWaitsAreCountedPerKindWithThoseOverdue() throws {
+        let now = Timestamp.now.microsecondsSinceEpoch
+        let past = Timestamp(microsecondsSinceEpoch: now - 1_000_000), future = Timestamp(microsecondsSinceEpoch: now + 3_600_000_000)
+        _ = try waiting(.input)
+        _ = try waiting(.input, dueAt: future, onTimeout: .fail)
+        let pastDue = try waiting(.input, dueAt: past, onTimeout: .fail)
+        let marked = try waiting(.approval, dueAt: past, onTimeout: .notify)
+        #expect(try repository.applyDeadlines(passedBy: .now, limit: 10).map(\.id).sorted() == [pastDue.id, marked.id].sorted())
+        #expect(try repository.instance(id: marked.id)?.awaiting?.overdue == true)
+        _ = try waiting(.approval, dueAt: past, onTimeout: .fail)  // past due, its deadline not applied yet
+        _ = try waiting(.approval, dueAt: future, onTimeout: .notify)
+        let counts = try repository.openWaits()
+        // pastDue failed by its deadline: no longer waiting.
+        #expect(counts == [OpenWaits(kind: .input, open: 2, overdue: 0), OpenWaits(kind: .approval, open: 3, overdue: 2)])
+
+        let connection = try database.connect()
+        defer { connection.close() }
+        try connection.execute("VACUUM workflow_instances")
+        try connection.execute("SET enable_seqscan = off")
+        try connection.execute("SET enable_bitmapscan = off")
+        let plan = try connection.query(PostgresQuery(unsafeSQL: "EXPLAIN " + PostgresWorkflowRepository.openWaitsSQL, binds: [])).rows.map { try $0.string(0) }
+        let scans = plan.filter { $0.contains("Scan") }
+        #expect(scans.count == 4 && scans.allSatisfy { $0.contains("Index Only Scan") }, "\(plan.joined(separator: "\n"))")
+    }
+
     @Test func theDatabaseItselfRejectsAnUnknownStatus() throws {
         let instance = try create()
         let connection = try database.connect()

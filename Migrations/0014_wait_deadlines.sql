@@ -1,0 +1,11 @@
+-- The wait gauges' overdue count (the wait_gauges job: every process, every 5 s). It counted each kind's
+-- overdue waits by reading every open wait's row for its `overdue` flag and due_at: with 1 M instances
+-- (~100 000 open waits) that read ~70 000 heap pages in 0.5 s, at 10 M about ten times as much, every 5 s,
+-- from every process. Overdue is the same as "due_at has passed": a wait is marked overdue only once its
+-- due_at passed, and keeps its due_at (Migrations/0007); due_at is set only while an instance waits. This
+-- index holds only the waits with a deadline, so the overdue count is an index-only range scan over the
+-- waits past theirs, and the open count an index-only scan of the inbox's partial indexes (0008).
+--
+-- Built without CONCURRENTLY (migrations run in a transaction): writes to workflow_instances wait while it
+-- scans the table (measured at 10 M instances: docs/operations.md, Upgrade).
+CREATE INDEX workflow_instances_wait_deadlines ON workflow_instances (status, due_at) WHERE due_at IS NOT NULL;
