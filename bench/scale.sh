@@ -21,7 +21,8 @@
 # down), transition (Running <-> Paused on the users' Running instances, so any length of run has
 # targets), create, events page, inbox (/api/v1/tasks); CPU µs per request as in make bench. Also table
 # and index sizes per million instances and EXPLAIN (ANALYZE, BUFFERS) of each request's statement
-# (captured from workflowd by bench/ceiling/capture.py, replayed in a rolled-back transaction).
+# (captured from workflowd by bench/ceiling/capture.py, replayed in a rolled-back transaction), and per
+# scenario pg_stat_statements' figures for its statements (calls, plans, planning and execution time).
 # Results: bench/results/scale-SIZE-latest.txt (+ a timestamped copy), the table in scale-latest.txt.
 #
 # Env: BENCH_SCALE_SIZES (default "10000 1000000 10000000"), BENCH_SCALE_SECONDS (10),
@@ -168,6 +169,31 @@ scale_sizes() {
                    ORDER BY coalesce(t.relname, c.relname), c.relkind DESC, c.relname"
 }
 
+# pg_stat_statements in the size's cluster (loaded at start: one restart the first time; workflowd's pool
+# and listener reconnect): per scenario, how often PostgreSQL planned each statement and what one execution
+# cost, which a single EXPLAIN cannot show (a statement planned anew at every call looks fine on its own).
+scale_statements_on() {
+  if [[ $(psql_q -c "SHOW shared_preload_libraries") != *pg_stat_statements* ]]; then
+    log "size $1: loading pg_stat_statements (restarts the cluster once)"
+    psql_q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+    "$ROOT/scripts/pg.sh" restart "$RUN/pg" >/dev/null
+    PG_PID=$(head -n 1 "$RUN/pg/postmaster.pid")
+    "$ROOT/scripts/stack.sh" wait-http "$BASE_URL/api/v1/health" 30 "$WFD_PID" || die "workflowd did not recover from the restart"
+  fi
+  # the library's settings exist once it is loaded
+  psql_q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+}
+
+# The statements of the run just made, most called first: calls, plans (as many as calls: planned at
+# every execution), mean planning and execution ms, shared buffers per call.
+scale_statements() {
+  psql_q -F' | ' -c "SELECT calls, plans, round(mean_plan_time::numeric, 3), round(mean_exec_time::numeric, 3),
+                            round((shared_blks_hit + shared_blks_read)::numeric / calls, 1),
+                            left(regexp_replace(query, '\\s+', ' ', 'g'), 90)
+                     FROM pg_stat_statements WHERE calls >= 10 ORDER BY calls DESC LIMIT 4"
+}
+
 cmd_measure() {
   local size=$1
   scale_dirs "$size"
@@ -189,12 +215,15 @@ cmd_measure() {
   log "size $size: $count instances; warm-up (get, 2 s)"
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
     wrk -t"$WRK_THREADS" -c"$SCALE_CONNS" -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
+  scale_statements_on "$size"
   local scenario name
   for scenario in $SCENARIOS; do
     name=${scenario#scale-}
     load=$(cut -d' ' -f1-3 /proc/loadavg)
+    psql_q -c "SELECT pg_stat_statements_reset()" >/dev/null
     run_wrk "$name" "$scenario" workflowd "$SCALE_CONNS" "$BASE_URL" "$SECS" "" "$name"
     echo "loadavg=$load" >>"$OUT/$name/result"
+    scale_statements >"$OUT/$name/statements.txt"
   done
 
   log "size $size: EXPLAIN (ANALYZE, BUFFERS) of each request's statement"
@@ -231,12 +260,15 @@ cmd_measure() {
     scale_sizes | awk '{ printf "size %s %s %s\n", $1, $2, $3 }'
   } >"$report"
   mkdir -p "$B/results"
-  local stamp
+  local stamp n
   stamp=$(date -u +%Y%m%d-%H%M%S)
   {
     cat "$report"
     echo
     python3 "$B/report.py" table "$RUN"
+    echo
+    echo "pg_stat_statements during each run: calls | plans | plan ms | execution ms | buffers per call | statement"
+    while read -r n; do echo "== $n"; cat "$OUT/$n/statements.txt"; done <"$RUN/runs"
     echo
     cat "$explain"
   } >"$B/results/scale-$size-latest.txt"
@@ -244,7 +276,6 @@ cmd_measure() {
   # the per-run figures the summary table reads
   rm -rf "$B/results/scale-runs/$size" && mkdir -p "$B/results/scale-runs/$size"
   cp "$RUN/runs" "$report" "$B/results/scale-runs/$size/"
-  local n
   while read -r n; do cp "$OUT/$n/result" "$B/results/scale-runs/$size/$n.result"; done <"$RUN/runs"
   cmd_table
 }
