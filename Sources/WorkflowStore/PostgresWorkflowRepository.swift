@@ -84,8 +84,8 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // the key's unique index until this one commits, then finds the key taken.
         let rows = try run { connection in
             try connection.query(PostgresQuery(unsafeSQL: Self.createSQL, binds: [
-                new.definitionId, new.userId.lowercaseText, idempotency?.key, idempotency?.requestHash, new.id.lowercaseText,
-                new.context.text, event.type.rawValue, event.fromStatus?.rawValue, event.toStatus?.rawValue, String(event.step),
+                new.definitionId, new.userId.postgresText, idempotency?.key, idempotency?.requestHash, new.id.postgresText,
+                new.context.text, event.type.rawValue, event.fromStatus?.rawValue, event.toStatus?.rawValue, event.step.postgresText,
                 event.reason, event.data?.text,
             ]))
         }
@@ -267,7 +267,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
 
     public func instance(id: UUID) throws -> WorkflowInstance? {
         try run { connection in
-            let rows = try connection.query(PostgresQuery(unsafeSQL: Self.instanceByIdSQL, binds: [id.lowercaseText]))
+            let rows = try connection.query(PostgresQuery(unsafeSQL: Self.instanceByIdSQL, binds: [id.postgresText]))
             return try rows.first.map(Self.instance(from:))
         }
     }
@@ -288,19 +288,19 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             binds.append(value)
             return "$\(binds.count)"
         }
-        if let owner = query.ownerId { conditions.append("i.user_id = \(bind(owner.lowercaseText))::uuid") }
+        if let owner = query.ownerId { conditions.append("i.user_id = \(bind(owner.postgresText))::uuid") }
         if let status = query.status { conditions.append("i.status = \(bind(status.rawValue))") }
         if let definitionId = query.definitionId { conditions.append("i.workflow_definition_id = \(bind(definitionId))") }
         // Served by the GIN indexes (jsonb_path_ops) on each column; docs/scaling.md has the plans.
         if let context = query.context { conditions.append("i.context @> \(bind(context.text))::jsonb") }
         if let stepData = query.stepData { conditions.append("i.step_data @> \(bind(stepData.text))::jsonb") }
         if let after = query.after {
-            let micros = bind(String(after.createdAt.microsecondsSinceEpoch))
-            let id = bind(after.id.lowercaseText)
+            let micros = bind(after.createdAt.microsecondsSinceEpoch.postgresText)
+            let id = bind(after.id.postgresText)
             conditions.append(
                 "(i.created_at, i.id) < (timestamptz 'epoch' + \(micros)::int8 * interval '1 microsecond', \(id)::uuid)")
         }
-        let limit = bind(String(query.limit))
+        let limit = bind(query.limit.postgresText)
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         // Only fixed fragments above become SQL text; every value is a bind parameter.
         let sql = """
@@ -326,7 +326,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         let start = query.after ?? InstanceCursor(
             createdAt: Timestamp(microsecondsSinceEpoch: 253_402_300_799_999_999), id: UUID(uuidString: "ffffffff-ffff-ffff-ffff-ffffffffffff")!)
         let binds: [String?] = [
-            query.userId.lowercaseText, String(start.createdAt.microsecondsSinceEpoch), start.id.lowercaseText, String(query.limit),
+            query.userId.postgresText, start.createdAt.microsecondsSinceEpoch.postgresText, start.id.postgresText, query.limit.postgresText,
         ]
         return try run { connection in
             try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows.map(Self.instance(from:))
@@ -383,10 +383,10 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.
         func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
         return try conditionalChange(PostgresQuery(unsafeSQL: Self.transitionSQL, binds: [
-            t.ownerId?.lowercaseText, t.instanceId.lowercaseText, t.target.rawValue, list(t.firstStepFrom),
-            t.awaiting.map { $0.json(counts: false) }, t.awaiting?.dueAt.map { String($0.microsecondsSinceEpoch) },
-            list(t.allowedFrom), list(t.onlyWithoutSchemaFrom), t.expectedVersion.map(String.init),
-            WorkflowEventType.statusChanged.rawValue, t.reason, t.eventData?.text, t.actorId.lowercaseText,
+            t.ownerId?.postgresText, t.instanceId.postgresText, t.target.rawValue, list(t.firstStepFrom),
+            t.awaiting.map { $0.json(counts: false) }, t.awaiting?.dueAt?.microsecondsSinceEpoch.postgresText,
+            list(t.allowedFrom), list(t.onlyWithoutSchemaFrom), t.expectedVersion?.postgresText,
+            WorkflowEventType.statusChanged.rawValue, t.reason, t.eventData?.text, t.actorId.postgresText,
         ]))
     }
 
@@ -419,152 +419,169 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         """
 
     public func advance(_ a: ConditionalAdvance) throws -> ChangeOutcome {
-        // Like `transition`; the step id, the step count, whether this was the last step and the step's
-        // approval gate come from the definition in the same statement, and the events are written in
-        // order (step, then completion). From a gated step the instance waits for the gate's approval
-        // instead, keeping the output with the wait.
-        return try conditionalChange("""
-            WITH old AS (
-                SELECT w.id, w.status, w.version, w.current_step, w.status_changed_at, d.steps, jsonb_array_length(d.steps) AS step_count,
-                       d.steps -> (w.current_step - 1) -> 'approval' AS gate,
-                       (\(a.ownerId)::uuid IS NULL OR w.user_id = \(a.ownerId)::uuid) AS visible
-                FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
-                WHERE w.id = \(a.instanceId)
-                FOR UPDATE OF w
-            ), i AS (
-                UPDATE workflow_instances w
-                SET status = CASE WHEN old.gate IS NOT NULL THEN 'WaitingForApproval'
-                                  WHEN old.current_step = old.step_count THEN 'Completed' ELSE 'Running' END,
-                    current_step = CASE WHEN old.gate IS NOT NULL OR old.current_step = old.step_count THEN old.current_step
-                                        ELSE old.current_step + 1 END,
-                    step_data = CASE WHEN old.gate IS NOT NULL THEN w.step_data
-                                     ELSE w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', \(a.output.text)::jsonb) END,
-                    awaiting = CASE WHEN old.gate IS NOT NULL THEN jsonb_build_object(
-                        'kind', 'approval', 'prompt', old.gate->>'prompt',
-                        'approvers', jsonb_build_object('count', coalesce((old.gate->>'count')::int, 1), 'allowSelfApproval', false),
-                        'onReject', coalesce(old.gate->>'onReject', 'Rework'), 'gate', true, 'output', \(a.output.text)::jsonb,
-                        'decisions', '[]'::jsonb, 'overdue', false) END,
-                    status_changed_at = CASE WHEN old.gate IS NOT NULL OR old.current_step = old.step_count THEN now()
-                                             ELSE w.status_changed_at END,
-                    version = w.version + 1, updated_at = now()
-                FROM old
-                WHERE w.id = old.id AND old.visible AND old.status = 'Running' AND old.current_step BETWEEN 1 AND old.step_count
-                  AND (\(a.expectedVersion)::int IS NULL OR w.version = \(a.expectedVersion)::int)
-                RETURNING w.*
-            ), ev AS (
-                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
-                SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, \(a.actorId)::uuid, i.updated_at
-                FROM i, old, LATERAL (VALUES
-                    (1, \(WorkflowEventType.stepCompleted.rawValue), NULL, NULL, NULL, \(a.output.text)::jsonb),
-                    (2, \(WorkflowEventType.statusChanged.rawValue), 'Running', 'Completed', 'All steps completed', NULL),
-                    (3, \(WorkflowEventType.statusChanged.rawValue), 'Running', 'WaitingForApproval', 'Approval gate', i.awaiting)
-                ) AS e(ord, type, from_status, to_status, reason, data)
-                WHERE (e.ord = 1 AND i.status <> 'WaitingForApproval') OR (e.ord = 2 AND i.status = 'Completed')
-                   OR (e.ord = 3 AND i.status = 'WaitingForApproval')
-                ORDER BY e.ord
-            )
-            \(unescaped: Self.outcomeSelect)
-            """)
+        try conditionalChange(PostgresQuery(unsafeSQL: Self.advanceSQL, binds: [
+            a.ownerId?.postgresText, a.instanceId.postgresText, a.output.text, a.expectedVersion?.postgresText, a.actorId.postgresText,
+        ]))
+    }
+
+    /// Like `transition`; the step id, the step count, whether this was the last step and the step's approval
+    /// gate come from the definition in the same statement, and the events are written in order (step, then
+    /// completion). From a gated step the instance waits for the gate's approval instead, keeping the output
+    /// with the wait. Written once, like the others: $1 owner scope, $2 instance, $3 the step's output,
+    /// $4 expected version, $5 actor.
+    static let advanceSQL = """
+        WITH \(lockedStep(also: "d.steps -> (w.current_step - 1) -> 'approval' AS gate,")), i AS (
+            UPDATE workflow_instances w
+            SET status = CASE WHEN old.gate IS NOT NULL THEN 'WaitingForApproval'
+                              WHEN old.current_step = old.step_count THEN 'Completed' ELSE 'Running' END,
+                current_step = CASE WHEN old.gate IS NOT NULL OR old.current_step = old.step_count THEN old.current_step
+                                    ELSE old.current_step + 1 END,
+                step_data = CASE WHEN old.gate IS NOT NULL THEN w.step_data
+                                 ELSE w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb) END,
+                awaiting = CASE WHEN old.gate IS NOT NULL THEN jsonb_build_object(
+                    'kind', 'approval', 'prompt', old.gate->>'prompt',
+                    'approvers', jsonb_build_object('count', coalesce((old.gate->>'count')::int, 1), 'allowSelfApproval', false),
+                    'onReject', coalesce(old.gate->>'onReject', 'Rework'), 'gate', true, 'output', $3::jsonb,
+                    'decisions', '[]'::jsonb, 'overdue', false) END,
+                status_changed_at = CASE WHEN old.gate IS NOT NULL OR old.current_step = old.step_count THEN now()
+                                         ELSE w.status_changed_at END,
+                version = w.version + 1, updated_at = now()
+            FROM old
+            WHERE w.id = old.id AND old.visible AND old.status = 'Running' AND old.current_step BETWEEN 1 AND old.step_count
+              AND ($4::int IS NULL OR w.version = $4::int)
+            RETURNING w.*
+        ), ev AS (
+            INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+            SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, $5::uuid, i.updated_at
+            FROM i, old, LATERAL (VALUES
+                (1, '\(WorkflowEventType.stepCompleted.rawValue)', NULL, NULL, NULL, $3::jsonb),
+                (2, '\(WorkflowEventType.statusChanged.rawValue)', 'Running', 'Completed', 'All steps completed', NULL),
+                (3, '\(WorkflowEventType.statusChanged.rawValue)', 'Running', 'WaitingForApproval', 'Approval gate', i.awaiting)
+            ) AS e(ord, type, from_status, to_status, reason, data)
+            WHERE (e.ord = 1 AND i.status <> 'WaitingForApproval') OR (e.ord = 2 AND i.status = 'Completed')
+               OR (e.ord = 3 AND i.status = 'WaitingForApproval')
+            ORDER BY e.ord
+        )
+        \(outcomeSelect)
+        """
+
+    /// `old` of a step's change: the instance ($2) locked, with its definition's steps, and whether the owner
+    /// scope ($1, NULL for none) lets the caller see it; `columns` adds to the selected ones.
+    private static func lockedStep(also columns: String) -> String {
+        """
+        old AS (
+            SELECT w.id, w.status, w.version, w.current_step, w.status_changed_at, d.steps, jsonb_array_length(d.steps) AS step_count,
+                   \(columns) ($1::uuid IS NULL OR w.user_id = $1::uuid) AS visible
+            FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
+            WHERE w.id = $2
+            FOR UPDATE OF w
+        )
+        """
     }
 
     public func provideInput(_ input: ConditionalInput) throws -> ChangeOutcome {
-        // Like `advance`: the step id comes from the definition; the input ends the wait.
-        return try conditionalChange("""
-            WITH old AS (
-                SELECT w.id, w.status, w.version, w.current_step, w.status_changed_at, d.steps, jsonb_array_length(d.steps) AS step_count,
-                       (\(input.ownerId)::uuid IS NULL OR w.user_id = \(input.ownerId)::uuid) AS visible
-                FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
-                WHERE w.id = \(input.instanceId)
-                FOR UPDATE OF w
-            ), i AS (
-                UPDATE workflow_instances w
-                SET status = 'Running', awaiting = NULL, due_at = NULL, status_changed_at = now(),
-                    step_data = w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', \(input.data.text)::jsonb),
-                    version = w.version + 1, updated_at = now()
-                FROM old
-                WHERE w.id = old.id AND old.visible AND old.status = 'WaitingForInput' AND old.current_step BETWEEN 1 AND old.step_count
-                  AND w.version = \(input.expectedVersion)::int
-                RETURNING w.*
-            ), ev AS (
-                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
-                SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, \(input.actorId)::uuid, i.updated_at
-                FROM i, old, LATERAL (VALUES
-                    (1, \(WorkflowEventType.inputProvided.rawValue), NULL, NULL, NULL, \(input.data.text)::jsonb),
-                    (2, \(WorkflowEventType.statusChanged.rawValue), 'WaitingForInput', 'Running', 'Input provided', NULL)
-                ) AS e(ord, type, from_status, to_status, reason, data)
-                ORDER BY e.ord
-            )
-            \(unescaped: Self.outcomeSelect)
-            """)
+        try conditionalChange(PostgresQuery(unsafeSQL: Self.provideInputSQL, binds: [
+            input.ownerId?.postgresText, input.instanceId.postgresText, input.data.text, input.expectedVersion.postgresText,
+            input.actorId.postgresText,
+        ]))
     }
 
+    /// Like `advanceSQL`: the step id comes from the definition; the input ends the wait. $1 owner scope,
+    /// $2 instance, $3 the input, $4 expected version, $5 actor.
+    static let provideInputSQL = """
+        WITH \(lockedStep(also: "")), i AS (
+            UPDATE workflow_instances w
+            SET status = 'Running', awaiting = NULL, due_at = NULL, status_changed_at = now(),
+                step_data = w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb),
+                version = w.version + 1, updated_at = now()
+            FROM old
+            WHERE w.id = old.id AND old.visible AND old.status = 'WaitingForInput' AND old.current_step BETWEEN 1 AND old.step_count
+              AND w.version = $4::int
+            RETURNING w.*
+        ), ev AS (
+            INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+            SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, $5::uuid, i.updated_at
+            FROM i, old, LATERAL (VALUES
+                (1, '\(WorkflowEventType.inputProvided.rawValue)', NULL, NULL, NULL, $3::jsonb),
+                (2, '\(WorkflowEventType.statusChanged.rawValue)', 'WaitingForInput', 'Running', 'Input provided', NULL)
+            ) AS e(ord, type, from_status, to_status, reason, data)
+            ORDER BY e.ord
+        )
+        \(outcomeSelect)
+        """
+
     public func decide(_ d: ConditionalDecision) throws -> ChangeOutcome {
-        // `old` locks the row; `c` keeps it only if it is still the same wait and the approver has not
-        // decided on it, and works out what this decision does: the count-th approval (or an override)
-        // ends the wait and completes a gate's step, a rejection applies onReject, any other approval is
-        // recorded. Concurrent decisions queue on the lock, so each sees the ones before it.
         let decision: String? = if case .decision(let value) = d.kind { value.rawValue } else { nil }
-        let override = d.kind == .override
-        return try conditionalChange("""
-            WITH old AS (
-                SELECT w.id, w.status, w.version, w.current_step, w.awaiting, w.status_changed_at, d.steps,
-                       jsonb_array_length(d.steps) AS step_count, true AS visible
-                FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
-                WHERE w.id = \(d.instanceId)
-                FOR UPDATE OF w
-            ), c AS (
-                SELECT old.*, a.approvals, a.needed,
-                       \(override)::bool OR (\(decision)::text = 'approve' AND a.approvals >= a.needed) AS approved,
-                       \(decision)::text = 'reject' AS rejected,
-                       old.awaiting ? 'output' AS gate, old.current_step = old.step_count AS last
-                FROM old, LATERAL (SELECT
-                    (SELECT count(*) FROM jsonb_array_elements(old.awaiting->'decisions') e WHERE e->>'decision' = 'approve')::int
-                        + CASE WHEN \(decision)::text = 'approve' THEN 1 ELSE 0 END AS approvals,
-                    coalesce((old.awaiting->'approvers'->>'count')::int, 1) AS needed) a
-                WHERE old.status = 'WaitingForApproval' AND old.current_step BETWEEN 1 AND old.step_count
-                  AND old.status_changed_at = timestamptz 'epoch' + \(d.waitStartedAt.microsecondsSinceEpoch)::int8 * interval '1 microsecond'
-                  AND NOT coalesce(old.awaiting->'decisions', '[]') @> jsonb_build_array(jsonb_build_object('userId', \(d.approverId)::text))
-            ), i AS (
-                UPDATE workflow_instances w
-                SET status = CASE WHEN c.rejected THEN CASE WHEN c.awaiting->>'onReject' = 'Fail' THEN 'Failed' ELSE 'Running' END
-                                  WHEN c.approved THEN CASE WHEN c.gate AND c.last THEN 'Completed' ELSE 'Running' END
-                                  ELSE w.status END,
-                    current_step = CASE WHEN c.approved AND c.gate AND NOT c.last THEN w.current_step + 1 ELSE w.current_step END,
-                    step_data = CASE WHEN c.approved AND c.gate
-                                     THEN w.step_data || jsonb_build_object(c.steps -> (c.current_step - 1) ->> 'id', c.awaiting->'output')
-                                     ELSE w.step_data END,
-                    awaiting = CASE WHEN c.approved OR c.rejected THEN NULL
-                                    ELSE jsonb_set(w.awaiting, '{decisions}', coalesce(w.awaiting->'decisions', '[]') || jsonb_build_array(jsonb_build_object(
-                                        'userId', \(d.approverId)::text, 'decision', \(decision)::text,
-                                        'decidedAt', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))) END,
-                    due_at = CASE WHEN c.approved OR c.rejected THEN NULL ELSE w.due_at END,
-                    status_changed_at = CASE WHEN c.approved OR c.rejected THEN now() ELSE w.status_changed_at END,
-                    decided_by = CASE WHEN \(override)::bool OR \(d.approverId)::uuid = ANY(w.decided_by) THEN w.decided_by
-                                      ELSE w.decided_by || \(d.approverId)::uuid END,
-                    version = w.version + 1, updated_at = now()
-                FROM c
-                WHERE w.id = c.id
-                RETURNING w.*
-            ), ev AS (
-                INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
-                SELECT i.id, e.type, e.from_status, e.to_status, c.current_step, e.reason, e.data, \(d.approverId)::uuid, i.updated_at
-                FROM i, c, LATERAL (VALUES
-                    (1, \(WorkflowEventType.approvalGranted.rawValue), NULL, NULL, \(d.comment),
-                        jsonb_build_object('approvalsGiven', c.approvals, 'approvalsNeeded', c.needed), \(decision)::text = 'approve'),
-                    (2, \(WorkflowEventType.approvalRejected.rawValue), NULL, NULL, \(d.comment),
-                        jsonb_build_object('approvalsGiven', c.approvals, 'approvalsNeeded', c.needed), c.rejected),
-                    (3, \(WorkflowEventType.stepCompleted.rawValue), NULL, NULL, NULL, c.awaiting->'output', c.approved AND c.gate),
-                    (4, \(WorkflowEventType.statusChanged.rawValue), 'WaitingForApproval', i.status,
-                        CASE WHEN \(override)::bool THEN \(d.comment)::text WHEN c.rejected THEN 'Rejected'
-                             WHEN i.status = 'Completed' THEN 'All steps completed' ELSE 'Approved' END,
-                        CASE WHEN \(override)::bool THEN '{"override":true}'::jsonb END, i.status <> 'WaitingForApproval')
-                ) AS e(ord, type, from_status, to_status, reason, data, wanted)
-                WHERE e.wanted
-                ORDER BY e.ord
-            )
-            \(unescaped: Self.outcomeSelect)
-            """)
+        return try conditionalChange(PostgresQuery(unsafeSQL: Self.decideSQL, binds: [
+            d.instanceId.postgresText, (d.kind == .override).postgresText, decision,
+            d.waitStartedAt.microsecondsSinceEpoch.postgresText, d.approverId.postgresText, d.comment,
+        ]))
     }
+
+    /// `old` locks the row; `c` keeps it only if it is still the same wait and the approver has not decided
+    /// on it, and works out what this decision does: the count-th approval (or an override) ends the wait and
+    /// completes a gate's step, a rejection applies onReject, any other approval is recorded. Concurrent
+    /// decisions queue on the lock, so each sees the ones before it. $1 instance, $2 override, $3 the
+    /// decision (approve, reject; NULL for an override), $4 when the wait began (µs), $5 approver, $6 comment.
+    static let decideSQL = """
+        WITH old AS (
+            SELECT w.id, w.status, w.version, w.current_step, w.awaiting, w.status_changed_at, d.steps,
+                   jsonb_array_length(d.steps) AS step_count, true AS visible
+            FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
+            WHERE w.id = $1
+            FOR UPDATE OF w
+        ), c AS (
+            SELECT old.*, a.approvals, a.needed,
+                   $2::bool OR ($3::text = 'approve' AND a.approvals >= a.needed) AS approved,
+                   $3::text = 'reject' AS rejected,
+                   old.awaiting ? 'output' AS gate, old.current_step = old.step_count AS last
+            FROM old, LATERAL (SELECT
+                (SELECT count(*) FROM jsonb_array_elements(old.awaiting->'decisions') e WHERE e->>'decision' = 'approve')::int
+                    + CASE WHEN $3::text = 'approve' THEN 1 ELSE 0 END AS approvals,
+                coalesce((old.awaiting->'approvers'->>'count')::int, 1) AS needed) a
+            WHERE old.status = 'WaitingForApproval' AND old.current_step BETWEEN 1 AND old.step_count
+              AND old.status_changed_at = timestamptz 'epoch' + $4::int8 * interval '1 microsecond'
+              AND NOT coalesce(old.awaiting->'decisions', '[]') @> jsonb_build_array(jsonb_build_object('userId', $5::text))
+        ), i AS (
+            UPDATE workflow_instances w
+            SET status = CASE WHEN c.rejected THEN CASE WHEN c.awaiting->>'onReject' = 'Fail' THEN 'Failed' ELSE 'Running' END
+                              WHEN c.approved THEN CASE WHEN c.gate AND c.last THEN 'Completed' ELSE 'Running' END
+                              ELSE w.status END,
+                current_step = CASE WHEN c.approved AND c.gate AND NOT c.last THEN w.current_step + 1 ELSE w.current_step END,
+                step_data = CASE WHEN c.approved AND c.gate
+                                 THEN w.step_data || jsonb_build_object(c.steps -> (c.current_step - 1) ->> 'id', c.awaiting->'output')
+                                 ELSE w.step_data END,
+                awaiting = CASE WHEN c.approved OR c.rejected THEN NULL
+                                ELSE jsonb_set(w.awaiting, '{decisions}', coalesce(w.awaiting->'decisions', '[]') || jsonb_build_array(jsonb_build_object(
+                                    'userId', $5::text, 'decision', $3::text,
+                                    'decidedAt', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')))) END,
+                due_at = CASE WHEN c.approved OR c.rejected THEN NULL ELSE w.due_at END,
+                status_changed_at = CASE WHEN c.approved OR c.rejected THEN now() ELSE w.status_changed_at END,
+                decided_by = CASE WHEN $2::bool OR $5::uuid = ANY(w.decided_by) THEN w.decided_by
+                                  ELSE w.decided_by || $5::uuid END,
+                version = w.version + 1, updated_at = now()
+            FROM c
+            WHERE w.id = c.id
+            RETURNING w.*
+        ), ev AS (
+            INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
+            SELECT i.id, e.type, e.from_status, e.to_status, c.current_step, e.reason, e.data, $5::uuid, i.updated_at
+            FROM i, c, LATERAL (VALUES
+                (1, '\(WorkflowEventType.approvalGranted.rawValue)', NULL, NULL, $6::text,
+                    jsonb_build_object('approvalsGiven', c.approvals, 'approvalsNeeded', c.needed), $3::text = 'approve'),
+                (2, '\(WorkflowEventType.approvalRejected.rawValue)', NULL, NULL, $6::text,
+                    jsonb_build_object('approvalsGiven', c.approvals, 'approvalsNeeded', c.needed), c.rejected),
+                (3, '\(WorkflowEventType.stepCompleted.rawValue)', NULL, NULL, NULL, c.awaiting->'output', c.approved AND c.gate),
+                (4, '\(WorkflowEventType.statusChanged.rawValue)', 'WaitingForApproval', i.status,
+                    CASE WHEN $2::bool THEN $6::text WHEN c.rejected THEN 'Rejected'
+                         WHEN i.status = 'Completed' THEN 'All steps completed' ELSE 'Approved' END,
+                    CASE WHEN $2::bool THEN '{"override":true}'::jsonb END, i.status <> 'WaitingForApproval')
+            ) AS e(ord, type, from_status, to_status, reason, data, wanted)
+            WHERE e.wanted
+            ORDER BY e.ord
+        )
+        \(outcomeSelect)
+        """
 
     public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
         // `old` takes the expired waits it can lock at once and skips those another process (or an answer)
@@ -780,8 +797,8 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             """
         // Only the fixed fragments above become SQL text; positions, users and the limit are binds.
         let binds: [String?] = [
-            String(query.after.txid), String(query.after.eventId), String(query.scanLimit), query.ownerId?.lowercaseText,
-            query.approverId?.lowercaseText,
+            String(query.after.txid), query.after.eventId.postgresText, query.scanLimit.postgresText, query.ownerId?.postgresText,
+            query.approverId?.postgresText,
         ]
         let rows = try run { connection in try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows }
         let base = Self.instanceColumnCount
