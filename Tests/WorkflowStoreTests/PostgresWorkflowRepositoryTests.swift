@@ -158,17 +158,7 @@ struct PostgresWorkflowRepositoryTests {
 
     /// An input wait whose deadline (onTimeout: Fail) has already passed, so an answer and the deadline job race.
     func expiredInputWait() throws -> WorkflowInstance {
-        let instance = try create()
-        let running = try repository.transition(ConditionalTransition(
-            instanceId: instance.id, target: .running, allowedFrom: [.created], firstStepFrom: [.created], ownerId: user,
-            expectedVersion: nil, reason: nil, actorId: user))
-        guard case .applied = running else { throw PostgresError(kind: .decoding, message: "not started") }
-        let past = Timestamp(microsecondsSinceEpoch: Timestamp.now.microsecondsSinceEpoch - 1_000_000)
-        let waiting = try repository.transition(ConditionalTransition(
-            instanceId: instance.id, target: .waitingForInput, allowedFrom: [.running], firstStepFrom: [], ownerId: user,
-            expectedVersion: nil, reason: nil, actorId: user, awaiting: Awaiting(kind: .input, prompt: "now", dueAt: past, onTimeout: .fail)))
-        guard case .applied(let wait) = waiting else { throw PostgresError(kind: .decoding, message: "not waiting") }
-        return wait
+        try waiting(.input, dueAt: Timestamp(microsecondsSinceEpoch: Timestamp.now.microsecondsSinceEpoch - 1_000_000), onTimeout: .fail)
     }
 
     /// The deadline job skips a wait whose row another statement holds (an answer in progress) instead of
@@ -230,9 +220,10 @@ struct PostgresWorkflowRepositoryTests {
     /// A wait entered from Running with `awaiting` (instance created and started first).
     func waiting(_ kind: Awaiting.Kind, dueAt: Timestamp? = nil, onTimeout: TimeoutAction? = nil) throws -> WorkflowInstance {
         let instance = try create()
-        _ = try repository.transition(ConditionalTransition(
+        let running = try repository.transition(ConditionalTransition(
             instanceId: instance.id, target: .running, allowedFrom: [.created], firstStepFrom: [.created], ownerId: user,
             expectedVersion: nil, reason: nil, actorId: user))
+        guard case .applied = running else { throw PostgresError(kind: .decoding, message: "not started") }
         let status: WorkflowStatus = kind == .input ? .waitingForInput : .waitingForApproval
         let outcome = try repository.transition(ConditionalTransition(
             instanceId: instance.id, target: status, allowedFrom: [.running], firstStepFrom: [], ownerId: user,
