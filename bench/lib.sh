@@ -64,7 +64,7 @@ bench_binary() {
           log "a source changed during the build; building again"
         done
         tail -n 3 "$RUN/logs/build.log" >&2
-        ((built)) || die "release build failed (.run/bench/logs/build.log)"
+        ((built)) || die "release build failed ($RUN/logs/build.log)"
       fi ;;
     debug)
       src=$ROOT/.build/debug/workflowd

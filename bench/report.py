@@ -213,7 +213,7 @@ def scale(directory):
         seeded = (f"seeded in {meta['seed_seconds']} s" if "seed_seconds" in meta
                   else f"seed stopped at {meta.get('seed_stopped_at')}")
         print(f"{label.get(size, size)}: {meta.get('instances')} instances of {meta.get('users')} users, {seeded}, vacuumed in {meta.get('vacuum_seconds')} s, measured {meta.get('measured')} "
-              f"(commit {meta.get('commit')}); 1-min load average before each run: {loads}")
+              f"(commit {meta.get('commit')}, shared_buffers {meta.get('shared_buffers', '128MB')}); 1-min load average before each run: {loads}")
     print()
     print(fmt(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")

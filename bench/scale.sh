@@ -28,6 +28,7 @@
 # Env: BENCH_SCALE_SIZES (default "10000 1000000 10000000"), BENCH_SCALE_SECONDS (10),
 #      BENCH_SCALE_CONNS (16), BENCH_SCALE_BATCH (200000), BENCH_SCALE_MIN_FREE_GB (10: seeding stops below),
 #      BENCH_SCALE_SCENARIOS (the scenarios and their order; default all seven, reads first),
+#      BENCH_SCALE_SHARED_BUFFERS (PostgreSQL's shared_buffers while measuring; default 128MB),
 #      BENCH_NO_BUILD=1 (use .build/release as it is).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -60,6 +61,7 @@ cmd_seed() {
   scale_dirs "$size"
   "$ROOT/scripts/stack.sh" sweep "$RUN"
   mkdir -p "$RUN/logs" "$DATA" "$OUT"
+  "$ROOT/scripts/install-deps.sh"
   bench_binary
   log "size $size: stack in $RUN (workflowd $BENCH_BUILD, $WORKERS workers)"
   "$ROOT/scripts/stack.sh" up "$RUN" --bin "$BIN" --pg-socket --timeout 60 \
@@ -169,13 +171,23 @@ scale_sizes() {
                    ORDER BY coalesce(t.relname, c.relname), c.relkind DESC, c.relname"
 }
 
-# pg_stat_statements in the size's cluster (loaded at start: one restart the first time; workflowd's pool
-# and listener reconnect): per scenario, how often PostgreSQL planned each statement and what one execution
-# cost, which a single EXPLAIN cannot show (a statement planned anew at every call looks fine on its own).
-scale_statements_on() {
+# The size's cluster settings for measuring: pg_stat_statements (per scenario, how often PostgreSQL
+# planned each statement and what one execution cost, which a single EXPLAIN cannot show) and
+# shared_buffers (BENCH_SCALE_SHARED_BUFFERS, default PostgreSQL's 128MB: how much of a 10 M table's hot
+# pages stay in PostgreSQL's cache is the operator's setting, not workflowd's). One restart, only when a
+# setting changes; workflowd's pool and listener reconnect.
+scale_settings() {
+  local buffers=${BENCH_SCALE_SHARED_BUFFERS:-128MB} restart=0
   if [[ $(psql_q -c "SHOW shared_preload_libraries") != *pg_stat_statements* ]]; then
-    log "size $1: loading pg_stat_statements (restarts the cluster once)"
     psql_q -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'" >/dev/null
+    restart=1
+  fi
+  if [[ $(psql_q -c "SELECT setting::bigint * 8192 = pg_size_bytes('$buffers') FROM pg_settings WHERE name = 'shared_buffers'") != t ]]; then
+    psql_q -c "ALTER SYSTEM SET shared_buffers = '$buffers'" >/dev/null
+    restart=1
+  fi
+  if ((restart)); then
+    log "size $1: pg_stat_statements and shared_buffers = $buffers (restarts the cluster once)"
     "$ROOT/scripts/pg.sh" restart "$RUN/pg" >/dev/null
     PG_PID=$(head -n 1 "$RUN/pg/postmaster.pid")
     "$ROOT/scripts/stack.sh" wait-http "$BASE_URL/api/v1/health" 30 "$WFD_PID" || die "workflowd did not recover from the restart"
@@ -215,7 +227,7 @@ cmd_measure() {
   log "size $size: $count instances; warm-up (get, 2 s)"
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
     wrk -t"$WRK_THREADS" -c"$SCALE_CONNS" -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
-  scale_statements_on "$size"
+  scale_settings "$size"
   local scenario name
   for scenario in $SCENARIOS; do
     name=${scenario#scale-}
@@ -257,6 +269,7 @@ cmd_measure() {
   {
     echo "size=$size"; echo "instances=$count"; echo "users=$USERS"; cat "$RUN/seed.txt"
     echo "measured=$(date -u +%Y-%m-%dT%H:%M:%SZ)"; echo "commit=$(git -C "$ROOT" rev-parse --short HEAD)"
+    echo "shared_buffers=$(psql_q -c "SHOW shared_buffers")"
     scale_sizes | awk '{ printf "size %s %s %s\n", $1, $2, $3 }'
   } >"$report"
   mkdir -p "$B/results"
