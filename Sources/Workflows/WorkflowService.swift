@@ -36,7 +36,7 @@ public struct WorkflowService: Sendable {
     public func create(
         definitionId: String, parameters: JSONText, idempotency: IdempotencyClaim? = nil, by principal: Principal
     ) throws -> Created {
-        let new = NewWorkflowInstance(id: UUID.random(), definitionId: definitionId, userId: principal.userId, context: parameters)
+        let new = NewWorkflowInstance(id: UUID.timeOrdered(), definitionId: definitionId, userId: principal.userId, context: parameters)
         let event = NewWorkflowEvent(type: .instanceCreated, fromStatus: nil, toStatus: .created, step: 0)
         switch try repository.createInstance(new, event: event, idempotency: idempotency) {
         case .created(let instance): return Created(instance: instance, replayed: false)
@@ -201,7 +201,7 @@ public struct WorkflowService: Sendable {
         id: UUID, contextPatch: JSONText?, reason: String?, fromStep: Int?, by principal: Principal
     ) throws -> WorkflowInstance {
         let outcome = try repository.retry(ConditionalRetry(
-            instanceId: id, newId: UUID.random(), ownerId: principal.ownerScope, contextPatch: contextPatch ?? .emptyObject,
+            instanceId: id, newId: UUID.timeOrdered(), ownerId: principal.ownerScope, contextPatch: contextPatch ?? .emptyObject,
             reason: reason, fromStep: fromStep, actorId: principal.userId))
         switch outcome {
         case .created(let instance): return instance

@@ -36,6 +36,26 @@ import TextCoding
         #expect(seen.count == 10_000)
     }
 
+    @Test func timeOrderedIsVersion7WithItsMillisecondsFirst() {
+        let milliseconds: UInt64 = 0x0193_5A2B_3C4D  // 2024-11-23T17:56:43.213Z
+        let text = UUID.timeOrdered(unixMilliseconds: milliseconds).lowercaseText
+        #expect(text.hasPrefix("01935a2b-3c4d-7"))
+        #expect("89ab".contains(text[text.index(text.startIndex, offsetBy: 19)]))
+    }
+
+    @Test func timeOrderedIdsSortByTimeAndDifferWithinAMillisecond() {
+        let before = UUID.currentUnixMilliseconds()
+        let now = UUID.timeOrdered().lowercaseText
+        let after = UUID.currentUnixMilliseconds()
+        let stamp = UInt64(now.prefix(8) + now.dropFirst(9).prefix(4), radix: 16)!
+        #expect((before...after).contains(stamp))
+        let earlier = UUID.timeOrdered(unixMilliseconds: 1_000).lowercaseText
+        let later = UUID.timeOrdered(unixMilliseconds: 1_001).lowercaseText
+        #expect(earlier < later)
+        let sameMillisecond = Set((0..<1_000).map { _ in UUID.timeOrdered(unixMilliseconds: 5) })
+        #expect(sameMillisecond.count == 1_000)
+    }
+
     @Test func hexEncodesBytes() {
         #expect(Hex.encode([UInt8]()) == "")
         #expect(Hex.encode([0x00, 0x0f, 0xa5, 0xff]) == "000fa5ff")

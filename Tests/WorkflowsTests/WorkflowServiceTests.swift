@@ -21,6 +21,15 @@ import Testing
         #expect(events.map(\.type) == [.instanceCreated])
     }
 
+    @Test func newInstancesGetTimeOrderedIds() throws {
+        // Version 7 (RFC 9562): consecutive creates sort together in the primary key (UUID.timeOrdered).
+        let first = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance.id.uuidString
+        Thread.sleep(forTimeInterval: 0.002)
+        let second = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance.id.uuidString
+        #expect(first.dropFirst(14).first == "7" && second.dropFirst(14).first == "7")
+        #expect(first < second)
+    }
+
     @Test func startingExecutesTheFirstStep() throws {
         let instance = try service.create(definitionId: "create-prd", parameters: .emptyObject, by: marcus).instance
         let started = try service.transition(id: instance.id, to: .running, reason: nil, ifMatch: nil, by: marcus)
