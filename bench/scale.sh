@@ -18,7 +18,7 @@
 #
 # Measured (wrk, BENCH_SCALE_SECONDS each, BENCH_SCALE_CONNS connections, users 1..100 with
 # Participant + Approver tokens): get, list first page, list deep page (a keyset cursor 80 instances
-# down), transition (Running <-> Paused on the users' Running instances, so any length of run has
+# down), transition (Running <-> Paused on the users' Running and Paused instances, so any length and number of runs have
 # targets), create, events page, inbox (/api/v1/tasks); CPU µs per request as in make bench. Also table
 # and index sizes per million instances and EXPLAIN (ANALYZE, BUFFERS) of each request's statement
 # (captured from workflowd by bench/ceiling/capture.py, replayed in a rolled-back transaction), and per
@@ -127,7 +127,7 @@ cmd_finish() {
 }
 
 # Tokens and wrk data for users 1..100: get.lua (random instances of theirs), deep.lua (a cursor 80
-# instances down their listing), toggle.txt (their Running instances).
+# instances down their listing), toggle.txt (their Running and Paused instances, with their status).
 scale_data() {
   local size=$1 count=$2
   # 80 instances down a user's listing; less in a seed stopped early (bench/scale.sh finish)
@@ -158,8 +158,8 @@ scale_data() {
                SELECT created_at, id FROM workflow_instances WHERE user_id = md5('bench-user-' || k)::uuid
                ORDER BY created_at DESC, id DESC OFFSET $deep LIMIT 1) c ORDER BY k" |
     awk -F'|' 'BEGIN { print "return {" } { printf "{\"%s\",%d},\n", $1, $2 } END { print "}" }' >"$DATA/deep.lua"
-  psql_q -c "SELECT i.id, k FROM generate_series(1, 100) k
-             JOIN workflow_instances i ON i.user_id = md5('bench-user-' || k)::uuid AND i.status = 'Running'
+  psql_q -c "SELECT i.id, k, i.status FROM generate_series(1, 100) k
+             JOIN workflow_instances i ON i.user_id = md5('bench-user-' || k)::uuid AND i.status IN ('Running', 'Paused')
              ORDER BY i.id" | tr '|' ' ' >"$DATA/toggle.txt"
 }
 
