@@ -224,10 +224,11 @@ cmd_measure() {
   scale_data "$size" "$count"
   : >"$RUN/runs"
   rm -rf "$OUT" && mkdir -p "$OUT"
+  # before the warm-up: a restart for a changed setting empties PostgreSQL's cache
+  scale_settings "$size"
   log "size $size: $count instances; warm-up (get, 2 s)"
   BENCH_WRK_DIR=$B/wrk BENCH_DATA=$DATA BENCH_WRK_THREADS=$WRK_THREADS \
     wrk -t"$WRK_THREADS" -c"$SCALE_CONNS" -d2s -s "$B/wrk/get.lua" "$BASE_URL" >"$RUN/logs/warmup.txt" 2>&1 || true
-  scale_settings "$size"
   local scenario name
   for scenario in $SCENARIOS; do
     name=${scenario#scale-}

@@ -30,12 +30,11 @@ extension UUID {
     /// page and writes its full image to the WAL after each checkpoint (bench/README.md, make bench-scale).
     /// The id reveals when it was made, to the millisecond; so does the row's `createdAt`.
     public static func timeOrdered(unixMilliseconds: UInt64 = currentUnixMilliseconds()) -> UUID {
-        var bytes = uuid_t(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        // A random id (variant bits set) with its first 48 bits replaced by the time, its version by 7.
+        var bytes = random().uuid
         withUnsafeMutableBytes(of: &bytes) { raw in
-            arc4random_buf(raw.baseAddress! + 6, raw.count - 6)
             for index in 0..<6 { raw[index] = UInt8(truncatingIfNeeded: unixMilliseconds >> (40 - 8 * index)) }
             raw[6] = (raw[6] & 0x0F) | 0x70  // version 7
-            raw[8] = (raw[8] & 0x3F) | 0x80  // variant 10
         }
         return UUID(uuid: bytes)
     }
