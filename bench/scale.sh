@@ -74,8 +74,8 @@ cmd_seed() {
   # The GIN indexes keep pending lists for the load (Migrations/0013 turns them off for the service: merging
   # one stalls a write): inserted one by one, each instance's keys cost random writes all over the index;
   # gathered, they are merged in bulk. scale_vacuum merges what is left and turns them off again.
-  psql_q -c "ALTER INDEX workflow_instances_context SET (fastupdate = on)" \
-    -c "ALTER INDEX workflow_instances_step_data SET (fastupdate = on)" >/dev/null
+  psql_q -c "ALTER INDEX workflow_instance_documents_context SET (fastupdate = on)" \
+    -c "ALTER INDEX workflow_instance_documents_step_data SET (fastupdate = on)" >/dev/null
   log "size $size: seeding $size instances of $USERS users in batches of $BATCH (bench/sql/scale-seed.sql)"
   local lo hi t0=$SECONDS
   for ((lo = 1; lo <= size; lo += BATCH)); do
@@ -96,11 +96,11 @@ cmd_seed() {
 scale_vacuum() {
   log "size $1: VACUUM (ANALYZE), CHECKPOINT"
   local t0=$SECONDS
-  psql_q -c "SELECT gin_clean_pending_list('workflow_instances_context'::regclass)" \
-    -c "SELECT gin_clean_pending_list('workflow_instances_step_data'::regclass)" \
-    -c "ALTER INDEX workflow_instances_context SET (fastupdate = off)" \
-    -c "ALTER INDEX workflow_instances_step_data SET (fastupdate = off)" >/dev/null
-  psql_q -c "VACUUM (ANALYZE) workflow_instances" -c "VACUUM (ANALYZE) workflow_events" -c "CHECKPOINT" >/dev/null
+  psql_q -c "SELECT gin_clean_pending_list('workflow_instance_documents_context'::regclass)" \
+    -c "SELECT gin_clean_pending_list('workflow_instance_documents_step_data'::regclass)" \
+    -c "ALTER INDEX workflow_instance_documents_context SET (fastupdate = off)" \
+    -c "ALTER INDEX workflow_instance_documents_step_data SET (fastupdate = off)" >/dev/null
+  psql_q -c "VACUUM (ANALYZE) workflow_instances" -c "VACUUM (ANALYZE) workflow_instance_documents" -c "VACUUM (ANALYZE) workflow_events" -c "CHECKPOINT" >/dev/null
   echo "vacuum_seconds=$((SECONDS - t0))" >>"$RUN/seed.txt"
   log "size $1: seeded ($(tr '\n' ' ' <"$RUN/seed.txt"))"
 }
@@ -167,7 +167,7 @@ scale_sizes() {
   psql_q -F' ' -c "SELECT c.relname, pg_relation_size(c.oid), coalesce(t.relname, '-')
                    FROM pg_class c LEFT JOIN pg_index x ON x.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = x.indrelid
                    WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'i')
-                     AND coalesce(t.relname, c.relname) IN ('workflow_instances', 'workflow_events')
+                     AND coalesce(t.relname, c.relname) IN ('workflow_instances', 'workflow_instance_documents', 'workflow_events')
                    ORDER BY coalesce(t.relname, c.relname), c.relkind DESC, c.relname"
 }
 

@@ -37,14 +37,14 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 bench_start
 GIN_DDL=$(psql_q -c "SELECT string_agg(indexdef, '; ') FROM pg_indexes
-                     WHERE tablename = 'workflow_instances' AND indexname IN ('workflow_instances_context', 'workflow_instances_step_data')")
-[[ -n $GIN_DDL ]] || die "no GIN indexes on workflow_instances to compare with"
+                     WHERE tablename = 'workflow_instance_documents' AND indexname IN ('workflow_instance_documents_context', 'workflow_instance_documents_step_data')")
+[[ -n $GIN_DDL ]] || die "no GIN indexes on workflow_instance_documents to compare with"
 
 # gin_fastupdate on|off: both GIN indexes (off as migrated), then merges what is pending, so that no write
 # of the next run inherits a list it did not fill
 gin_fastupdate() {
   local index
-  for index in workflow_instances_context workflow_instances_step_data; do
+  for index in workflow_instance_documents_context workflow_instance_documents_step_data; do
     psql_q -c "ALTER INDEX $index SET (fastupdate = $1)" -c "SELECT gin_clean_pending_list('$index')" >/dev/null
   done
 }
@@ -72,7 +72,7 @@ measure() {
 for ((r = 1; r <= ROUNDS; r++)); do
   for variant in $VARIANTS; do
     case $variant in
-      nogin) psql_q -c "DROP INDEX workflow_instances_context" -c "DROP INDEX workflow_instances_step_data" >/dev/null ;;
+      nogin) psql_q -c "DROP INDEX workflow_instance_documents_context" -c "DROP INDEX workflow_instance_documents_step_data" >/dev/null ;;
       gin-fastupdate) gin_fastupdate on ;;
     esac
     measure "create-$variant-$r" create

@@ -35,9 +35,10 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
     }
 
-    /// The instance columns, in the order `instance(from:)` reads them; `i` is the instance, `total` the step count.
+    /// The instance columns, in the order `instance(from:)` reads them; `i` is the instance, `docs` its
+    /// documents (`documentsJoin`, or what a statement changed them to), `total` the step count.
     static let instanceColumns = """
-        i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, i.context::text, i.step_data::text,
+        i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, docs.context::text, docs.step_data::text,
         i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8,
         i.awaiting::text, (i.awaiting->'schema')::text, (i.awaiting->'output')::text,
         (extract(epoch FROM i.due_at) * 1000000)::int8, i.decided_by::text, (extract(epoch FROM i.status_changed_at) * 1000000)::int8,
@@ -45,6 +46,11 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         """
     /// How many columns `instanceColumns` has (what `outcomeSelect` adds comes after them).
     static let instanceColumnCount = 21
+
+    /// The documents (context, step_data) of instance `i` as `docs`, for a statement that did not change them.
+    /// They are a table of their own so that a status change does not write their GIN indexes
+    /// (Migrations/0015_instance_documents.sql).
+    static let documentsJoin = "LEFT JOIN workflow_instance_documents docs ON docs.workflow_instance_id = i.id"
 
     public func definitions() throws -> [WorkflowDefinition] {
         try run { connection in
@@ -121,16 +127,20 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 WHERE idempotency_keys.created_at < now() - interval '\(idempotencyWindow)'
             RETURNING 1
         ), i AS (
-            INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, context)
-            SELECT $5::uuid, def.id, $2::uuid, 'Created', 0, $6::jsonb FROM def
+            INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step)
+            SELECT $5::uuid, def.id, $2::uuid, 'Created', 0 FROM def
             WHERE $3::text IS NULL OR EXISTS (SELECT 1 FROM k)
+            RETURNING *
+        ), docs AS (
+            INSERT INTO workflow_instance_documents (workflow_instance_id, context)
+            SELECT i.id, $6::jsonb FROM i
             RETURNING *
         ), ev AS (
             INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
             SELECT i.id, $7, $8, $9, $10::int, $11, $12::jsonb, i.user_id, i.created_at
             FROM i
         )
-        SELECT \(instanceColumns) FROM i, def
+        SELECT \(instanceColumns) FROM i, def, docs
         """
 
     private func earlierClaim(of key: String, by userId: UUID) throws -> (requestHash: String, instanceId: UUID)? {
@@ -278,6 +288,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         SELECT \(instanceColumns)
         FROM workflow_instances i
         CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+        \(documentsJoin)
         WHERE i.id = $1
         """
 
@@ -291,9 +302,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         if let owner = query.ownerId { conditions.append("i.user_id = \(bind(owner.postgresText))::uuid") }
         if let status = query.status { conditions.append("i.status = \(bind(status.rawValue))") }
         if let definitionId = query.definitionId { conditions.append("i.workflow_definition_id = \(bind(definitionId))") }
-        // Served by the GIN indexes (jsonb_path_ops) on each column; docs/scaling.md has the plans.
-        if let context = query.context { conditions.append("i.context @> \(bind(context.text))::jsonb") }
-        if let stepData = query.stepData { conditions.append("i.step_data @> \(bind(stepData.text))::jsonb") }
+        // Served by the GIN indexes (jsonb_path_ops) on each document; docs/scaling.md has the plans.
+        if let context = query.context { conditions.append("docs.context @> \(bind(context.text))::jsonb") }
+        if let stepData = query.stepData { conditions.append("docs.step_data @> \(bind(stepData.text))::jsonb") }
         if let after = query.after {
             let micros = bind(after.createdAt.microsecondsSinceEpoch.postgresText)
             let id = bind(after.id.postgresText)
@@ -307,6 +318,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             SELECT \(Self.instanceColumns)
             FROM workflow_instances i
             CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+            \(Self.documentsJoin)
             \(whereClause)
             ORDER BY i.created_at DESC, i.id DESC
             LIMIT \(limit)::int
@@ -372,6 +384,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             SELECT \(instanceColumns)
             FROM (\(branches.joined(separator: " UNION ALL "))) i
             CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+            \(documentsJoin)
             ORDER BY i.status_changed_at DESC, i.id DESC
             LIMIT \(limit)
             """
@@ -436,8 +449,6 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                               WHEN old.current_step = old.step_count THEN 'Completed' ELSE 'Running' END,
                 current_step = CASE WHEN old.gate IS NOT NULL OR old.current_step = old.step_count THEN old.current_step
                                     ELSE old.current_step + 1 END,
-                step_data = CASE WHEN old.gate IS NOT NULL THEN w.step_data
-                                 ELSE w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb) END,
                 awaiting = CASE WHEN old.gate IS NOT NULL THEN jsonb_build_object(
                     'kind', 'approval', 'prompt', old.gate->>'prompt',
                     'approvers', jsonb_build_object('count', coalesce((old.gate->>'count')::int, 1), 'allowSelfApproval', false),
@@ -450,7 +461,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             WHERE w.id = old.id AND old.visible AND old.status = 'Running' AND old.current_step BETWEEN 1 AND old.step_count
               AND ($4::int IS NULL OR w.version = $4::int)
             RETURNING w.*
-        ), ev AS (
+        ), \(stepDataChange(
+            to: "x.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb)",
+            from: "old", when: "old.gate IS NULL")), ev AS (
             INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
             SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, $5::uuid, i.updated_at
             FROM i, old, LATERAL (VALUES
@@ -462,7 +475,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                OR (e.ord = 3 AND i.status = 'WaitingForApproval')
             ORDER BY e.ord
         )
-        \(outcomeSelect)
+        \(outcomeSelectAfterStepDataChange)
         """
 
     /// `old` of a step's change: the instance ($2) locked, with its definition's steps, and whether the owner
@@ -492,13 +505,14 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         WITH \(lockedStep(also: "")), i AS (
             UPDATE workflow_instances w
             SET status = 'Running', awaiting = NULL, due_at = NULL, status_changed_at = now(),
-                step_data = w.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb),
                 version = w.version + 1, updated_at = now()
             FROM old
             WHERE w.id = old.id AND old.visible AND old.status = 'WaitingForInput' AND old.current_step BETWEEN 1 AND old.step_count
               AND w.version = $4::int
             RETURNING w.*
-        ), ev AS (
+        ), \(stepDataChange(
+            to: "x.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb)",
+            from: "old", when: "true")), ev AS (
             INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
             SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, $5::uuid, i.updated_at
             FROM i, old, LATERAL (VALUES
@@ -507,7 +521,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             ) AS e(ord, type, from_status, to_status, reason, data)
             ORDER BY e.ord
         )
-        \(outcomeSelect)
+        \(outcomeSelectAfterStepDataChange)
         """
 
     public func decide(_ d: ConditionalDecision) throws -> ChangeOutcome {
@@ -548,9 +562,6 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                               WHEN c.approved THEN CASE WHEN c.gate AND c.last THEN 'Completed' ELSE 'Running' END
                               ELSE w.status END,
                 current_step = CASE WHEN c.approved AND c.gate AND NOT c.last THEN w.current_step + 1 ELSE w.current_step END,
-                step_data = CASE WHEN c.approved AND c.gate
-                                 THEN w.step_data || jsonb_build_object(c.steps -> (c.current_step - 1) ->> 'id', c.awaiting->'output')
-                                 ELSE w.step_data END,
                 awaiting = CASE WHEN c.approved OR c.rejected THEN NULL
                                 ELSE jsonb_set(w.awaiting, '{decisions}', coalesce(w.awaiting->'decisions', '[]') || jsonb_build_array(jsonb_build_object(
                                     'userId', $5::text, 'decision', $3::text,
@@ -563,7 +574,9 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             FROM c
             WHERE w.id = c.id
             RETURNING w.*
-        ), ev AS (
+        ), \(stepDataChange(
+            to: "x.step_data || jsonb_build_object(c.steps -> (c.current_step - 1) ->> 'id', c.awaiting->'output')",
+            from: "c", when: "c.approved AND c.gate")), ev AS (
             INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
             SELECT i.id, e.type, e.from_status, e.to_status, c.current_step, e.reason, e.data, $5::uuid, i.updated_at
             FROM i, c, LATERAL (VALUES
@@ -580,7 +593,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             WHERE e.wanted
             ORDER BY e.ord
         )
-        \(outcomeSelect)
+        \(outcomeSelectAfterStepDataChange)
         """
 
     public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
@@ -623,6 +636,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 SELECT \(unescaped: Self.instanceColumns), old.status, (extract(epoch FROM old.status_changed_at) * 1000000)::int8
                 FROM i JOIN old ON old.id = i.id
                 CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
+                \(unescaped: Self.documentsJoin)
                 """)
         }
         return try rows.rows.map { row in
@@ -640,25 +654,28 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         let rows = try run { connection in
             try connection.query("""
                 WITH old AS (
-                    SELECT w.*, d.steps, jsonb_array_length(d.steps) AS step_count,
+                    SELECT w.*, x.context, x.step_data, d.steps, jsonb_array_length(d.steps) AS step_count,
                            coalesce(\(r.fromStep)::int, w.current_step) AS from_step,
                            (\(r.ownerId)::uuid IS NULL OR w.user_id = \(r.ownerId)::uuid) AS visible
                     FROM workflow_instances w JOIN workflow_definitions d ON d.id = w.workflow_definition_id
+                    JOIN workflow_instance_documents x ON x.workflow_instance_id = w.id
                     WHERE w.id = \(r.instanceId)
                     FOR UPDATE OF w
                 ), ok AS (
                     SELECT old.* FROM old
                     WHERE old.visible AND old.status = 'Failed' AND old.retried_as IS NULL AND old.from_step BETWEEN 1 AND old.step_count
                 ), i AS (
-                    INSERT INTO workflow_instances (
-                        id, workflow_definition_id, user_id, status, current_step, context, step_data, retry_of, attempt, start_step)
-                    SELECT \(r.newId)::uuid, ok.workflow_definition_id, ok.user_id, 'Created', 0,
-                           workflowd_merge_patch(ok.context, \(r.contextPatch.text)::jsonb),
+                    INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, retry_of, attempt, start_step)
+                    SELECT \(r.newId)::uuid, ok.workflow_definition_id, ok.user_id, 'Created', 0, ok.id, ok.attempt + 1, ok.from_step
+                    FROM ok
+                    RETURNING *
+                ), docs AS (
+                    INSERT INTO workflow_instance_documents (workflow_instance_id, context, step_data)
+                    SELECT i.id, workflowd_merge_patch(ok.context, \(r.contextPatch.text)::jsonb),
                            (SELECT coalesce(jsonb_object_agg(e.key, e.value), '{}'::jsonb) FROM jsonb_each(ok.step_data) e
                             WHERE e.key IN (SELECT s.step->>'id' FROM jsonb_array_elements(ok.steps) WITH ORDINALITY AS s(step, ord)
-                                            WHERE s.ord < ok.from_step)),
-                           ok.id, ok.attempt + 1, ok.from_step
-                    FROM ok
+                                            WHERE s.ord < ok.from_step))
+                    FROM i, ok
                     RETURNING *
                 ), link AS (
                     UPDATE workflow_instances w SET retried_as = i.id, version = w.version + 1, updated_at = now()
@@ -676,7 +693,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                     ORDER BY e.ord
                 )
                 SELECT \(unescaped: Self.instanceColumns), old.status, old.visible, old.step_count, old.retried_as
-                FROM old LEFT JOIN i ON true
+                FROM old LEFT JOIN i ON true LEFT JOIN docs ON true
                 LEFT JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d ON true
                 """)
         }
@@ -699,11 +716,40 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// The last part of a conditional change: the changed instance (`instanceColumns`, NULL when refused)
     /// and what `old` found (status, version, visible, since when in that status, after them; no row
     /// when there is no such instance).
-    static let outcomeSelect = """
+    static let outcomeSelect = outcomeSelect(documents: documentsJoin)
+
+    /// `outcomeSelect` of a statement with a `stepDataChange`: the documents as it left them (a CTE's
+    /// change is not visible to the rest of its statement, so the changed row comes from its RETURNING).
+    static let outcomeSelectAfterStepDataChange = outcomeSelect(documents: """
+        LEFT JOIN LATERAL (
+            SELECT n.context, n.step_data FROM new_docs n
+            UNION ALL
+            SELECT x.context, x.step_data FROM workflow_instance_documents x
+            WHERE x.workflow_instance_id = i.id AND NOT EXISTS (SELECT 1 FROM new_docs)
+        ) docs ON true
+        """)
+
+    private static func outcomeSelect(documents: String) -> String {
+        """
         SELECT \(instanceColumns), old.status, old.version, old.visible, (extract(epoch FROM old.status_changed_at) * 1000000)::int8
         FROM old LEFT JOIN i ON true
         LEFT JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d ON true
+        \(documents)
         """
+    }
+
+    /// The CTE `new_docs`: the changed instance's (`i`'s) step_data set `to` an expression of `x` (its
+    /// documents) and `from`'s columns, `when` a condition holds; its documents row is written only then.
+    private static func stepDataChange(to stepData: String, from source: String, when condition: String) -> String {
+        """
+        new_docs AS (
+            UPDATE workflow_instance_documents x SET step_data = \(stepData)
+            FROM i, \(source)
+            WHERE x.workflow_instance_id = i.id AND \(condition)
+            RETURNING x.context, x.step_data
+        )
+        """
+    }
 
     /// Runs a statement ending in `outcomeSelect`.
     private func conditionalChange(_ query: PostgresQuery) throws -> ChangeOutcome {
@@ -793,6 +839,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             LEFT JOIN s ON true
             LEFT JOIN workflow_instances i ON i.id = s.workflow_instance_id AND \(candidate("i"))
             LEFT JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d ON true
+            \(Self.documentsJoin)
             ORDER BY s.txid, s.id
             """
         // Only the fixed fragments above become SQL text; positions, users and the limit are binds.

@@ -83,17 +83,48 @@ struct MigratorDatabaseTests {
         #expect(throws: MigrationError.checksumMismatch(version: 1, name: "first")) { try edited.migrate(on: connection, logger: logger) }
     }
 
-    /// Migrations/0013: writes never merge a GIN pending list (a third of a second, now and then).
+    /// Migrations/0013 and 0015: writes never merge a GIN pending list (a third of a second, now and then).
     @Test func theGINIndexesHaveNoPendingLists() throws {
         let database = try TestDatabase.create(migrated: true)
         let connection = try database.connect()
         defer { connection.close() }
         let rows = try connection.query("""
-            SELECT relname, array_to_string(reloptions, ',') FROM pg_class
-            WHERE relname IN ('workflow_instances_context', 'workflow_instances_step_data') ORDER BY relname
+            SELECT relname, array_to_string(reloptions, ',') FROM pg_class c JOIN pg_am a ON a.oid = c.relam
+            WHERE a.amname = 'gin' AND relname LIKE 'workflow%' ORDER BY relname
             """)
-        #expect(rows.rows.map { try? $0.string(0) } == ["workflow_instances_context", "workflow_instances_step_data"])
+        #expect(rows.rows.map { try? $0.string(0) } == ["workflow_instance_documents_context", "workflow_instance_documents_step_data"])
         #expect(rows.rows.map { $0.optionalString(1) } == ["fastupdate=off", "fastupdate=off"])
+    }
+
+    /// Migrations/0015 moves every instance's context and step_data to workflow_instance_documents, and the
+    /// columns (with their GIN indexes) leave workflow_instances.
+    @Test func theDocumentsMoveToTheirOwnTable() throws {
+        let database = try TestDatabase.create(migrated: false)
+        let connection = try database.connect()
+        defer { connection.close() }
+        let all = try Migrator(source: .directory(MigratorUnitTests.migrationsDirectory)).migrations
+        let moving = try #require(all.first { $0.name == "instance_documents" })
+        try Migrator(migrations: all.filter { $0.version < moving.version }).migrate(on: connection, logger: logger)
+        try connection.query("""
+            INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, context, step_data)
+            VALUES ('00000000-0000-7000-8000-000000000001', 'create-prd', '00000000-0000-4000-8000-000000000009', 'Running', 2,
+                    '{"projectName": "Apollo"}', '{"step-1": {"done": true}}'),
+                   ('00000000-0000-7000-8000-000000000002', 'create-prd', '00000000-0000-4000-8000-000000000009', 'Created', 0,
+                    '{}', '{}')
+            """)
+        #expect(try Migrator(migrations: all).migrate(on: connection, logger: logger).map(\.version) == [moving.version])
+        let rows = try connection.query("""
+            SELECT workflow_instance_id::text, context::text, step_data::text FROM workflow_instance_documents ORDER BY 1
+            """)
+        #expect(rows.rows.map { [try? $0.string(0), try? $0.string(1), try? $0.string(2)] } == [
+            ["00000000-0000-7000-8000-000000000001", #"{"projectName": "Apollo"}"#, #"{"step-1": {"done": true}}"#],
+            ["00000000-0000-7000-8000-000000000002", "{}", "{}"],
+        ])
+        let columns = try connection.query("""
+            SELECT count(*) FROM information_schema.columns
+            WHERE table_name = 'workflow_instances' AND column_name IN ('context', 'step_data')
+            """)
+        #expect(try columns.first?.int(0) == 0)
     }
 
     @Test func aFailingMigrationLeavesNothingBehind() throws {

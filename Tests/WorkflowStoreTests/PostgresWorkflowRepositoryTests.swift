@@ -66,6 +66,7 @@ struct PostgresWorkflowRepositoryTests {
         }
         #expect(try database.scalar("SELECT count(*) FROM idempotency_keys") == "0")
         #expect(try database.scalar("SELECT count(*) FROM workflow_instances") == "0")
+        #expect(try database.scalar("SELECT count(*) FROM workflow_instance_documents") == "0")
         #expect(try database.scalar("SELECT count(*) FROM workflow_events") == "0")
     }
 

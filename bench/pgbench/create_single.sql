@@ -9,14 +9,16 @@
 WITH def AS (
     SELECT id, jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = :def
 ), i AS (
-    INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, context)
-    SELECT md5(:client_id::text || ':' || :r::text)::uuid, def.id, md5('bench-user-' || :u::text)::uuid, 'Created', 0, :ctx::jsonb FROM def
+    INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step)
+    SELECT md5(:client_id::text || ':' || :r::text)::uuid, def.id, md5('bench-user-' || :u::text)::uuid, 'Created', 0 FROM def
     RETURNING *
+), docs AS (
+    INSERT INTO workflow_instance_documents (workflow_instance_id, context) SELECT i.id, :ctx::jsonb FROM i RETURNING *
 ), ev AS (
     INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
     SELECT i.id, :evtype, NULL, :tostatus,
            :step::int, NULL, NULL::jsonb, i.user_id, i.created_at
     FROM i
 )
-SELECT i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, i.context::text, i.step_data::text,
-    i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8 FROM i, def;
+SELECT i.id, i.workflow_definition_id, i.user_id, i.status, i.current_step, total, docs.context::text, docs.step_data::text,
+    i.version, (extract(epoch FROM i.created_at) * 1000000)::int8, (extract(epoch FROM i.updated_at) * 1000000)::int8 FROM i, def, docs;

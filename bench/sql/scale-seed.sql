@@ -4,7 +4,7 @@
 --                owner k = (n - 1) % :users + 1 with id md5('bench-user-' || k)::uuid (bench/run.sh's users),
 --                definition: the (n mod 8)-th, status from a hash of n: 5 % Created, 15 % Running,
 --                3 % Paused, 5 % WaitingForInput, 5 % WaitingForApproval, 4 % Failed, 3 % Cancelled, 60 % Completed
---   context      ~200 bytes: project, team, priority, tags, customer {id, region}
+--   context      ~200 bytes (workflow_instance_documents, as step_data): project, team, priority, tags, customer {id, region}
 --   step_data    one output object (~150 bytes) per completed step, up to two, keyed by the definition's step ids
 --   awaiting     the wait as workflowd stores it (input: prompt; approval: one approver, Rework on reject)
 --   events       InstanceCreated; once started StatusChanged Created→Running, StepCompleted per output
@@ -37,9 +37,23 @@ SELECT s.*,
             ELSE 1 + abs(hashint4(n + 1)) % total END AS current_step
 FROM s;
 
-INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, step_data, context, version,
+INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, version,
                                 created_at, updated_at, awaiting, status_changed_at)
 SELECT id, def, user_id, status, current_step,
+       CASE WHEN status = 'Created' THEN 1 ELSE 2 + current_step END,
+       created_at, created_at + CASE WHEN status = 'Created' THEN interval '0' ELSE interval '1 hour' END,
+       CASE status
+           WHEN 'WaitingForInput' THEN
+               '{"kind":"input","prompt":"Provide the review notes","decisions":[],"overdue":false}'::jsonb
+           WHEN 'WaitingForApproval' THEN
+               '{"kind":"approval","prompt":"Approve this step","approvers":{"count":1,"allowSelfApproval":false},"onReject":"Rework","decisions":[],"overdue":false}'::jsonb
+       END,
+       created_at + CASE WHEN status = 'Created' THEN interval '0' ELSE interval '1 hour' END
+FROM scale_batch
+ORDER BY n;
+
+INSERT INTO workflow_instance_documents (workflow_instance_id, step_data, context)
+SELECT id,
        CASE WHEN current_step <= 1 AND status <> 'Completed' THEN '{}'::jsonb
             ELSE jsonb_build_object(steps -> 0 ->> 'id', jsonb_build_object(
                      'summary', 'Output of the first step of instance ' || n, 'score', n % 10,
@@ -51,16 +65,7 @@ SELECT id, def, user_id, status, current_step,
        jsonb_build_object('projectName', 'Project ' || n, 'team', 'team-' || n % 50, 'priority', n % 5,
                           'tags', jsonb_build_array('scale', 't' || n % 97),
                           'customer', jsonb_build_object('id', 'c-' || n % 5000,
-                                                         'region', (ARRAY['eu', 'us', 'apac'])[n % 3 + 1])),
-       CASE WHEN status = 'Created' THEN 1 ELSE 2 + current_step END,
-       created_at, created_at + CASE WHEN status = 'Created' THEN interval '0' ELSE interval '1 hour' END,
-       CASE status
-           WHEN 'WaitingForInput' THEN
-               '{"kind":"input","prompt":"Provide the review notes","decisions":[],"overdue":false}'::jsonb
-           WHEN 'WaitingForApproval' THEN
-               '{"kind":"approval","prompt":"Approve this step","approvers":{"count":1,"allowSelfApproval":false},"onReject":"Rework","decisions":[],"overdue":false}'::jsonb
-       END,
-       created_at + CASE WHEN status = 'Created' THEN interval '0' ELSE interval '1 hour' END
+                                                         'region', (ARRAY['eu', 'us', 'apac'])[n % 3 + 1]))
 FROM scale_batch
 ORDER BY n;
 

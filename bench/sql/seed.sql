@@ -24,17 +24,20 @@ SELECT n,
        timestamptz '2020-01-01 00:00:00+00' + n * interval '1 minute' AS created_at
 FROM generate_series(1, :get_instances) AS n;
 
-INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, step_data, context,
-                                version, created_at, updated_at)
+INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, version, created_at, updated_at)
 SELECT g.id, d.id, g.user_id, g.status,
        CASE g.status WHEN 'Created' THEN 0 WHEN 'Completed' THEN d.total ELSE 1 END,
-       CASE g.status WHEN 'Created' THEN '{}'::jsonb
-                     ELSE jsonb_build_object('step-1', jsonb_build_object('notes', 'seeded output ' || g.n)) END,
-       jsonb_build_object('projectName', 'Project ' || g.n, 'team', 'team-' || g.n % 7, 'priority', g.n % 5,
-                          'tags', jsonb_build_array('bench', 'seed')),
        CASE g.status WHEN 'Created' THEN 1 WHEN 'Running' THEN 2 ELSE 3 END,
        g.created_at, g.created_at + interval '5 minutes'
 FROM bench_get g JOIN bench_defs d ON d.idx = (g.n - 1) % (SELECT count(*) FROM bench_defs);
+
+INSERT INTO workflow_instance_documents (workflow_instance_id, step_data, context)
+SELECT g.id,
+       CASE g.status WHEN 'Created' THEN '{}'::jsonb
+                     ELSE jsonb_build_object('step-1', jsonb_build_object('notes', 'seeded output ' || g.n)) END,
+       jsonb_build_object('projectName', 'Project ' || g.n, 'team', 'team-' || g.n % 7, 'priority', g.n % 5,
+                          'tags', jsonb_build_array('bench', 'seed'))
+FROM bench_get g;
 
 INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, user_id, occurred_at)
 SELECT id, 'InstanceCreated', NULL, 'Created', 0, user_id, created_at FROM bench_get
@@ -47,14 +50,16 @@ FROM bench_get WHERE status NOT IN ('Created', 'Running')
 ORDER BY 7, 1;
 
 -- transition targets (older than the get instances, so they are not on anyone's first page)
-INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, context,
-                                version, created_at, updated_at)
+INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, version, created_at, updated_at)
 SELECT md5('bench-tr-' || n)::uuid, d.id, md5('bench-user-' || ((n - 1) % :users + 1))::uuid, 'Created', 0,
-       jsonb_build_object('projectName', 'Pool ' || n),
        1, timestamptz '2019-01-01 00:00:00+00' + n * interval '1 second',
        timestamptz '2019-01-01 00:00:00+00' + n * interval '1 second'
 FROM generate_series(1, :trans_instances) AS n
 JOIN bench_defs d ON d.idx = (n - 1) % (SELECT count(*) FROM bench_defs);
+
+INSERT INTO workflow_instance_documents (workflow_instance_id, context)
+SELECT md5('bench-tr-' || n)::uuid, jsonb_build_object('projectName', 'Pool ' || n)
+FROM generate_series(1, :trans_instances) AS n;
 
 INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, user_id, occurred_at)
 SELECT md5('bench-tr-' || n)::uuid, 'InstanceCreated', NULL, 'Created', 0,
@@ -65,5 +70,6 @@ FROM generate_series(1, :trans_instances) AS n;
 COMMIT;
 ANALYZE workflow_definitions;
 ANALYZE workflow_instances;
+ANALYZE workflow_instance_documents;
 ANALYZE workflow_events;
 CHECKPOINT;
