@@ -311,15 +311,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             conditions.append(
                 "(i.created_at, i.id) < (timestamptz 'epoch' + \(micros)::int8 * interval '1 microsecond', \(id)::uuid)")
         }
-        let filtersDocuments = query.context != nil || query.stepData != nil
-        // A user's listing reads its limit through a subquery, unseen by the planner (as the inbox does): a
-        // plan made for the value (LIMIT 21) looks cheaper than the generic plan, which guesses 10 % of the
-        // user's rows, so once a user had about a thousand instances PostgreSQL planned the statement anew at
-        // every call (0.2–0.4 ms each, more than running it; bench/README.md). Unseen, the generic plan is kept,
-        // the same walk of the user's index. Not for an Admin's listing of everyone (10 % of all rows: at 10 M
-        // a parallel plan, 300 ms) nor for a documents filter (planned with its values, below).
-        let limit = query.ownerId != nil && !filtersDocuments
-            ? "(SELECT \(bind(query.limit.postgresText))::int)" : "\(bind(query.limit.postgresText))::int"
+        let limit = bind(query.limit.postgresText)
         let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
         // Only fixed fragments above become SQL text; every value is a bind parameter.
         let sql = """
@@ -329,12 +321,12 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             \(Self.documentsJoin)
             \(whereClause)
             ORDER BY i.created_at DESC, i.id DESC
-            LIMIT \(limit)
+            LIMIT \(limit)::int
             """
         var statement = PostgresQuery(unsafeSQL: sql, binds: binds)
         // Whether to walk the newest-first index or to intersect the GIN posting lists and sort depends
         // on how many rows the filter matches: only a plan made with its value can tell.
-        statement.plansEachExecution = filtersDocuments
+        statement.plansEachExecution = query.context != nil || query.stepData != nil
         return try run { connection in
             try connection.query(statement).rows.map(Self.instance(from:))
         }

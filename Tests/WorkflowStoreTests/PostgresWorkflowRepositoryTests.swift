@@ -262,40 +262,6 @@ struct PostgresWorkflowRepositoryTests {
         #expect(scans.count == 4 && scans.allSatisfy { $0.contains("Index Only Scan") }, "\(plan.joined(separator: "\n"))")
     }
 
-    /// A user's listing keeps PostgreSQL's generic plan: with its limit visible, a user with about a thousand
-    /// instances had the statement planned anew at every call (each custom plan, made for LIMIT 21, looked
-    /// cheaper than the generic one), which cost more than running it.
-    @Test func aUsersListingIsNotPlannedAtEveryCall() throws {
-        let connection = try database.connect()
-        defer { connection.close() }
-        try connection.query("""
-            INSERT INTO workflow_instances (id, workflow_definition_id, user_id, status, current_step, created_at)
-            SELECT md5('plan-' || n)::uuid, 'create-prd', \(user), 'Created', 0, now() - n * interval '1 minute'
-            FROM generate_series(1, 1200) n
-            """)
-        try connection.execute("INSERT INTO workflow_instance_documents (workflow_instance_id) SELECT id FROM workflow_instances")
-        try connection.execute("ANALYZE workflow_instances")
-        try connection.execute("ANALYZE workflow_instance_documents")
-        // One connection, so that every call runs the same prepared statement.
-        let single = PostgresPool(
-            configuration: PostgresConfiguration(connectionString: database.url), size: 1, checkoutTimeout: .seconds(2),
-            logger: Logger(label: "test"))
-        defer { single.close() }
-        let listing = PostgresWorkflowRepository(pool: single, logger: Logger(label: "test"))
-        for _ in 1...10 {
-            let page = try listing.instances(matching: InstanceQuery(ownerId: user, status: nil, definitionId: nil, after: nil, limit: 20))
-            #expect(page.count == 20)
-        }
-        let plans = try single.withConnection { connection in
-            try connection.query("""
-                SELECT generic_plans, custom_plans FROM pg_prepared_statements
-                WHERE statement LIKE '%ORDER BY i.created_at DESC%' AND statement NOT LIKE '%pg_prepared_statements%'
-                """).rows.map { (generic: try $0.int(0), custom: try $0.int(1)) }
-        }
-        #expect(plans.count == 1, "\(plans)")
-        #expect(plans.allSatisfy { $0.generic >= 5 && $0.custom <= 5 }, "generic and custom plans: \(plans)")
-    }
-
     @Test func theDatabaseItselfRejectsAnUnknownStatus() throws {
         let instance = try create()
         let connection = try database.connect()
