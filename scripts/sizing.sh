@@ -16,8 +16,8 @@ BIN=.build/release/workflowd
 [[ -x $BIN ]] || BIN=.build/debug/workflowd
 [[ -x $BIN ]] || { echo "sizing.sh: build workflowd first (make build)" >&2; exit 1; }
 DIR=.run/sizing
-scripts/run.sh sweep "$DIR"
-trap 'scripts/run.sh sweep "$DIR"' EXIT
+scripts/stack.sh sweep "$DIR"
+trap 'scripts/stack.sh sweep "$DIR"' EXIT
 scripts/pg.sh start "$DIR/pg" "$(scripts/pg.sh free-port)"
 DATABASE_URL=$(scripts/pg.sh url "$DIR/pg")
 export DATABASE_URL
@@ -34,8 +34,8 @@ psql -c "SELECT t AS table, n_rows AS rows,
                 round(total::numeric / nullif(n_rows, 0)) AS bytes_per_row
          FROM (SELECT t, (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I', t), false, true, '')))[1]::text::bigint AS n_rows,
                       pg_total_relation_size(t) AS total, pg_relation_size(t) AS heap
-               FROM unnest(ARRAY['workflow_instances', 'workflow_events', 'idempotency_keys']) AS t) s" \
+               FROM unnest(ARRAY['workflow_instances', 'workflow_instance_documents', 'workflow_events', 'idempotency_keys']) AS t) s" \
   -c "SELECT indexrelid::regclass AS index, pg_size_pretty(pg_relation_size(indexrelid)) AS size
-      FROM pg_index WHERE indrelid IN ('workflow_instances'::regclass, 'workflow_events'::regclass, 'idempotency_keys'::regclass)
+      FROM pg_index WHERE indrelid IN ('workflow_instances'::regclass, 'workflow_instance_documents'::regclass, 'workflow_events'::regclass, 'idempotency_keys'::regclass)
       ORDER BY pg_relation_size(indexrelid) DESC" \
   -c "SELECT pg_size_pretty(pg_database_size(current_database())) AS database_size"
