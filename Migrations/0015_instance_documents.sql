@@ -4,8 +4,8 @@
 -- Why: a status change cannot be a HOT update (status is in the listing's and the inbox's indexes), so
 -- PostgreSQL writes a new entry into every index of workflow_instances for it, the GIN indexes on context
 -- and step_data included, though neither changed. Measured (bench/README.md, "Cost as the tables grow"):
--- those two GIN indexes were about three quarters of a transition's row update — 122 of 152 µs per row at
--- 10 k instances, 168 of 211 µs at 10 M — and the reason transitions lost 17 % from 10 k to 10 M. Here a
+-- those two GIN indexes were about three quarters of a transition's row update — 92 of 122 µs per row at
+-- 10 k instances, 125 of 168 µs at 10 M — and the reason transitions lost 17 % from 10 k to 10 M. Here a
 -- transition updates a narrower row with B-tree indexes only; filters on context and step_data keep their
 -- GIN indexes, on this table.
 --
