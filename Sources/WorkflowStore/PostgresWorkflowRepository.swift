@@ -461,9 +461,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             WHERE w.id = old.id AND old.visible AND old.status = 'Running' AND old.current_step BETWEEN 1 AND old.step_count
               AND ($4::int IS NULL OR w.version = $4::int)
             RETURNING w.*
-        ), \(stepDataChange(
-            to: "x.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb)",
-            from: "old", when: "old.gate IS NULL")), ev AS (
+        ), \(stepDataChange(output: "$3::jsonb", stepOf: "old", when: "old.gate IS NULL")), ev AS (
             INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
             SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, $5::uuid, i.updated_at
             FROM i, old, LATERAL (VALUES
@@ -510,9 +508,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             WHERE w.id = old.id AND old.visible AND old.status = 'WaitingForInput' AND old.current_step BETWEEN 1 AND old.step_count
               AND w.version = $4::int
             RETURNING w.*
-        ), \(stepDataChange(
-            to: "x.step_data || jsonb_build_object(old.steps -> (old.current_step - 1) ->> 'id', $3::jsonb)",
-            from: "old", when: "true")), ev AS (
+        ), \(stepDataChange(output: "$3::jsonb", stepOf: "old", when: "true")), ev AS (
             INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
             SELECT i.id, e.type, e.from_status, e.to_status, old.current_step, e.reason, e.data, $5::uuid, i.updated_at
             FROM i, old, LATERAL (VALUES
@@ -574,9 +570,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             FROM c
             WHERE w.id = c.id
             RETURNING w.*
-        ), \(stepDataChange(
-            to: "x.step_data || jsonb_build_object(c.steps -> (c.current_step - 1) ->> 'id', c.awaiting->'output')",
-            from: "c", when: "c.approved AND c.gate")), ev AS (
+        ), \(stepDataChange(output: "c.awaiting->'output'", stepOf: "c", when: "c.approved AND c.gate")), ev AS (
             INSERT INTO workflow_events (workflow_instance_id, type, from_status, to_status, step, reason, data, user_id, occurred_at)
             SELECT i.id, e.type, e.from_status, e.to_status, c.current_step, e.reason, e.data, $5::uuid, i.updated_at
             FROM i, c, LATERAL (VALUES
@@ -738,13 +732,15 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         """
     }
 
-    /// The CTE `new_docs`: the changed instance's (`i`'s) step_data set `to` an expression of `x` (its
-    /// documents) and `from`'s columns, `when` a condition holds; its documents row is written only then.
-    private static func stepDataChange(to stepData: String, from source: String, when condition: String) -> String {
+    /// The CTE `new_docs`: the changed instance's (`i`'s) step data with `output` under the id of the step
+    /// that `row` (a CTE with the definition's `steps` and the instance's `current_step`) is at, `when` a
+    /// condition holds; its documents row is written only then.
+    private static func stepDataChange(output: String, stepOf row: String, when condition: String) -> String {
         """
         new_docs AS (
-            UPDATE workflow_instance_documents x SET step_data = \(stepData)
-            FROM i, \(source)
+            UPDATE workflow_instance_documents x
+            SET step_data = x.step_data || jsonb_build_object(\(row).steps -> (\(row).current_step - 1) ->> 'id', \(output))
+            FROM i, \(row)
             WHERE x.workflow_instance_id = i.id AND \(condition)
             RETURNING x.context, x.step_data
         )

@@ -340,9 +340,8 @@ struct HumanStepsEndToEndTests {
             #expect(said.contains(expected), "the session did not answer \(expected): \(said)")
         }
         func count(_ condition: String) throws -> String? {
-            try stack.database.scalar(PostgresQuery(unsafeSQL: """
-                SELECT count(*) FROM workflow_instances JOIN workflow_instance_documents ON workflow_instance_id = id WHERE
-                """ + " " + condition, binds: []))
+            let instances = "workflow_instances JOIN workflow_instance_documents ON workflow_instance_id = id"
+            return try stack.database.scalar(PostgresQuery(unsafeSQL: "SELECT count(*) FROM \(instances) WHERE " + condition, binds: []))
         }
         #expect(try count("status = 'Completed' AND step_data ? 'checklist-validation'") == "1")
         #expect(try count("status = 'Failed' AND retried_as IS NOT NULL AND context->>'projectName' = 'Apolo'") == "1")
