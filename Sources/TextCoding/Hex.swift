@@ -3,7 +3,7 @@ public enum Hex {
     /// The lowercase digit of a nibble (0...15), computed: a table in a global array costs a lazy
     /// initialisation check and a bounds check per digit (a UUID's text is 32 digits).
     @inline(__always)
-    static func digit(_ nibble: UInt8) -> UInt8 { nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") - 10 + nibble }
+    static func digit(_ nibble: UInt8) -> UInt8 { nibble &+ (nibble < 10 ? UInt8(ascii: "0") : UInt8(ascii: "a") &- 10) }
 
     /// `[0xde, 0xad]` → `"dead"`.
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {

@@ -27,6 +27,9 @@ final class Route: Sendable {
     let access: Access
     let handler: Handler
     let segments: [Segment]
+    /// Each segment's length in UTF-8 bytes if it is a literal, -1 for a parameter: most routes a path is
+    /// compared with differ from it in a literal's length, found without comparing any text.
+    private let literalCounts: [Int]
 
     enum Segment: Sendable, Equatable {
         case literal(String)
@@ -45,6 +48,7 @@ final class Route: Sendable {
             let name = String(part.dropFirst().dropLast())
             return .parameter(name, holdsUUID: Self.parameterHoldsUUID(name))
         }
+        literalCounts = segments.map { if case .literal(let text) = $0 { text.utf8.count } else { -1 } }
     }
 
     /// The path parameters when `path` (split at "/", without the leading empty segment) fits this
@@ -52,19 +56,41 @@ final class Route: Sendable {
     /// id that is not one names nothing, so such a path is a 404 like an unknown id. A UUID is kept parsed.
     func parameters(matching path: [Substring]) -> PathParameters? {
         guard path.count == segments.count else { return nil }
+        // From the end: the leading `api/v1` is the same for every route.
+        for index in literalCounts.indices.reversed() where literalCounts[index] >= 0 {
+            guard path[index].utf8.count == literalCounts[index] else { return nil }
+        }
         var found = PathParameters()
         for (segment, part) in zip(segments, path) {
             switch segment {
-            case .literal(let text): guard part == text else { return nil }
+            case .literal(let text): guard Self.bytes(of: part, equal: text) else { return nil }
             case .parameter(let name, holdsUUID: false):
                 guard !part.isEmpty else { return nil }
                 found.add(name, part, uuid: nil)
             case .parameter(let name, holdsUUID: true):
-                guard part.utf8.count == 36, let id = UUID(text: part) else { return nil }
+                guard part.utf8.count == 36, let id = Self.uuid(part) else { return nil }
                 found.add(name, part, uuid: id)
             }
         }
         return found
+    }
+
+    /// Compared as bytes: `Substring == String` goes through the standard library's general comparison
+    /// (~110 instructions a segment; bench/instructions.sh). The path's segments are slices of a native,
+    /// contiguous `String`; anything else falls back to that comparison.
+    static func bytes(of part: Substring, equal text: String) -> Bool {
+        let compared = part.utf8.withContiguousStorageIfAvailable { sent in
+            text.utf8.withContiguousStorageIfAvailable { literal in
+                sent.count == literal.count && (sent.isEmpty || memcmp(sent.baseAddress!, literal.baseAddress!, sent.count) == 0)
+            }
+        }
+        if let compared, let compared { return compared }
+        return part == text
+    }
+
+    /// The segment's UUID, parsed in place (`UUID(text:)` copies a `Substring` into a new `String` first).
+    static func uuid(_ part: Substring) -> UUID? {
+        part.utf8.withContiguousStorageIfAvailable { UUID(utf8: UnsafeRawBufferPointer($0)) } ?? UUID(text: part)
     }
 
     /// Parameters that hold UUIDs.
@@ -141,16 +167,19 @@ struct Router: Sendable {
         case notFound
     }
 
-    /// `HEAD` is answered by the `GET` route of the same path.
+    /// `HEAD` is answered by the `GET` route of the same path. Only the routes of the request's method are
+    /// compared with the path; the others only when none fits (to say 405 and which methods do): comparing
+    /// every route of the path's length cost a create ~18 segment comparisons (bench/instructions.sh).
     func match(_ method: HTTPRequest.Method, _ path: [Substring]) -> Match {
+        guard path.count < routesByLength.count else { return .notFound }
+        let candidates = routesByLength[path.count]
+        let routeMethod = method == .head ? .get : method
+        for route in candidates where route.method == routeMethod {
+            if let parameters = route.parameters(matching: path) { return .route(route, parameters: parameters) }
+        }
         var template: String?
         var methods: [HTTPRequest.Method] = []
-        guard path.count < routesByLength.count else { return .notFound }
-        for route in routesByLength[path.count] {
-            guard let parameters = route.parameters(matching: path) else { continue }
-            if route.method == method || (method == .head && route.method == .get) {
-                return .route(route, parameters: parameters)
-            }
+        for route in candidates where route.method != routeMethod && route.parameters(matching: path) != nil {
             template = template ?? route.template
             methods.append(route.method)
         }

@@ -202,7 +202,7 @@ extension WorkflowAPI {
         guard errors.isEmpty else { throw Problem.validation(errors) }
         let created = try service.retry(id: id, contextPatch: patch, reason: reason, fromStep: fromStep, by: principal)
         var response = Response.instance(created, status: .created, for: principal)
-        response.headers[.location] = "/api/v1/workflows/\(created.id.lowercaseText)"
+        response.addLocation(ofInstance: created.id)
         return response
     }
 }

@@ -84,6 +84,9 @@ import Workflows
         let transitions = call(.get, "/api/v1/workflows/6f1c2f7e-4a51-4a55-9a8e-0c4f3b1e2d3c/transitions")
         #expect(transitions.status == 405 && transitions.headers[.allow] == "POST")
         #expect(call(.put, "/api/v1/health").headers[.allow] == "GET, HEAD")
+        #expect(call(.get, "/api/v1/workflows/6F1C2F7E-4A51-4A55-9A8E-0C4F3B1E2D3C/transitions").status == 405, "an id in upper case is an id")
+        #expect(call(.get, "/api/v1/workflows/not-a-uuid-but-thirty-six-characters/transitions").status == 404)
+        #expect(call(.get, "/api/v1/workflowz").status == 404, "a segment as long as a route's is still compared")
     }
 
     @Test func headAnswersLikeGetWithoutABody() {

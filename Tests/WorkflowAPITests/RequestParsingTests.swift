@@ -36,6 +36,8 @@ import Testing
         #expect(!isJSON("application/json+x"))
         #expect(!isJSON("application/problem+jso"))
         #expect(!isJSON(""))
+        #expect(isJSON("\tapplication/json\t;charset=utf-8"))
+        #expect(!isJSON(" \t "))
     }
 
     @Test func aPathIsSplitAtEverySlashKeepingEmptySegments() {

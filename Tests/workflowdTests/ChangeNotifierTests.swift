@@ -4,11 +4,11 @@ import Testing
 
 @Suite struct ChangeNotifierTests {
     @Test func changesAreSplitIntoPayloadsBelowPostgreSQLsLimitKeepingTheirOrder() {
-        let changes = (0..<300).map { _ in UUID().uuidString.lowercased() + "/" + UUID().uuidString.lowercased() }
+        let changes = (0..<300).map { _ in ChangeNotifier.Change(instanceId: UUID(), ownerId: UUID()) }
         let payloads = ChangeNotifier.payloads(changes)
         #expect(payloads.allSatisfy { $0.utf8.count <= ChangeNotifier.maxPayloadBytes })
         #expect(payloads.count == 3, "106 changes of 73 bytes fit in one payload")
-        #expect(payloads.joined(separator: ",") == changes.joined(separator: ","))
+        #expect(payloads.joined(separator: ",") == changes.map { $0.instanceId.uuidString.lowercased() + "/" + $0.ownerId.uuidString.lowercased() }.joined(separator: ","))
         #expect(ChangeNotifier.payloads([]).isEmpty)
     }
 
