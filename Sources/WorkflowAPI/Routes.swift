@@ -63,7 +63,7 @@ final class Route: Sendable {
         var found = PathParameters()
         for (segment, part) in zip(segments, path) {
             switch segment {
-            case .literal(let text): guard Self.bytes(of: part, equal: text) else { return nil }
+            case .literal(let text): guard part == text else { return nil }
             case .parameter(let name, holdsUUID: false):
                 guard !part.isEmpty else { return nil }
                 found.add(name, part, uuid: nil)
@@ -73,19 +73,6 @@ final class Route: Sendable {
             }
         }
         return found
-    }
-
-    /// Compared as bytes: `Substring == String` goes through the standard library's general comparison
-    /// (~110 instructions a segment; bench/instructions.sh). The path's segments are slices of a native,
-    /// contiguous `String`; anything else falls back to that comparison.
-    static func bytes(of part: Substring, equal text: String) -> Bool {
-        let compared = part.utf8.withContiguousStorageIfAvailable { sent in
-            text.utf8.withContiguousStorageIfAvailable { literal in
-                sent.count == literal.count && (sent.isEmpty || memcmp(sent.baseAddress!, literal.baseAddress!, sent.count) == 0)
-            }
-        }
-        if let compared, let compared { return compared }
-        return part == text
     }
 
     /// The segment's UUID, parsed in place (`UUID(text:)` copies a `Substring` into a new `String` first).

@@ -477,8 +477,7 @@ struct Response {
         return response
     }
 
-    /// `Location` of a new instance. Appended, not set through the subscript: its search-and-replace runs
-    /// through an unspecialized generic path (~4 k instructions a create; bench/instructions.sh).
+    /// `Location` of a new instance (create, retry): appended, as no such field is there yet.
     mutating func addLocation(ofInstance id: UUID) {
         headers.append(HTTPField(name: .location, value: "/api/v1/workflows/" + id.lowercaseText))
     }
