@@ -11,17 +11,11 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 (($# == 2)) && [[ -x $1 && -x $2 ]] || die "usage: bench/ab.sh A_BINARY B_BINARY (two workflowd executables)"
-RUN=$ROOT/.run/ab DATA=$ROOT/.run/ab/data OUT=$ROOT/.run/ab/out
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_AB_ROUNDS:-4}
 CONNS=${BENCH_AB_CONNS:-16}
 SCENARIOS=${BENCH_AB_SCENARIOS:-get create}
-mkdir -p "$ROOT/.run"
-exec {AB_LOCK_FD}>"$ROOT/.run/ab.lock"
-flock -n "$AB_LOCK_FD" || die "another bench/ab.sh is running"
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
-bench_prepare
+bench_own_stack ab
 BIN=$RUN/workflowd
 cp "$1" "$BIN"
 cp "$2" "$RUN/workflowd-b"

@@ -23,7 +23,6 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null ||
   die "valgrind is not installed (scripts/install-deps.sh --profiling installs it)"
-RUN=$ROOT/.run/insn DATA=$ROOT/.run/insn/data OUT=$ROOT/.run/insn/out
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 CONNS=${BENCH_INSN_CONNS:-4}
 SCENARIOS=${BENCH_INSN_SCENARIOS:-get list create transition}
@@ -31,12 +30,7 @@ CEILING=${BENCH_INSN_CEILING:-1}
 BINARIES=("$@")
 ((${#BINARIES[@]})) || BINARIES=("$ROOT/.build/release/workflowd")
 for bin in "${BINARIES[@]}"; do [[ -x $bin ]] || die "not an executable: $bin"; done
-mkdir -p "$ROOT/.run"
-exec {INSN_LOCK_FD}>"$ROOT/.run/insn.lock"
-flock -n "$INSN_LOCK_FD" || die "another bench/instructions.sh is running"
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
-bench_prepare
+bench_own_stack insn
 
 # Under callgrind a responder serves ~1,000 requests/s at most: transition targets for that.
 TRANS_SEGMENTS=""

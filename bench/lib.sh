@@ -37,6 +37,18 @@ bench_lock() {
   flock -n "$BENCH_LOCK_FD" || die "another bench/run.sh or bench/soak.sh is running (.run/bench.lock)"
 }
 
+# The start of a script with a stack of its own under .run/NAME (bench/ab.sh, gap.sh, instructions.sh,
+# wal.sh): one run at a time (.run/NAME.lock), an earlier run's leftovers swept, what it starts stopped on exit.
+bench_own_stack() {  # bench_own_stack NAME
+  RUN=$ROOT/.run/$1 DATA=$ROOT/.run/$1/data OUT=$ROOT/.run/$1/out
+  mkdir -p "$ROOT/.run"
+  exec {OWN_LOCK_FD}>"$ROOT/.run/$1.lock"
+  flock -n "$OWN_LOCK_FD" || die "another bench script is using .run/$1 (.run/$1.lock)"
+  trap bench_cleanup EXIT
+  trap 'exit 130' INT TERM
+  bench_prepare
+}
+
 # Leftovers of an earlier run: stop them, wipe .run/bench, make its directories.
 bench_prepare() {
   "$ROOT/scripts/stack.sh" sweep "$RUN"
@@ -245,10 +257,10 @@ bench_launch_pg_ceiling() {
 # bench_start_responder NAME BINARY SECONDS: another workflowd (log level warning, $WORKERS workers) on
 # $RUN/NAME.sock behind its own nginx with the production site without its rate limits (bench/ab.sh's
 # second binary, bench/instructions.sh's). Sets RESPONDER_PID, RESPONDER_NGINX_PID and RESPONDER_URL.
-bench_start_responder() {
+bench_start_responder() {  # bench_start_responder NAME BINARY WAIT [--env NAME=VALUE ...]
   local name=$1 bin=$2 secs=$3 port
   "$ROOT/scripts/stack.sh" responder "$RUN" "$name" --bin "$bin" --timeout "$secs" --env WORKFLOWD_LOG_LEVEL=warning \
-    --env "WORKFLOWD_WORKERS=$WORKERS" >/dev/null || die "responder $name did not start ($RUN/$name.log)"
+    --env "WORKFLOWD_WORKERS=$WORKERS" "${@:4}" >/dev/null || die "responder $name did not start ($RUN/$name.log)"
   RESPONDER_PID=$(cat "$RUN/$name.pid")
   port=$("$ROOT/scripts/pg.sh" free-port)
   unlimited_site >"$RUN/site-$name.conf"
@@ -299,7 +311,10 @@ run_wrk() {
   [[ $target == fcgi-pg ]] && nginx_pid=$PGC_NGINX_PID
   mkdir -p "$dir"
   log "wrk $name: $scenario against $target, $conns connections, ${secs}s"
-  psql_q -c CHECKPOINT >/dev/null || die "CHECKPOINT failed before $name"
+  # Every run starts from the same state: the previous runs' dead rows vacuumed and statistics analysed,
+  # their WAL checkpointed. Else the autovacuum they are due lands in whichever run comes next (seen: an
+  # autovacuum worker's 35 µs per request of PostgreSQL CPU charged to a transition run; bench/README.md).
+  psql_q -c "VACUUM (ANALYZE)" -c CHECKPOINT >/dev/null || die "VACUUM or CHECKPOINT failed before $name"
   local w0 n0 p0 w1 n1 p1 c0
   w0=$(ticks "$WFD_PID"); n0=$(tree_ticks "$nginx_pid"); p0=$(tree_ticks "$PG_PID")
   [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")

@@ -16,7 +16,6 @@
 # Output: the table on stdout and in bench/results/wal-latest.txt.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
-RUN=$ROOT/.run/wal DATA=$ROOT/.run/wal/data OUT=$ROOT/.run/wal/out
 BENCH_SECONDS=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_WAL_ROUNDS:-2}
 VARIANTS=${BENCH_WAL_VARIANTS:-gin nogin}
@@ -24,12 +23,7 @@ for variant in $VARIANTS; do
   [[ $variant =~ ^(gin|nogin|gin-fastupdate)$ ]] || die "unknown variant '$variant' in BENCH_WAL_VARIANTS (gin, nogin, gin-fastupdate)"
 done
 CONNS=16
-mkdir -p "$ROOT/.run"
-exec {WAL_LOCK_FD}>"$ROOT/.run/wal.lock"
-flock -n "$WAL_LOCK_FD" || die "another bench/wal.sh is running"
-trap bench_cleanup EXIT
-trap 'exit 130' INT TERM
-bench_prepare
+bench_own_stack wal
 bench_binary
 TRANS_SEGMENTS=""
 for ((r = 1; r <= ROUNDS; r++)); do

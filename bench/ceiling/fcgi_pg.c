@@ -59,6 +59,26 @@ static int nactions;
 static int listen_fd;
 static const char *conninfo;
 
+/*
+ * BENCH_PG_SPIN_US (bench/gap.sh): CPU microseconds burnt per request, half before the statement and half
+ * after it, so that this responder costs the machine what workflowd costs it and everything else stays the
+ * same. With it set to workflowd's extra CPU per request, what is left of the difference in throughput,
+ * and in PostgreSQL's CPU per request, is not workflowd's own code. The thread's CPU clock is read every
+ * ~200 loop iterations (a system call each: reading it on every iteration would turn the spin into kernel time).
+ */
+static long spin_ns;
+
+static void spin(long ns) {
+    if (ns <= 0) return;
+    struct timespec start, now;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
+    volatile unsigned long sink = 0;
+    do {
+        for (int i = 0; i < 200; i++) sink += (unsigned long)i;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < ns);
+}
+
 static void die(const char *what, const char *detail) {
     fprintf(stderr, "workflowd-bench-pg: %s%s%s\n", what, detail ? ": " : "", detail ? detail : "");
     exit(1);
@@ -513,7 +533,9 @@ static void *worker(void *arg) {
     struct buf body = {0}, in = {0};
     if (FCGX_InitRequest(&request, listen_fd, 0) != 0) return NULL;
     while (FCGX_Accept_r(&request) >= 0) {
+        spin(spin_ns / 2);
         serve(&request, conn, &body, &in);
+        spin(spin_ns - spin_ns / 2);
         FCGX_Finish_r(&request);
     }
     return NULL;
@@ -528,6 +550,8 @@ int main(int argc, char **argv) {
     int threads = atoi(argv[2]);
     if (threads < 1 || threads > 1024) die("THREADS must be 1..1024", NULL);
     conninfo = argv[3];
+    const char *spin_us = getenv("BENCH_PG_SPIN_US");
+    spin_ns = spin_us ? (long)(atof(spin_us) * 1000) : 0;
     load(argv[4]);
     PGconn **conns = calloc((size_t)threads, sizeof *conns);
     for (int i = 0; i < threads; i++) conns[i] = connect_and_prepare();
@@ -543,7 +567,7 @@ int main(int argc, char **argv) {
     chmod(path, 0666);
     pthread_t *ids = calloc((size_t)threads, sizeof *ids);
     for (int i = 0; i < threads; i++) pthread_create(&ids[i], NULL, worker, conns[i]);
-    fprintf(stderr, "workflowd-bench-pg: %d threads, a libpq connection each, on %s\n", threads, path);
+    fprintf(stderr, "workflowd-bench-pg: %d threads, a libpq connection each, on %s, %ld ns spun per request\n", threads, path, spin_ns);
     for (int i = 0; i < threads; i++) pthread_join(ids[i], NULL);
     return 0;
 }
