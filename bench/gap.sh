@@ -6,10 +6,9 @@
 #   c  the C libfcgi + libpq responder with workflowd's SQL (bench/ceiling/fcgi_pg.c);
 #   s  the same C responder burning, per request, the CPU workflowd costs beyond it (BENCH_PG_SPIN_US:
 #      workflowd's CPU µs per request minus the C responder's, measured in the same round).
-# If s lands where n does, in throughput and in PostgreSQL's CPU per request, then the gap is workflowd's
-# own CPU per request plus what live updates cost PostgreSQL, and PostgreSQL's extra per write against c
-# follows from those (a slower responder makes each write cost PostgreSQL more); anything else would show
-# as a difference between s and n.
+# Where s lands next to n, in throughput and in PostgreSQL's CPU per request, is what workflowd's own CPU
+# per request explains; n next to w is what live updates cost; anything else workflowd does shows as a
+# difference between s and n.
 #
 #   bench/gap.sh [BINARY]        default: .build/release/workflowd (build it first)
 #
@@ -68,7 +67,6 @@ for ((r = 1; r <= ROUNDS; r++)); do
     done
   done
 done
-launch_c 0
 
 mkdir -p "$B/results"
 {

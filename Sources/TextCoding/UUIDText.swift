@@ -47,10 +47,16 @@ extension UUID {
     }
 
     /// Parses the 8-4-4-4-12 hex form, either case (what `UUID(uuidString:)` accepts); nil otherwise.
+    /// In place when the text's bytes are contiguous (a native `String` or a `Substring` of one, such as a
+    /// path segment); copied into a `String` first otherwise.
     public init?(text: some StringProtocol) {
-        var parsed: UUID?
-        var copy = String(text)  // a no-op for a native String
-        copy.withUTF8 { parsed = UUID(utf8: UnsafeRawBufferPointer($0)) }
+        let parsed: UUID?
+        if let inPlace = text.utf8.withContiguousStorageIfAvailable({ UUID(utf8: UnsafeRawBufferPointer($0)) }) {
+            parsed = inPlace
+        } else {
+            var copy = String(text)
+            parsed = copy.withUTF8 { UUID(utf8: UnsafeRawBufferPointer($0)) }
+        }
         guard let parsed else { return nil }
         self = parsed
     }

@@ -68,16 +68,11 @@ final class Route: Sendable {
                 guard !part.isEmpty else { return nil }
                 found.add(name, part, uuid: nil)
             case .parameter(let name, holdsUUID: true):
-                guard part.utf8.count == 36, let id = Self.uuid(part) else { return nil }
+                guard part.utf8.count == 36, let id = UUID(text: part) else { return nil }
                 found.add(name, part, uuid: id)
             }
         }
         return found
-    }
-
-    /// The segment's UUID, parsed in place (`UUID(text:)` copies a `Substring` into a new `String` first).
-    static func uuid(_ part: Substring) -> UUID? {
-        part.utf8.withContiguousStorageIfAvailable { UUID(utf8: UnsafeRawBufferPointer($0)) } ?? UUID(text: part)
     }
 
     /// Parameters that hold UUIDs.

@@ -71,11 +71,6 @@ final class ChangeNotifier: BackgroundJob {
         let ownerId: UUID
         /// `instanceId/ownerId`: 73 bytes, as the listener parses it.
         static let textCount = 73
-        var text: String {
-            var out: [UInt8] = []
-            append(to: &out)
-            return String(decoding: out, as: UTF8.self)
-        }
         func append(to out: inout [UInt8]) {
             instanceId.appendLowercaseText(to: &out)
             out.append(UInt8(ascii: "/"))

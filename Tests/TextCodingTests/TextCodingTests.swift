@@ -12,6 +12,9 @@ import TextCoding
         }
         let fixed = UUID(uuidString: "00FF10E2-9A0B-4C3D-8E4F-A5B6C7D8E9F0")!
         #expect(fixed.lowercaseText == "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0")
+        let path = "/api/v1/workflows/00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0/events"
+        #expect(UUID(text: path.split(separator: "/")[3]) == fixed, "a Substring, parsed in place")
+        #expect(UUID(text: path.split(separator: "/")[2]) == nil)
     }
 
     @Test(arguments: [

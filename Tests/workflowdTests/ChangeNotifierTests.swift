@@ -15,7 +15,7 @@ import Testing
     @Test func aChangeIsWrittenAsInstanceSlashOwnerInLowercase() {
         let instance = UUID(), owner = UUID()
         let change = ChangeNotifier.Change(instanceId: instance, ownerId: owner)
-        #expect(change.text == instance.uuidString.lowercased() + "/" + owner.uuidString.lowercased())
+        #expect(ChangeNotifier.payloads([change]) == [instance.uuidString.lowercased() + "/" + owner.uuidString.lowercased()])
         #expect(Set([change, ChangeNotifier.Change(instanceId: instance, ownerId: owner)]).count == 1, "the same change twice is sent once")
     }
 }
