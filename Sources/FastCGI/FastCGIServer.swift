@@ -240,7 +240,7 @@ public final class FastCGIServer: Sendable {
             response = HTTPResponse(status: .badRequest, headerFields: [.contentType: "text/plain"])
             responseBody = Array("bad FastCGI request\n".utf8)
         }
-        write(CGIMapping.responseHead(for: response), body: responseBody, to: request)
+        write(response, body: responseBody, to: request)
         return false
     }
 
@@ -283,8 +283,11 @@ public final class FastCGIServer: Sendable {
         return body
     }
 
-    private func write(_ head: [UInt8], body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
-        _ = FCGXOutput.put(head, request.pointee.out)
-        _ = FCGXOutput.put(body, request.pointee.out)
+    private func write(_ response: HTTPResponse, body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
+        let out = request.pointee.out
+        CGIMapping.writeResponseHead(for: response) { piece in
+            _ = FCGX_PutStr(piece.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(piece.count), out)
+        }
+        _ = FCGXOutput.put(body, out)
     }
 }

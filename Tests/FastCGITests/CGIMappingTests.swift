@@ -76,6 +76,8 @@ import Testing
         let response = HTTPResponse(status: .notFound, headerFields: [.contentType: "application/problem+json", .contentLength: "2"])
         #expect(String(decoding: CGIMapping.responseHead(for: response), as: UTF8.self)
             == "Status: 404 Not Found\r\nContent-Type: application/problem+json\r\nContent-Length: 2\r\n\r\n")
+        let ok = HTTPResponse(status: .ok, headerFields: [.eTag: "\"3\""])
+        #expect(String(decoding: CGIMapping.responseHead(for: ok), as: UTF8.self) == "Status: 200 OK\r\nETag: \"3\"\r\n\r\n")
     }
 
     @Test func listenAddressParsing() {
