@@ -8,14 +8,16 @@ struct APIRequest {
     let path: String
     let segments: [Substring]
     let query: [(String, String)]
-    let requestId: String
+    /// `X-Request-Id` as every response to this request carries it.
+    let requestIdField: HTTPField
+    var requestId: String { requestIdField.value }
     /// Headers every response to this request carries, whatever renders it (CORS).
     var responseHeaders: HTTPFields = [:]
 
-    init(head: HTTPRequest, body: [UInt8], requestId: String) {
+    init(head: HTTPRequest, body: [UInt8], requestIdField: HTTPField) {
         self.head = head
         self.body = body
-        self.requestId = requestId
+        self.requestIdField = requestIdField
         var full = head.path ?? "/"
         // Searched in the contiguous bytes: "?" is ASCII; `utf8.firstIndex(of:)` walks `String.UTF8View`
         // indices (~2 instructions a byte more, through a generic path).
@@ -32,20 +34,26 @@ struct APIRequest {
     }
 
     /// `/api/v1/x` → ["api", "v1", "x"]: split at every "/", empty segments kept, the leading one dropped.
-    /// The slashes are found in the contiguous UTF-8 bytes and the segments cut at those offsets: walking
-    /// `String.UTF8View` indices cost ~100 instructions a byte.
+    /// One pass over the contiguous UTF-8 bytes, each segment cut at its byte offsets: walking
+    /// `String.UTF8View` indices cost ~100 instructions a byte, and collecting the slashes' offsets into an
+    /// array first cost an allocation per request.
     static func segments(of path: String) -> [Substring] {
-        var path = path
-        let slashes = path.withUTF8 { bytes in bytes.indices.filter { bytes[$0] == UInt8(ascii: "/") } }
-        var parts: [Substring] = []
-        parts.reserveCapacity(slashes.count)
+        var bytesOfPath = path  // `withUTF8` needs a variable; a native string is not copied
         let utf8 = path.utf8
-        for (k, slash) in slashes.enumerated() {
-            let start = utf8.index(utf8.startIndex, offsetBy: slash + 1)
-            let end = k + 1 < slashes.count ? utf8.index(utf8.startIndex, offsetBy: slashes[k + 1]) : utf8.endIndex
-            parts.append(path[start..<end])
+        func segment(_ from: Int, _ to: Int) -> Substring {
+            path[utf8.index(utf8.startIndex, offsetBy: from)..<utf8.index(utf8.startIndex, offsetBy: to)]
         }
-        return parts
+        return bytesOfPath.withUTF8 { bytes in
+            var parts: [Substring] = []
+            parts.reserveCapacity(8)
+            var start: Int?
+            for offset in bytes.indices where bytes[offset] == UInt8(ascii: "/") {
+                if let start { parts.append(segment(start, offset)) }
+                start = offset + 1
+            }
+            if let start { parts.append(segment(start, bytes.count)) }
+            return parts
+        }
     }
 
     func queryValue(_ name: String) -> String? { query.first { $0.0 == name }?.1 }
@@ -119,8 +127,10 @@ extension HTTPFields {
     /// The first value of the field `name`. The subscript joins repeated fields with ", " through a generic,
     /// allocating path (~2 % of a get's CPU, for a handful of lookups per request); nginx passes each
     /// header once over FastCGI, and the fields read here are single-valued.
-    func first(_ name: HTTPField.Name) -> String? {
-        for field in self where field.name == name { return field.value }
+    func first(_ name: HTTPField.Name) -> String? { firstField(name)?.value }
+
+    func firstField(_ name: HTTPField.Name) -> HTTPField? {
+        for field in self where field.name == name { return field }
         return nil
     }
 }

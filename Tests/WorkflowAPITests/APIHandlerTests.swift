@@ -157,6 +157,15 @@ import Workflows
         #expect(answer.headers[.cacheControl] == "no-store")
     }
 
+    @Test func aLongRequestIdIsCutAndAMissingOneIsMade() {
+        let long = String(repeating: "a", count: 200)
+        #expect(call(.get, "/api/v1/nope", headers: ["X-Request-Id": long]).headers[.requestID] == String(repeating: "a", count: 128))
+        for sent in [[:], ["X-Request-Id": ""]] {
+            let made = call(.get, "/api/v1/nope", headers: sent).headers[.requestID]
+            #expect(made.flatMap { UUID(uuidString: $0) } != nil, "a new id: \(made ?? "none")")
+        }
+    }
+
     /// Metric labels are route templates (ids never grow the label space); every 404 shares one label.
     @Test func routeTemplatesAreTheMetricLabels() {
         let router = WorkflowAPI.router

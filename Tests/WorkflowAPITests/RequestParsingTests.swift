@@ -23,7 +23,7 @@ import Testing
         func isJSON(_ value: String) -> Bool {
             var head = HTTPRequest(method: .post, scheme: "http", authority: nil, path: "/")
             head.headerFields[.contentType] = value
-            return APIRequest(head: head, body: [], requestId: "r").hasJSONContentType
+            return APIRequest(head: head, body: [], requestIdField: HTTPField(name: .requestID, value: "r")).hasJSONContentType
         }
         #expect(isJSON("application/json"))
         #expect(isJSON(" Application/JSON ; charset=utf-8"))
@@ -47,7 +47,7 @@ import Testing
         #expect(split("/") == [""])
         #expect(split("") == [])
         #expect(split("/caf\u{E9}/x") == ["caf\u{E9}", "x"], "offsets are bytes: a multi-byte character before a slash")
-        for path in ["/api/v1/workflows/0a1b/transitions", "/x/é/ü//", "no-slash"] {
+        for path in ["/api/v1/workflows/0a1b/transitions", "/x/é/ü//", "no-slash", "/a/b/c/d/e/f/g/h/i/j/k"] {
             #expect(split(path) == path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map(String.init))
         }
     }
