@@ -27,7 +27,8 @@ cp .build/release/workflowd "$WORK/workflowd-as-shipped"
 
 say "profiling the shipped layout under callgrind"
 BENCH_INSN_CEILING=0 BENCH_INSN_VALGRIND_ARGS=--demangle=no bench/instructions.sh "$WORK/workflowd-as-shipped" >"$WORK/profile.txt"
-bench/hot_functions.py workflowd .run/insn/out/*/callgrind.out >"$WORK/order.txt"
+# instructions.sh runs its one binary as workflowd-w0-nodebug: that object's functions only.
+bench/hot_functions.py workflowd-w0-nodebug .run/insn/out/*/callgrind.out >"$WORK/order.txt"
 say "$(wc -l <"$WORK/order.txt") functions ranked"
 
 say "building the hot-first layout into .build-layout (a build of its own: several minutes from scratch)"

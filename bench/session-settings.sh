@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # What workflowd's session settings cost PostgreSQL per statement: pgbench runs workflowd's get
 # (bench/pgbench/get.sql) with the settings every pooled connection of workflowd's sets
-# (`statement_timeout`, `client_connection_check_interval`) and without them, alternating, and reports
+# (`statement_timeout`, `client_connection_check_interval`: PostgresConnection's init, with
+# WORKFLOWD_STATEMENT_TIMEOUT_MS's default) and without them, in an order rotated each round, and reports
 # PostgreSQL's CPU per statement (the postmaster and all backends, from /proc).
 #
 #   bench/session-settings.sh
 #
 # Env: BENCH_SETTINGS_ROUNDS (default 4), BENCH_SECONDS (default 8), BENCH_SETTINGS_CONNS (default 16),
-#      BENCH_SETTINGS_SCRIPT (a bench/pgbench script, default get).
+#      BENCH_SETTINGS_SCRIPT (a bench/pgbench script, default get), BENCH_NO_BUILD=1 (use the release build as
+#      it is: the stack needs workflowd only to migrate and seed the database).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 BENCH_SECONDS=${BENCH_SECONDS:-8}
