@@ -50,19 +50,21 @@ import statistics, sys
 out, rounds, scenarios = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def kv(path):
     return dict(l.rstrip("\n").split("=", 1) for l in open(path) if "=" in l)
-print("| scenario | side | req/s per round | wfd us/req per round | median wfd | median wfd+nginx+pg | loads |")
-print("|---|---|---|---|---|---|---|")
+print("| scenario | side | req/s per round | wfd us/req per round | median wfd | of it user space | median wfd+nginx+pg | loads |")
+print("|---|---|---|---|---|---|---|---|")
 for s in scenarios:
     medians = {}
     for side in "ab":
         runs = [kv(f"{out}/{s}-{side}-{r}/result") for r in range(1, rounds + 1)]
         wfd = [float(x["wfd_us_per_req"]) for x in runs]
         total = [float(x["wfd_us_per_req"]) + float(x["nginx_us_per_req"]) + float(x["pg_us_per_req"]) for x in runs]
-        medians[side] = (statistics.median(wfd), statistics.median(total))
+        user = statistics.median(float(x["responder_user_us_per_req"]) for x in runs)
+        medians[side] = (statistics.median(wfd), statistics.median(total), user)
         rps = " ".join("%.0f" % float(x["rps"]) for x in runs)
         per_round = " ".join("%.0f" % w for w in wfd)
         loads = " ".join(x.get("loadavg", "?") for x in runs)
-        print(f"| {s} | {side.upper()} | {rps} | {per_round} | {medians[side][0]:.0f} | {medians[side][1]:.0f} | {loads} |")
-    print(f"| {s} | B-A | | | {medians['b'][0] - medians['a'][0]:+.0f} | {medians['b'][1] - medians['a'][1]:+.0f} | |")
+        print(f"| {s} | {side.upper()} | {rps} | {per_round} | {medians[side][0]:.0f} | {medians[side][2]:.0f} | {medians[side][1]:.0f} | {loads} |")
+    print(f"| {s} | B-A | | | {medians['b'][0] - medians['a'][0]:+.0f} | {medians['b'][2] - medians['a'][2]:+.0f} | "
+          f"{medians['b'][1] - medians['a'][1]:+.0f} | |")
 PY
 } | tee "$B/results/ab-latest.txt"

@@ -281,6 +281,9 @@ bench_warm_up() {
 # CPU clock ticks of one process (utime + stime), and of a daemon's whole tree: the master with
 # the children it already reaped (cutime + cstime) plus its live children.
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# User-space ticks only (utime): with ticks, the split of a responder's CPU between its own code (and the
+# libraries it calls) and the kernel working for it (syscalls, scheduling, the sockets).
+user_ticks() { awk '{ print $14 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 tree_ticks() {
   local master=$1 sum child
   sum=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$master/stat" 2>/dev/null || echo 0)
@@ -315,10 +318,12 @@ run_wrk() {
   # their WAL checkpointed. Else the autovacuum they are due lands in whichever run comes next (seen: an
   # autovacuum worker's 35 µs per request of PostgreSQL CPU charged to a transition run; bench/README.md).
   psql_q -c "VACUUM (ANALYZE)" -c CHECKPOINT >/dev/null || die "VACUUM or CHECKPOINT failed before $name"
-  local w0 n0 p0 w1 n1 p1 c0
+  local w0 n0 p0 w1 n1 p1 c0 u0 responder=$WFD_PID
+  [[ $target == fcgi-c ]] && responder=$CEIL_PID
+  [[ $target == fcgi-pg ]] && responder=$PGC_PID
   w0=$(ticks "$WFD_PID"); n0=$(tree_ticks "$nginx_pid"); p0=$(tree_ticks "$PG_PID")
-  [[ $target == fcgi-c ]] && c0=$(ticks "$CEIL_PID")
-  [[ $target == fcgi-pg ]] && c0=$(ticks "$PGC_PID")
+  [[ $target == fcgi-c || $target == fcgi-pg ]] && c0=$(ticks "$responder")
+  u0=$(user_ticks "$responder")
   local perf_pid="" sys_pid="" observed=""
   # The C responder is observed too: its figures are what workflowd's would be without its Swift code.
   [[ $target == workflowd ]] && observed=$WFD_PID
@@ -342,6 +347,8 @@ run_wrk() {
     wrk -t"$WRK_THREADS" -c"$conns" -d"${secs}s" --latency --timeout 10s -s "$B/wrk/$scenario.lua" "$url" \
     >"$dir/wrk.txt" 2>&1 || { cat "$dir/wrk.txt" >&2; die "wrk failed in $name"; }
   w1=$(ticks "$WFD_PID"); n1=$(tree_ticks "$nginx_pid"); p1=$(tree_ticks "$PG_PID")
+  local u1
+  u1=$(user_ticks "$responder")
   if [[ -n $perf_pid ]]; then
     kill -INT "$perf_pid"; wait "$perf_pid" || true
     perf report -i "$dir/perf.data" --no-children --sort dso,symbol -g none --percent-limit 0.7 --stdio \
@@ -361,6 +368,9 @@ run_wrk() {
     echo "scenario=$label"; echo "target=$target"; echo "conns=$conns"; echo "seconds=$secs"
     cat "$dir/result.wrk"
     echo "nginx_us_per_req=$(per_req $((n1 - n0)) "$requests")"
+    # Of the responder's CPU per request (wfd_us_per_req or ceiling_us_per_req), the part in user space;
+    # the rest is the kernel's work for it.
+    [[ $target == nginx ]] || echo "responder_user_us_per_req=$(per_req $((u1 - u0)) "$requests")"
     case $target in
       workflowd)
         echo "wfd_us_per_req=$(per_req $((w1 - w0)) "$requests")"
@@ -368,9 +378,9 @@ run_wrk() {
         echo "wfd_hwm_kb=$(status_kb "$WFD_PID" VmHWM)"
         echo "wfd_rss_kb=$(status_kb "$WFD_PID" VmRSS)" ;;
       fcgi-c)
-        echo "ceiling_us_per_req=$(per_req $(($(ticks "$CEIL_PID") - c0)) "$requests")" ;;
+        echo "ceiling_us_per_req=$(per_req $(($(ticks "$responder") - c0)) "$requests")" ;;
       fcgi-pg)
-        echo "ceiling_us_per_req=$(per_req $(($(ticks "$PGC_PID") - c0)) "$requests")"
+        echo "ceiling_us_per_req=$(per_req $(($(ticks "$responder") - c0)) "$requests")"
         echo "pg_us_per_req=$(per_req $((p1 - p0)) "$requests")" ;;
     esac
   } >"$dir/result"

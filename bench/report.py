@@ -134,7 +134,7 @@ def gap(run_dir):
         return None if None in parts else sum(parts)
 
     header = ["scenario", "conns", "wfd req/s", "C req/s", "wfd/C", "wfd us/req", "C us/req",
-              "wfd+nginx+pg us/req", "C+nginx+pg us/req", "extra us/req"]
+              "of them user space", "wfd+nginx+pg us/req", "C+nginx+pg us/req", "extra us/req"]
     rows = []
     for name in names:
         r, c = runs[name], runs.get(f"cpg-{name}")
@@ -144,7 +144,9 @@ def gap(run_dir):
         ours, theirs = machine_us(r, "wfd_us_per_req"), machine_us(c, "ceiling_us_per_req")
         rows.append([r.get("scenario", name), r.get("conns", "?"), f"{wfd_rps:.0f}", f"{c_rps:.0f}",
                      f"{wfd_rps / c_rps:.2f}" if c_rps else "-", r.get("wfd_us_per_req", "-"),
-                     c.get("ceiling_us_per_req", "-"), "-" if ours is None else f"{ours:.0f}",
+                     c.get("ceiling_us_per_req", "-"),
+                     f"{r.get('responder_user_us_per_req', '-')} / {c.get('responder_user_us_per_req', '-')}",
+                     "-" if ours is None else f"{ours:.0f}",
                      "-" if theirs is None else f"{theirs:.0f}",
                      "-" if ours is None or theirs is None else f"{ours - theirs:+.0f}"])
     if not rows:

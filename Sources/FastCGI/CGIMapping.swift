@@ -1,9 +1,10 @@
 public import HTTPTypes
+public import HTTPHead
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Turns FastCGI (CGI/1.1) parameters into an `HTTPRequest`, and an `HTTPResponse` into a CGI response head.
+/// Turns FastCGI (CGI/1.1) parameters into a `RequestHead`, and an `HTTPResponse` into a CGI response head.
 /// Pure functions: the FastCGI plumbing hands them plain strings.
 public enum CGIMapping {
     public enum MappingError: Error, Equatable, CustomStringConvertible {
@@ -20,7 +21,7 @@ public enum CGIMapping {
 
     /// Builds the request from CGI parameters: `REQUEST_METHOD`, `REQUEST_URI` (path and query),
     /// `HTTP_*` headers, `CONTENT_TYPE`, `CONTENT_LENGTH`, `HTTPS`, `HTTP_HOST`.
-    public static func request(from params: [(String, String)]) throws(MappingError) -> HTTPRequest {
+    public static func request(from params: [(String, String)]) throws(MappingError) -> RequestHead {
         var builder = RequestBuilder()
         for (name, value) in params {
             var (name, value) = (name, value)
@@ -33,13 +34,14 @@ public enum CGIMapping {
     /// strings without copying them into Swift strings first, and only what the request keeps becomes a
     /// `String` (nginx's fastcgi_params sends a dozen variables it never reads: SERVER_SOFTWARE, REMOTE_PORT, …).
     public struct RequestBuilder {
-        private var method: String?
+        private var method: HTTPRequest.Method?
+        private var methodText: String?
         private var uri: String?
         private var scriptName: String?
         private var query: String?
         private var https = false
         private var host: String?
-        private var fields = HTTPFields()
+        private var fields = RequestHead.Fields()
 
         /// Room for a typical request's headers at once (nginx passes a handful), not regrown per field.
         public init() { fields.reserveCapacity(8) }
@@ -59,14 +61,14 @@ public enum CGIMapping {
             // only without REQUEST_URI) and an empty QUERY_STRING, CONTENT_TYPE and CONTENT_LENGTH on every get.
             func text() -> String { String(decoding: value, as: UTF8.self) }
             switch variable {
-            case .requestMethod: method = text()
+            case .requestMethod: (method, methodText) = Self.method(value)
             case .requestURI: uri = text()
             case .scriptName, .documentURI: if scriptName == nil { scriptName = text() }
             case _ where value.isEmpty: return
             case .queryString: query = text()
             case .https: https = text().lowercased() != "off"
-            case .contentType: fields.append(HTTPField(name: .contentType, value: text()))
-            case .contentLength: fields.append(HTTPField(name: .contentLength, value: text()))
+            case .contentType: fields.append(.contentType, text())
+            case .contentLength: fields.append(.contentLength, text())
             }
         }
 
@@ -74,12 +76,31 @@ public enum CGIMapping {
             guard let name else { return }
             // Content-Type/Length come from their CGI variables; a duplicate HTTP_ copy is ignored.
             if name == .contentType || name == .contentLength { return }
-            fields.append(HTTPField(name: name, value: String(decoding: value, as: UTF8.self)))
+            fields.append(name, String(decoding: value, as: UTF8.self))
         }
 
-        public func request() throws(MappingError) -> HTTPRequest {
-            guard let method else { throw .missingParameter("REQUEST_METHOD") }
-            guard let parsed = HTTPRequest.Method(method) else { throw .invalidMethod(method) }
+        /// The common methods without a `String` (their constants); any other through `HTTPRequest.Method`'s
+        /// check of the token (nil when it is not one: `methodText` then names it in the error).
+        private static func method(_ value: UnsafeRawBufferPointer) -> (HTTPRequest.Method?, String?) {
+            func spells(_ text: StaticString) -> Bool {
+                value.count == text.utf8CodeUnitCount && memcmp(value.baseAddress!, text.utf8Start, value.count) == 0
+            }
+            if spells("GET") { return (.get, nil) }
+            if spells("POST") { return (.post, nil) }
+            if spells("PATCH") { return (.patch, nil) }
+            if spells("DELETE") { return (.delete, nil) }
+            if spells("PUT") { return (.put, nil) }
+            if spells("HEAD") { return (.head, nil) }
+            if spells("OPTIONS") { return (.options, nil) }
+            let text = String(decoding: value, as: UTF8.self)
+            return (HTTPRequest.Method(text), text)
+        }
+
+        public func request() throws(MappingError) -> RequestHead {
+            guard let parsed = method else {
+                if let methodText { throw .invalidMethod(methodText) }
+                throw .missingParameter("REQUEST_METHOD")
+            }
             let path: String
             if let uri, !uri.isEmpty {
                 path = uri
@@ -88,7 +109,7 @@ public enum CGIMapping {
             } else {
                 throw .missingParameter("REQUEST_URI")
             }
-            return HTTPRequest(method: parsed, scheme: https ? "https" : "http", authority: host, path: path, headerFields: fields)
+            return RequestHead(method: parsed, scheme: https ? "https" : "http", authority: host, path: path, headerFields: fields)
         }
     }
 

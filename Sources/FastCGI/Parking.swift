@@ -1,4 +1,5 @@
 public import HTTPTypes
+public import HTTPHead
 
 /// What a handler that may wait answers: a response now, or "park this request until woken".
 public enum Reply: Sendable {
@@ -8,7 +9,7 @@ public enum Reply: Sendable {
 
 /// A handler that may park its request instead of answering at once (long-poll, Server-Sent Events).
 /// Called on a worker thread, like `HTTPHandler`.
-public typealias ParkingHandler = @Sendable (_ request: HTTPRequest, _ body: [UInt8]) -> Reply
+public typealias ParkingHandler = @Sendable (_ request: RequestHead, _ body: [UInt8]) -> Reply
 
 /// Why a parked request's `onWake` runs.
 public enum WakeReason: Sendable, Equatable {

@@ -1,3 +1,4 @@
+import HTTPHead
 import HTTPTypes
 
 /// Cross-origin access for browsers on other origins (`WORKFLOWD_CORS_ORIGINS`). workflowd answers CORS
@@ -47,14 +48,14 @@ public struct CORSPolicy: Sendable, Equatable {
     }
 
     /// The request's origin when it is on the allow-list.
-    func allowedOrigin(_ head: HTTPRequest) -> String? {
+    func allowedOrigin(_ head: RequestHead) -> String? {
         guard !allowedOrigins.isEmpty, let origin = head.headerFields[.origin], allowedOrigins.contains(origin.lowercased()) else { return nil }
         return origin
     }
 
     /// The headers every response carries: for an allowed origin, who may read it and which headers it
     /// exposes; `Vary: Origin` whenever CORS is on, since the answer then depends on the requesting origin.
-    func responseHeaders(_ head: HTTPRequest) -> HTTPFields {
+    func responseHeaders(_ head: RequestHead) -> HTTPFields {
         guard !allowedOrigins.isEmpty else { return [:] }
         var fields: HTTPFields = [.vary: "Origin"]
         if let origin = allowedOrigin(head) {
@@ -65,7 +66,7 @@ public struct CORSPolicy: Sendable, Equatable {
     }
 
     /// Whether `head` is a preflight (`OPTIONS` with `Access-Control-Request-Method`) from an allowed origin.
-    func isAllowedPreflight(_ head: HTTPRequest) -> Bool {
+    func isAllowedPreflight(_ head: RequestHead) -> Bool {
         head.method == .options && head.headerFields[.accessControlRequestMethod] != nil && allowedOrigin(head) != nil
     }
 

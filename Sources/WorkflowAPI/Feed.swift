@@ -1,3 +1,4 @@
+import HTTPHead
 import HTTPTypes
 import Synchronization
 import Workflows

@@ -1,5 +1,6 @@
 import Crypto
 import Foundation
+import HTTPHead
 import HTTPTypes
 import TextCoding
 import Workflows

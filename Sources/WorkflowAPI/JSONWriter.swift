@@ -14,7 +14,7 @@ enum JSONWriter {
         out.raw(",\"stepData\":")
         out.raw(i.stepData.text)
         out.raw(",\"allowedTransitions\":")
-        out.raw(allowedTransitions[i.status]!)
+        out.raw(allowedTransitions[i.status.position])
         out.raw(",\"allowedActions\":")
         names(WorkflowActions.allowed(for: i, by: caller), into: &out)
         out.raw(",\"awaiting\":")
@@ -195,8 +195,8 @@ enum JSONWriter {
         return out
     }
 
-    /// Each state's `allowedTransitions` array, written once.
-    static let allowedTransitions = Dictionary(uniqueKeysWithValues: WorkflowStatus.allCases.map { ($0, statuses($0.allowedTransitions)) })
+    /// Each state's `allowedTransitions` array, written once, by `WorkflowStatus.position`.
+    static let allowedTransitions: [String] = WorkflowStatus.allCases.map { statuses($0.allowedTransitions) }
 
     static func statuses(_ list: [WorkflowStatus]) -> String {
         "[" + list.map { "\"\($0.rawValue)\"" }.joined(separator: ",") + "]"

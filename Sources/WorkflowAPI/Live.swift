@@ -1,3 +1,4 @@
+import HTTPHead
 public import HTTPTypes
 import Logging
 import Synchronization

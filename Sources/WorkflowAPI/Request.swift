@@ -1,9 +1,10 @@
 import Foundation
+import HTTPHead
 import HTTPTypes
 
 /// The parts of an HTTP request the handlers use, parsed once.
 struct APIRequest {
-    let head: HTTPRequest
+    let head: RequestHead
     let body: [UInt8]
     let path: String
     let segments: [Substring]
@@ -14,11 +15,11 @@ struct APIRequest {
     /// Headers every response to this request carries, whatever renders it (CORS).
     var responseHeaders: HTTPFields = [:]
 
-    init(head: HTTPRequest, body: [UInt8], requestIdField: HTTPField) {
+    init(head: RequestHead, body: [UInt8], requestIdField: HTTPField) {
         self.head = head
         self.body = body
         self.requestIdField = requestIdField
-        var full = head.path ?? "/"
+        var full = head.path
         // Searched in the contiguous bytes: "?" is ASCII; `utf8.firstIndex(of:)` walks `String.UTF8View`
         // indices (~2 instructions a byte more, through a generic path).
         let questionMark = full.withUTF8 { bytes in bytes.firstIndex(of: UInt8(ascii: "?")) }

@@ -25,7 +25,13 @@ public enum WorkflowStatus: String, CaseIterable, Sendable, Hashable {
     ]
 
     /// The states this one may move to, in table order.
-    public var allowedTransitions: [WorkflowStatus] { Self.transitionTable[self] ?? [] }
+    public var allowedTransitions: [WorkflowStatus] { Self.transitionsByPosition[position] }
+
+    /// `transitionTable` by `position`: read several times per response, by position instead of by hash.
+    private static let transitionsByPosition: [[WorkflowStatus]] = allCases.map { transitionTable[$0] ?? [] }
+
+    /// This state's position in `allCases` (declaration order), for data kept per state in an array.
+    public var position: Int { Int(caseTag(self)) }
 
     /// Hashed by its case, not by its raw-value text (a String-backed enum's default): statuses are
     /// looked up in the table above several times per response.

@@ -1,3 +1,4 @@
+import HTTPHead
 import HTTPTypes
 import Testing
 @testable import FastCGI
@@ -58,6 +59,43 @@ import Testing
             #expect(String(name.canonicalName.uppercased().map { $0 == "-" ? "_" : $0 }) == parameter.description)
         }
         #expect(bytes("X_CUSTOM") { CGIMapping.headerName(fromParameter: $0) }?.canonicalName == "x-custom")
+    }
+
+    @Test func methodsAreReadAsSentAndAnyOtherTokenIsKept() throws {
+        func method(_ text: String) throws -> HTTPRequest.Method {
+            try CGIMapping.request(from: [("REQUEST_METHOD", text), ("REQUEST_URI", "/")]).method
+        }
+        for expected: HTTPRequest.Method in [.get, .head, .post, .put, .patch, .delete, .options] {
+            #expect(try method(expected.rawValue) == expected)
+        }
+        #expect(try method("PROPFIND").rawValue == "PROPFIND")
+        #expect(try method("get").rawValue == "get", "methods are case-sensitive")
+        #expect(throws: CGIMapping.MappingError.invalidMethod("G T")) { try method("G T") }
+        #expect(throws: CGIMapping.MappingError.invalidMethod("")) { try method("") }
+    }
+
+    @Test func fieldsAreReadFirstOrJoinedAndKeptAsSent() throws {
+        let request = try CGIMapping.request(from: [
+            ("REQUEST_METHOD", "GET"), ("REQUEST_URI", "/"), ("HTTP_ACCEPT", "text/html"), ("HTTP_COOKIE", "a=1"),
+            ("HTTP_ACCEPT", "application/json"), ("HTTP_COOKIE", "b=2"), ("HTTP_X_NOTE", " padded\u{1} "),
+        ])
+        #expect(request.headerFields.first(.accept) == "text/html")
+        #expect(request.headerFields[.accept] == "text/html, application/json")
+        #expect(request.headerFields[.cookie] == "a=1; b=2")
+        #expect(request.headerFields[.authorization] == nil && request.headerFields.first(.authorization) == nil)
+        // Not cleaned up as an HTTPField would be: a value that goes into a response is checked there.
+        #expect(request.headerFields[HTTPField.Name("X-Note")!] == " padded\u{1} ")
+    }
+
+    @Test func anHTTPRequestBecomesTheSameHead() {
+        var request = HTTPRequest(method: .patch, scheme: "https", authority: "h.test", path: "/a?b=1")
+        request.headerFields[.ifMatch] = "\"3\""
+        request.headerFields.append(HTTPField(name: .accept, value: "a"))
+        request.headerFields.append(HTTPField(name: .accept, value: "b"))
+        let head = RequestHead(request)
+        #expect(head.method == .patch && head.scheme == "https" && head.authority == "h.test" && head.path == "/a?b=1")
+        #expect(head.headerFields.map(\.name) == [.ifMatch, .accept, .accept])
+        #expect(head.headerFields[.accept] == request.headerFields[.accept])
     }
 
     @Test func missingMethodIsAnError() {

@@ -1,6 +1,7 @@
 import Dispatch
 @testable import FastCGI
 import Foundation
+import HTTPHead
 import HTTPTypes
 import Logging
 import Synchronization
@@ -127,7 +128,7 @@ import Testing
             configuration: FastCGIServerConfiguration(address: .unix(path: socket, mode: 0o600), workers: 2, maxWaiters: maxWaiters),
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         ) { request, _ in
-            let path = request.path ?? ""
+            let path = request.path
             let ok = HTTPResponse(status: .ok, headerFields: [.contentType: "text/plain"])
             if path.hasPrefix("/wait/") {
                 let key = String(path.dropFirst(6))

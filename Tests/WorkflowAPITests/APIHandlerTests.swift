@@ -166,6 +166,14 @@ import Workflows
         }
     }
 
+    /// Request fields come as the web server sent them; the one a response echoes is checked when it becomes
+    /// the response's field.
+    @Test func anEchoedRequestIdHoldsOnlyBytesAFieldMay() {
+        let echoed = WorkflowAPI.requestIdField(sent: "req\u{1}\r\n42").value
+        #expect(!echoed.utf8.contains { $0 < 0x20 }, "\(echoed.debugDescription)")
+        #expect(echoed.hasPrefix("req") && echoed.hasSuffix("42"))
+    }
+
     /// Metric labels are route templates (ids never grow the label space); every 404 shares one label.
     @Test func routeTemplatesAreTheMetricLabels() {
         let router = WorkflowAPI.router

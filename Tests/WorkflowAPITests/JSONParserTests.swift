@@ -75,10 +75,10 @@ import Testing
     }
 
     @Test func logDurationsHaveTwoDecimals() {
-        #expect(WorkflowAPI.milliseconds(.microseconds(1234)) == "1.23")
-        #expect(WorkflowAPI.milliseconds(.milliseconds(5)) == "5.00")
-        #expect(WorkflowAPI.milliseconds(.microseconds(50)) == "0.05")
-        #expect(WorkflowAPI.milliseconds(.seconds(2)) == "2000.00")
+        #expect(WorkflowAPI.milliseconds(nanoseconds: 1_234_000) == "1.23")
+        #expect(WorkflowAPI.milliseconds(nanoseconds: 5_000_000) == "5.00")
+        #expect(WorkflowAPI.milliseconds(nanoseconds: 50_000) == "0.05")
+        #expect(WorkflowAPI.milliseconds(nanoseconds: 2_000_000_000) == "2000.00")
     }
 
     @Test func statesDocumentDerivesFromTheTable() {

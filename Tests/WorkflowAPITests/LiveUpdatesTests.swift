@@ -1,4 +1,5 @@
 import Foundation
+import HTTPHead
 import HTTPTypes
 import Logging
 import TestSupport
@@ -6,6 +7,11 @@ import Testing
 import TextCoding
 @testable import WorkflowAPI
 import Workflows
+
+extension WorkflowAPI {
+    /// `reply` for the `HTTPTypes` requests these tests build.
+    func reply(_ head: HTTPRequest, body: [UInt8]) -> APIReply { reply(RequestHead(head), body: body) }
+}
 
 /// Long-poll and stream replies without sockets: what waits, what answers at once, what a wake-up sends.
 @Suite struct LiveUpdatesAPITests {

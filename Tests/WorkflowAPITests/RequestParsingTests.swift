@@ -1,3 +1,4 @@
+import HTTPHead
 import HTTPTypes
 import Testing
 @testable import WorkflowAPI
@@ -23,7 +24,7 @@ import Testing
         func isJSON(_ value: String) -> Bool {
             var head = HTTPRequest(method: .post, scheme: "http", authority: nil, path: "/")
             head.headerFields[.contentType] = value
-            return APIRequest(head: head, body: [], requestIdField: HTTPField(name: .requestID, value: "r")).hasJSONContentType
+            return APIRequest(head: RequestHead(head), body: [], requestIdField: HTTPField(name: .requestID, value: "r")).hasJSONContentType
         }
         #expect(isJSON("application/json"))
         #expect(isJSON(" Application/JSON ; charset=utf-8"))

@@ -23,6 +23,15 @@ import TextCoding
         }
     }
 
+    /// The table is read by position: each state's index is its place in `allCases`, and what it reads there
+    /// is the table's own row.
+    @Test func eachStateReadsItsOwnRowOfTheTable() {
+        for (position, status) in WorkflowStatus.allCases.enumerated() {
+            #expect(status.position == position, "\(status)")
+            #expect(status.allowedTransitions == WorkflowStatus.transitionTable[status], "\(status)")
+        }
+    }
+
     @Test func terminalStatesAreCompletedFailedAndCancelled() {
         #expect(WorkflowStatus.terminalStates == [.completed, .failed, .cancelled])
         #expect(!WorkflowStatus.running.isTerminal)

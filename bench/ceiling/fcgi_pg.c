@@ -64,7 +64,8 @@ static const char *conninfo;
  * after it, so that this responder costs the machine what workflowd costs it and everything else stays the
  * same. With it set to workflowd's extra CPU per request, what is left of the difference in throughput,
  * and in PostgreSQL's CPU per request, is not workflowd's own code. The thread's CPU clock is read every
- * ~200 loop iterations (a system call each: reading it on every iteration would turn the spin into kernel time).
+ * 4000 loop iterations (~1 µs): it is a system call, and read every 200 the spin ran mostly in the kernel
+ * (a 31 µs spin added 11 µs of user time and 42 µs in all; bench/README.md, bench/gap.sh).
  */
 static long spin_ns;
 
@@ -74,7 +75,7 @@ static void spin(long ns) {
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
     volatile unsigned long sink = 0;
     do {
-        for (int i = 0; i < 200; i++) sink += (unsigned long)i;
+        for (int i = 0; i < 4000; i++) sink += (unsigned long)i;
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
     } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < ns);
 }
