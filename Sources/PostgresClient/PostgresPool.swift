@@ -61,8 +61,7 @@ public final class PostgresPool: Sendable {
 
     /// Lends a connection to `body` and takes it back afterwards, whatever happens.
     public func withConnection<T>(_ body: (PostgresConnection) throws -> T) throws -> T {
-        // DispatchTime, not ContinuousClock: its `Duration` arithmetic is 128-bit, more code per request.
-        let started = DispatchTime.now().uptimeNanoseconds
+        let started = MonotonicClock.nanoseconds()
         let connection: PostgresConnection
         do {
             connection = try checkOut()
@@ -70,7 +69,7 @@ public final class PostgresPool: Sendable {
             Self.count(error)
             throw error
         }
-        Self.waitTimer.recordNanoseconds(Int64(bitPattern: DispatchTime.now().uptimeNanoseconds &- started))
+        Self.waitTimer.recordNanoseconds(MonotonicClock.nanoseconds() - started)
         defer { checkIn(connection) }
         do {
             return try body(connection)

@@ -124,18 +124,6 @@ struct APIRequest {
     }
 }
 
-extension HTTPFields {
-    /// The first value of the field `name`. The subscript joins repeated fields with ", " through a generic,
-    /// allocating path (~2 % of a get's CPU, for a handful of lookups per request); nginx passes each
-    /// header once over FastCGI, and the fields read here are single-valued.
-    func first(_ name: HTTPField.Name) -> String? { firstField(name)?.value }
-
-    func firstField(_ name: HTTPField.Name) -> HTTPField? {
-        for field in self where field.name == name { return field }
-        return nil
-    }
-}
-
 extension Collection<UInt8> {
     /// Whether these bytes spell `lowercase` in any ASCII case (`Bearer `, `Application/JSON`): only A–Z are
     /// folded, byte by byte, without a lowercased copy.

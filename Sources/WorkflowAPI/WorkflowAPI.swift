@@ -143,7 +143,7 @@ public final class WorkflowAPI: Sendable {
     /// Answers one request, or returns it as a waiter; never throws. Logs one line per request with its id
     /// (a waiter's when it starts waiting).
     public func reply(_ head: RequestHead, body: [UInt8]) -> APIReply {
-        let started = Self.monotonicNanoseconds()
+        let started = MonotonicClock.nanoseconds()
         var request = APIRequest(head: head, body: body, requestIdField: Self.requestIdField(sent: head.headerFields.first(.requestID)))
         let requestId = request.requestId
         request.responseHeaders = cors.responseHeaders(head)
@@ -161,7 +161,7 @@ public final class WorkflowAPI: Sendable {
             response = .problem(.internalError)
         }
         let (httpResponse, bytes) = response.render(request: request)
-        let elapsed = Self.monotonicNanoseconds() - started
+        let elapsed = MonotonicClock.nanoseconds() - started
         // `response.status`, not `httpResponse.status`: HTTPResponse parses its status back out of text.
         requestMetrics.record(
             route: routeLabel, method: Self.methodLabel(head.method), status: response.status.code, nanoseconds: elapsed)
@@ -178,10 +178,6 @@ public final class WorkflowAPI: Sendable {
         }
         return .respond(httpResponse, head.method == .head ? [] : bytes)
     }
-
-    /// Now on the monotonic clock, for timing a request: `ContinuousClock`'s `Duration` arithmetic is 128-bit
-    /// (its `components` alone touched ~40 lines of code per request that nothing else on a get runs).
-    static func monotonicNanoseconds() -> Int64 { Int64(bitPattern: DispatchTime.now().uptimeNanoseconds) }
 
     /// The `X-Request-Id` every response carries: the client's or nginx's id, at most 128 characters, else
     /// a new one. Made a field here, which checks the value sent (a byte no field may hold becomes a space).

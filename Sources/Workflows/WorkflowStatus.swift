@@ -33,10 +33,6 @@ public enum WorkflowStatus: String, CaseIterable, Sendable, Hashable {
     /// This state's position in `allCases` (declaration order), for data kept per state in an array.
     public var position: Int { Int(caseTag(self)) }
 
-    /// Hashed by its case, not by its raw-value text (a String-backed enum's default): statuses are
-    /// looked up in the table above several times per response.
-    public func hash(into hasher: inout Hasher) { hasher.combine(caseTag(self)) }
-
     /// A terminal state allows no further transitions.
     public var isTerminal: Bool { allowedTransitions.isEmpty }
 
