@@ -1,10 +1,10 @@
-public import HTTPTypes
+import HTTPTypes
 public import HTTPHead
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// Turns FastCGI (CGI/1.1) parameters into a `RequestHead`, and an `HTTPResponse` into a CGI response head.
+/// Turns FastCGI (CGI/1.1) parameters into a `RequestHead`, and a `ResponseHead` into a CGI response head.
 /// Pure functions: the FastCGI plumbing hands them plain strings.
 public enum CGIMapping {
     public enum MappingError: Error, Equatable, CustomStringConvertible {
@@ -41,7 +41,7 @@ public enum CGIMapping {
         private var query: String?
         private var https = false
         private var host: String?
-        private var fields = RequestHead.Fields()
+        private var fields = HeaderFields()
 
         /// Room for a typical request's headers at once (nginx passes a handful), not regrown per field.
         public init() { fields.reserveCapacity(8) }
@@ -187,7 +187,7 @@ public enum CGIMapping {
     }
 
     /// The CGI response head: a `Status:` line, the header fields, and the blank line.
-    public static func responseHead(for response: HTTPResponse) -> [UInt8] {
+    public static func responseHead(for response: ResponseHead) -> [UInt8] {
         var head: [UInt8] = []
         head.reserveCapacity(256)
         writeResponseHead(for: response) { head.append(contentsOf: $0) }
@@ -198,7 +198,7 @@ public enum CGIMapping {
     /// already is (the field's name and value, a constant): the server puts them straight into libfcgi's
     /// output buffer. Appended into one array first, the head cost ~4.7 k instructions per response
     /// (bench/instructions.sh), most of it generic `append(contentsOf:)` calls.
-    public static func writeResponseHead(for response: HTTPResponse, to put: (UnsafeRawBufferPointer) -> Void) {
+    public static func writeResponseHead(for response: ResponseHead, to put: (UnsafeRawBufferPointer) -> Void) {
         let code = response.status.code  // 0...999 (HTTPResponse.Status enforces it): three digits
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 12) { line in
             line.baseAddress!.update(from: statusPrefix.utf8Start, count: 8)
@@ -215,7 +215,8 @@ public enum CGIMapping {
             var name = field.name.rawName
             name.withUTF8 { put(UnsafeRawBufferPointer($0)) }
             put(colonSpace)
-            field.withUnsafeBytesOfValue { put(UnsafeRawBufferPointer($0)) }
+            var value = field.value
+            value.withUTF8 { put(UnsafeRawBufferPointer($0)) }
             put(crlf)
         }
         put(crlf)

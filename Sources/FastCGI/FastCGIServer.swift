@@ -1,14 +1,14 @@
 import CFastCGI
 import Dispatch
 import Foundation
-public import HTTPTypes
+import HTTPTypes
 public import HTTPHead
 import Locking
 public import Logging
 import Synchronization
 
 /// Answers one HTTP request. Called on a worker thread; may block (e.g. on the database).
-public typealias HTTPHandler = @Sendable (_ request: RequestHead, _ body: [UInt8]) -> (HTTPResponse, [UInt8])
+public typealias HTTPHandler = @Sendable (_ request: RequestHead, _ body: [UInt8]) -> (ResponseHead, [UInt8])
 
 public struct FastCGIServerConfiguration: Sendable {
     /// The service's request body limit, defined once: this configuration's default, the limit the
@@ -220,7 +220,7 @@ public final class FastCGIServer: Sendable {
     /// Answers the request, or parks it (returns true: the caller no longer owns it).
     private func serve(_ request: UnsafeMutablePointer<FCGX_Request>) -> Bool {
         let generation = lot.generation
-        let response: HTTPResponse
+        let response: ResponseHead
         let responseBody: [UInt8]
         do {
             let head = try Self.requestHead(of: request)
@@ -237,7 +237,7 @@ public final class FastCGIServer: Sendable {
             }
         } catch {
             logger.error("malformed FastCGI request", metadata: ["error": "\(error)"])
-            response = HTTPResponse(status: .badRequest, headerFields: [.contentType: "text/plain"])
+            response = ResponseHead(status: .badRequest, headerFields: [.contentType: "text/plain"])
             responseBody = Array("bad FastCGI request\n".utf8)
         }
         write(response, body: responseBody, to: request)
@@ -287,7 +287,7 @@ public final class FastCGIServer: Sendable {
         return body
     }
 
-    private func write(_ response: HTTPResponse, body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
+    private func write(_ response: ResponseHead, body: [UInt8], to request: UnsafeMutablePointer<FCGX_Request>) {
         let out = request.pointee.out
         CGIMapping.writeResponseHead(for: response) { piece in
             _ = FCGX_PutStr(piece.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(piece.count), out)

@@ -1,9 +1,9 @@
-public import HTTPTypes
+import HTTPTypes
 public import HTTPHead
 
 /// What a handler that may wait answers: a response now, or "park this request until woken".
 public enum Reply: Sendable {
-    case respond(HTTPResponse, [UInt8])
+    case respond(ResponseHead, [UInt8])
     case park(Parking)
 }
 
@@ -31,7 +31,7 @@ public enum WakeAnswer: Sendable, Equatable {
     /// application saw a change it may not deliver yet, whose becoming deliverable may notify nobody.
     case recheck(sending: [UInt8], after: Duration)
     /// Write the head (unless a stream already wrote one; then pass nil) and the body, and end the request.
-    case finish(HTTPResponse?, [UInt8])
+    case finish(ResponseHead?, [UInt8])
 }
 
 /// A request to park: what wakes it, until when, and what it writes meanwhile.
@@ -45,7 +45,7 @@ public struct Parking: Sendable {
     /// until it finishes.
     public var stream: Stream?
     /// The answer when the waiting set is full (a 503 with Retry-After, in the application's format).
-    public var whenFull: (HTTPResponse, [UInt8])
+    public var whenFull: (ResponseHead, [UInt8])
     /// Runs on one of the server's wake threads, never twice at once for the same request; may block
     /// (e.g. re-run a query).
     public var onWake: @Sendable (WakeReason) -> WakeAnswer
@@ -53,11 +53,11 @@ public struct Parking: Sendable {
     public var recheckAfter: Duration?
 
     public struct Stream: Sendable {
-        public var head: HTTPResponse
+        public var head: ResponseHead
         public var first: [UInt8]
         public var heartbeatEvery: Duration
         public var heartbeat: [UInt8]
-        public init(head: HTTPResponse, first: [UInt8], heartbeatEvery: Duration, heartbeat: [UInt8]) {
+        public init(head: ResponseHead, first: [UInt8], heartbeatEvery: Duration, heartbeat: [UInt8]) {
             self.head = head
             self.first = first
             self.heartbeatEvery = heartbeatEvery
@@ -66,7 +66,7 @@ public struct Parking: Sendable {
     }
 
     public init(
-        keys: [String], deadline: ContinuousClock.Instant, stream: Stream? = nil, whenFull: (HTTPResponse, [UInt8]),
+        keys: [String], deadline: ContinuousClock.Instant, stream: Stream? = nil, whenFull: (ResponseHead, [UInt8]),
         recheckAfter: Duration? = nil, onWake: @escaping @Sendable (WakeReason) -> WakeAnswer
     ) {
         self.recheckAfter = recheckAfter

@@ -6,7 +6,7 @@ public import HTTPTypes
 /// Not an `HTTPRequest`: building one checked every header value byte by byte (a bearer token is ~200
 /// bytes) and inserted each field through an unspecialized generic path, ~14 k of the ~100 k instructions
 /// of a get (bench/README.md), for a handler that reads a handful of fields by name. A value that goes
-/// back out in a response becomes an `HTTPField` there, which checks it. Responses stay `HTTPResponse`s.
+/// back out in a response is checked there (`HeaderFields.legal(_:)`).
 public struct RequestHead: Sendable {
     public var method: HTTPRequest.Method
     /// "https" when the web server says the connection was TLS (`HTTPS`), else "http".
@@ -15,9 +15,11 @@ public struct RequestHead: Sendable {
     public var authority: String?
     /// Path and query, as sent.
     public var path: String
-    public var headerFields: Fields
+    public var headerFields: HeaderFields
 
-    public init(method: HTTPRequest.Method, scheme: String = "http", authority: String? = nil, path: String, headerFields: Fields = Fields()) {
+    public init(
+        method: HTTPRequest.Method, scheme: String = "http", authority: String? = nil, path: String, headerFields: HeaderFields = HeaderFields()
+    ) {
         self.method = method
         self.scheme = scheme
         self.authority = authority
@@ -29,51 +31,6 @@ public struct RequestHead: Sendable {
     public init(_ request: HTTPRequest) {
         self.init(
             method: request.method, scheme: request.scheme ?? "http", authority: request.authority, path: request.path ?? "/",
-            headerFields: Fields(request.headerFields))
-    }
-
-    /// One header field.
-    public struct Field: Sendable, Equatable {
-        public var name: HTTPField.Name
-        public var value: String
-
-        public init(name: HTTPField.Name, value: String) {
-            self.name = name
-            self.value = value
-        }
-    }
-
-    /// The header fields in the order they came, read by name.
-    public struct Fields: Sendable, RandomAccessCollection {
-        private var fields: [Field] = []
-
-        public init() {}
-
-        public init(_ fields: HTTPFields) {
-            self.fields = fields.map { Field(name: $0.name, value: $0.value) }
-        }
-
-        public mutating func append(_ name: HTTPField.Name, _ value: String) { fields.append(Field(name: name, value: value)) }
-        public mutating func reserveCapacity(_ capacity: Int) { fields.reserveCapacity(capacity) }
-
-        public var startIndex: Int { fields.startIndex }
-        public var endIndex: Int { fields.endIndex }
-        public subscript(position: Int) -> Field { fields[position] }
-
-        /// The first value of `name`: for the fields that are sent once (a web server passes each header
-        /// it received; `Authorization`, `If-Match`, an idempotency key are single-valued).
-        public func first(_ name: HTTPField.Name) -> String? {
-            for field in fields where field.name == name { return field.value }
-            return nil
-        }
-
-        /// Every value of `name` joined as `HTTPFields` joins them: with ", ", or "; " for `Cookie`.
-        public subscript(name: HTTPField.Name) -> String? {
-            var joined: String?
-            for field in fields where field.name == name {
-                if let text = joined { joined = text + (name == .cookie ? "; " : ", ") + field.value } else { joined = field.value }
-            }
-            return joined
-        }
+            headerFields: HeaderFields(request.headerFields))
     }
 }

@@ -55,9 +55,11 @@ public struct CORSPolicy: Sendable, Equatable {
 
     /// The headers every response carries: for an allowed origin, who may read it and which headers it
     /// exposes; `Vary: Origin` whenever CORS is on, since the answer then depends on the requesting origin.
-    func responseHeaders(_ head: RequestHead) -> HTTPFields {
+    /// The origin is echoed as sent: it equals an allow-list entry (ignoring case), which holds only
+    /// scheme, host and port characters.
+    func responseHeaders(_ head: RequestHead) -> HeaderFields {
         guard !allowedOrigins.isEmpty else { return [:] }
-        var fields: HTTPFields = [.vary: "Origin"]
+        var fields: HeaderFields = [.vary: "Origin"]
         if let origin = allowedOrigin(head) {
             fields[.accessControlAllowOrigin] = origin
             fields[.accessControlExposeHeaders] = Self.exposeHeaders
@@ -71,7 +73,7 @@ public struct CORSPolicy: Sendable, Equatable {
     }
 
     /// The answer to an allowed preflight on a path that has `methods` (`Allow`'s list).
-    static func preflightHeaders(methods: String) -> HTTPFields {
+    static func preflightHeaders(methods: String) -> HeaderFields {
         [.accessControlAllowMethods: methods, .accessControlAllowHeaders: allowHeaders, .accessControlMaxAge: maxAgeSeconds]
     }
 }

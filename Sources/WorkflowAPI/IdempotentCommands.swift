@@ -67,7 +67,8 @@ extension Response {
         self.init(status: HTTPResponse.Status(code: stored.status), json: stored.body)
         for name in Self.storedHeaders {
             guard let value = stored.headers[name.canonicalName] else { continue }
-            if name == .contentType { contentType = value } else { headers[name] = value }
+            // Written by this service, but read back from the database: checked like any outside text.
+            if name == .contentType { contentType = HeaderFields.legal(value) } else { headers[name] = HeaderFields.legal(value) }
         }
         headers[.idempotentReplayed] = "true"
     }

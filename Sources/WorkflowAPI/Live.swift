@@ -1,5 +1,5 @@
-import HTTPHead
-public import HTTPTypes
+public import HTTPHead
+import HTTPTypes
 import Logging
 import Synchronization
 import TextCoding
@@ -14,7 +14,7 @@ import Foundation
 /// What the API answers: a response now, or a request that waits for events (a long-poll or a stream)
 /// without holding a thread. The executable hands a waiter to the FastCGI server's parking lot.
 public enum APIReply: Sendable {
-    case respond(HTTPResponse, [UInt8])
+    case respond(ResponseHead, [UInt8])
     case wait(Waiter)
 }
 
@@ -26,7 +26,7 @@ public struct Waiter: Sendable {
     /// A stream's head and first events, written at once, and its heartbeat; nil for a long-poll.
     public let stream: StreamStart?
     /// The answer when too many requests wait already: 503 with Retry-After.
-    public let whenFull: (HTTPResponse, [UInt8])
+    public let whenFull: (ResponseHead, [UInt8])
     /// Look again after this long even if nothing wakes it (events held back when it started waiting).
     public let recheckAfter: Duration?
     /// Looks again (re-runs the query). `final`: the deadline passed or the server stops, so answer now.
@@ -35,7 +35,7 @@ public struct Waiter: Sendable {
 }
 
 public struct StreamStart: Sendable {
-    public let head: HTTPResponse
+    public let head: ResponseHead
     public let first: [UInt8]
     public let heartbeatEvery: Duration
     public let heartbeat: [UInt8]
@@ -47,7 +47,7 @@ public enum WaiterStep: Sendable, Equatable {
     /// As `wait`, and look again after `after` unwoken (events are held back behind a running transaction).
     case recheck(sending: [UInt8], after: Duration)
     /// End the request with this head (nil for a stream, whose head went out first) and body.
-    case finish(HTTPResponse?, [UInt8])
+    case finish(ResponseHead?, [UInt8])
 }
 
 /// Settings of the live-update endpoints.
@@ -128,7 +128,7 @@ extension WorkflowAPI {
     /// Turns a handler's `Waiting` into a `Waiter`: `rendered` is the response it came with (a stream's
     /// head and first events). Renders later responses for this request and ends a wait whose query
     /// fails with that error (a stream just ends: its head went out already).
-    func waiter(_ waiting: Waiting, rendered: (HTTPResponse, [UInt8]), for request: APIRequest, logger: Logger) -> Waiter {
+    func waiter(_ waiting: Waiting, rendered: (ResponseHead, [UInt8]), for request: APIRequest, logger: Logger) -> Waiter {
         var full = Problem.unavailable("Too many clients are waiting for events; retry shortly.", retryAfter: 2)
         full.type = "urn:workflowd:problem:too-many-waiters"
         let (fullHead, fullBody) = Response.problem(full).render(request: request)

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import HTTPHead
 import Workflows
 import TextCoding
 
@@ -12,7 +13,7 @@ struct Problem: Error {
     var detail: String
     /// Extension members, as raw JSON values, in order.
     var extensions: [(String, String)] = []
-    var headers: HTTPFields = [:]
+    var headers = HeaderFields()
 
     init(_ status: HTTPResponse.Status, _ slug: String?, title: String? = nil, detail: String) {
         self.status = status
@@ -49,7 +50,8 @@ struct Problem: Error {
 
     static func unauthorized(_ reason: String) -> Problem {
         var problem = Problem(.unauthorized, "invalid-token", title: "Unauthorized", detail: reason)
-        problem.headers[.wwwAuthenticate] = "Bearer error=\"invalid_token\", error_description=\"\(reason.replacingOccurrences(of: "\"", with: "'"))\""
+        problem.headers[.wwwAuthenticate] = HeaderFields.legal(
+            "Bearer error=\"invalid_token\", error_description=\"\(reason.replacingOccurrences(of: "\"", with: "'"))\"")
         return problem
     }
 

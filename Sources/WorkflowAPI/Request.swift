@@ -9,16 +9,15 @@ struct APIRequest {
     let path: String
     let segments: [Substring]
     let query: [(String, String)]
-    /// `X-Request-Id` as every response to this request carries it.
-    let requestIdField: HTTPField
-    var requestId: String { requestIdField.value }
+    /// `X-Request-Id` as every response to this request carries it (a legal field value).
+    let requestId: String
     /// Headers every response to this request carries, whatever renders it (CORS).
-    var responseHeaders: HTTPFields = [:]
+    var responseHeaders = HeaderFields()
 
-    init(head: RequestHead, body: [UInt8], requestIdField: HTTPField) {
+    init(head: RequestHead, body: [UInt8], requestId: String) {
         self.head = head
         self.body = body
-        self.requestIdField = requestIdField
+        self.requestId = requestId
         var full = head.path
         // Searched in the contiguous bytes: "?" is ASCII; `utf8.firstIndex(of:)` walks `String.UTF8View`
         // indices (~2 instructions a byte more, through a generic path).

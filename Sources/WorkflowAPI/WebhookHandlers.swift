@@ -1,3 +1,4 @@
+import HTTPHead
 import Foundation
 import HTTPTypes
 import Logging

@@ -123,12 +123,13 @@ public final class WorkflowAPI: Sendable {
 
     /// `handle` for a caller that holds an `HTTPTypes` request (tests).
     public func handle(_ head: HTTPRequest, body: [UInt8]) -> (HTTPResponse, [UInt8]) {
-        handle(RequestHead(head), body: body)
+        let (response, bytes) = handle(RequestHead(head), body: body)
+        return (response.httpResponse, bytes)
     }
 
     /// Answers one request without waiting: a request that would wait for events is answered as at its
     /// deadline (for callers that cannot park requests, such as tests).
-    public func handle(_ head: RequestHead, body: [UInt8]) -> (HTTPResponse, [UInt8]) {
+    public func handle(_ head: RequestHead, body: [UInt8]) -> (ResponseHead, [UInt8]) {
         switch reply(head, body: body) {
         case .respond(let response, let bytes):
             return (response, bytes)
@@ -144,7 +145,7 @@ public final class WorkflowAPI: Sendable {
     /// (a waiter's when it starts waiting).
     public func reply(_ head: RequestHead, body: [UInt8]) -> APIReply {
         let started = MonotonicClock.nanoseconds()
-        var request = APIRequest(head: head, body: body, requestIdField: Self.requestIdField(sent: head.headerFields.first(.requestID)))
+        var request = APIRequest(head: head, body: body, requestId: Self.requestId(sent: head.headerFields.first(.requestID)))
         let requestId = request.requestId
         request.responseHeaders = cors.responseHeaders(head)
         var log = RequestLog(base: logger, requestId: requestId)
@@ -160,9 +161,8 @@ public final class WorkflowAPI: Sendable {
             log.logger.error("unhandled error", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.path)"])
             response = .problem(.internalError)
         }
-        let (httpResponse, bytes) = response.render(request: request)
+        let (responseHead, bytes) = response.render(request: request)
         let elapsed = MonotonicClock.nanoseconds() - started
-        // `response.status`, not `httpResponse.status`: HTTPResponse parses its status back out of text.
         requestMetrics.record(
             route: routeLabel, method: Self.methodLabel(head.method), status: response.status.code, nanoseconds: elapsed)
         if logger.logLevel <= .info {
@@ -174,16 +174,16 @@ public final class WorkflowAPI: Sendable {
             log.logger.info("request", metadata: metadata)
         }
         if let waiting = response.waiting, head.method != .head {
-            return .wait(waiter(waiting, rendered: (httpResponse, bytes), for: request, logger: log.logger))
+            return .wait(waiter(waiting, rendered: (responseHead, bytes), for: request, logger: log.logger))
         }
-        return .respond(httpResponse, head.method == .head ? [] : bytes)
+        return .respond(responseHead, head.method == .head ? [] : bytes)
     }
 
     /// The `X-Request-Id` every response carries: the client's or nginx's id, at most 128 characters, else
-    /// a new one. Made a field here, which checks the value sent (a byte no field may hold becomes a space).
-    static func requestIdField(sent: String?) -> HTTPField {
-        guard let sent, !sent.isEmpty else { return HTTPField(name: .requestID, value: UUID.random().lowercaseText) }
-        return HTTPField(name: .requestID, value: sent.utf8.count > 128 ? String(sent.prefix(128)) : sent)
+    /// a new one. The value sent is made legal here (a byte no field may hold becomes a space).
+    static func requestId(sent: String?) -> String {
+        guard let sent, !sent.isEmpty else { return UUID.random().lowercaseText }
+        return HeaderFields.legal(sent.utf8.count > 128 ? String(sent.prefix(128)) : sent)
     }
 
     // MARK: Routing
@@ -461,7 +461,7 @@ struct Response {
     /// The body as it goes out (JSON unless `contentType` says otherwise).
     var body: [UInt8]
     var contentType = "application/json"
-    var headers: HTTPFields = [:]
+    var headers = HeaderFields()
     /// Set when the request waits for events instead of answering now (the response is then its answer
     /// should it be answered without waiting).
     var waiting: Waiting?
@@ -480,13 +480,13 @@ struct Response {
         var json = JSONBuffer(reservingCapacity: JSONWriter.capacity(for: instance))
         JSONWriter.instance(instance, for: caller, into: &json)
         var response = Response(status: status, json: json)
-        response.headers.append(HTTPField(name: .eTag, value: "\"\(instance.version)\""))
+        response.headers.append(.eTag, "\"\(instance.version)\"")
         return response
     }
 
     /// `Location` of a new instance (create, retry): appended, as no such field is there yet.
     mutating func addLocation(ofInstance id: UUID) {
-        headers.append(HTTPField(name: .location, value: "/api/v1/workflows/" + id.lowercaseText))
+        headers.append(.location, "/api/v1/workflows/" + id.lowercaseText)
     }
 
     static func problem(_ problem: Problem) -> Response {
@@ -499,26 +499,21 @@ struct Response {
 
     private var problem: Problem?
 
-    func render(request: APIRequest) -> (HTTPResponse, [UInt8]) {
+    func render(request: APIRequest) -> (ResponseHead, [UInt8]) {
         let bytes = problem.map { Array($0.body(instance: request.path, requestId: request.requestId).utf8) } ?? body
-        // Sized once and appended: only render writes these four fields (the subscript's search-and-replace
-        // cost an allocation each).
-        var fields = HTTPFields()
+        // Sized once and appended: only render writes these four fields.
+        var fields = HeaderFields()
         fields.reserveCapacity(headers.count + request.responseHeaders.count + 4)
         fields.append(contentsOf: headers)
         fields.append(contentsOf: request.responseHeaders)
-        fields.append(request.requestIdField)
-        fields.append(Self.noStore)
+        fields.append(.requestID, request.requestId)
+        fields.append(.cacheControl, "no-store")
         if status != .noContent {
-            fields.append(contentType == Self.json.value ? Self.json : HTTPField(name: .contentType, value: contentType))
-            fields.append(HTTPField(name: .contentLength, value: String(bytes.count)))
+            fields.append(.contentType, contentType)
+            fields.append(.contentLength, String(bytes.count))
         }
-        return (HTTPResponse(status: status, headerFields: fields), bytes)
+        return (ResponseHead(status: status, headerFields: fields), bytes)
     }
-
-    /// Built once: a field's value is checked for legal bytes each time one is made.
-    private static let noStore = HTTPField(name: .cacheControl, value: "no-store")
-    private static let json = HTTPField(name: .contentType, value: "application/json")
 }
 
 extension HTTPField.Name {

@@ -111,11 +111,37 @@ import Testing
     }
 
     @Test func responseHeadHasStatusLineAndFields() {
-        let response = HTTPResponse(status: .notFound, headerFields: [.contentType: "application/problem+json", .contentLength: "2"])
+        let response = ResponseHead(status: .notFound, headerFields: [.contentType: "application/problem+json", .contentLength: "2"])
         #expect(String(decoding: CGIMapping.responseHead(for: response), as: UTF8.self)
             == "Status: 404 Not Found\r\nContent-Type: application/problem+json\r\nContent-Length: 2\r\n\r\n")
-        let ok = HTTPResponse(status: .ok, headerFields: [.eTag: "\"3\""])
+        let ok = ResponseHead(status: .ok, headerFields: [.eTag: "\"3\""])
         #expect(String(decoding: CGIMapping.responseHead(for: ok), as: UTF8.self) == "Status: 200 OK\r\nETag: \"3\"\r\n\r\n")
+    }
+
+    /// Set by name, a field replaces every field of that name and goes last; nil removes them.
+    @Test func settingAFieldByNameReplacesEveryOneOfThatName() {
+        var fields: HeaderFields = [.vary: "Origin", .eTag: "\"1\"", .vary: "Accept"]
+        fields[.vary] = "Origin, Accept"
+        #expect(fields.map(\.name) == [.eTag, .vary] && fields[.vary] == "Origin, Accept")
+        fields[.eTag] = nil
+        #expect(fields.map(\.name) == [.vary] && fields.first(.eTag) == nil)
+    }
+
+    /// Response values are written as they are, so outside text is made legal first: no line break or
+    /// control byte can end a field early or start another.
+    @Test func outsideTextIsMadeALegalFieldValue() {
+        let legal = HeaderFields.legal(" a\r\nSet-Cookie: x\u{0}b ")
+        #expect(!legal.utf8.contains { $0 < 0x20 || $0 == 0x7F }, "\(legal.debugDescription)")
+        #expect(legal.hasPrefix("a") && legal.hasSuffix("b"))
+        #expect(HeaderFields.legal("Bearer error=\"invalid_token\"") == "Bearer error=\"invalid_token\"")
+    }
+
+    @Test func aResponseHeadAndAnHTTPResponseCarryTheSameStatusAndFields() {
+        let http = HTTPResponse(status: .created, headerFields: [.location: "/x", .eTag: "\"1\"", .vary: "Origin"])
+        let head = ResponseHead(http)
+        #expect(head.status == .created && head.status.reasonPhrase == "Created")
+        #expect(head.headerFields.map(\.name) == [.location, .eTag, .vary] && head.headerFields[.eTag] == "\"1\"")
+        #expect(head.httpResponse == http)
     }
 
     @Test func listenAddressParsing() {

@@ -24,8 +24,8 @@ import Testing
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }, handler: handler)
     }
 
-    static func hello(_ request: RequestHead, _ body: [UInt8]) -> (HTTPResponse, [UInt8]) {
-        (HTTPResponse(status: .ok, headerFields: [.contentType: "text/plain"]), Array("hello \(request.path)".utf8))
+    static func hello(_ request: RequestHead, _ body: [UInt8]) -> (ResponseHead, [UInt8]) {
+        (ResponseHead(status: .ok, headerFields: [.contentType: "text/plain"]), Array("hello \(request.path)".utf8))
     }
 
     @Test func stopOnAnIdleServerReturnsAtOnceAndRemovesItsSocketFile() throws {

@@ -119,7 +119,7 @@ import Testing
         let value = Atomic(0)
     }
 
-    static let full = (HTTPResponse(status: .serviceUnavailable, headerFields: [.retryAfter: "1"]), Array("full".utf8))
+    static let full = (ResponseHead(status: .serviceUnavailable, headerFields: [.retryAfter: "1"]), Array("full".utf8))
 
     /// `/wait/KEY` parks until woken (answers "woken KEY") or stopped ("stopped"); `/stream` parks as a
     /// stream that writes "tick" at each wake-up; anything else answers at once.
@@ -129,7 +129,7 @@ import Testing
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         ) { request, _ in
             let path = request.path
-            let ok = HTTPResponse(status: .ok, headerFields: [.contentType: "text/plain"])
+            let ok = ResponseHead(status: .ok, headerFields: [.contentType: "text/plain"])
             if path.hasPrefix("/wait/") {
                 let key = String(path.dropFirst(6))
                 return .park(Parking(keys: [key], deadline: .now + .seconds(30), whenFull: Self.full) { reason in
@@ -218,7 +218,7 @@ import Testing
             configuration: FastCGIServerConfiguration(address: .unix(path: socket, mode: 0o600), workers: 2),
             logger: Logger(label: "test") { _ in SwiftLogNoOpLogHandler() }
         ) { _, _ in
-            let ok = HTTPResponse(status: .ok, headerFields: [.contentType: "text/plain"])
+            let ok = ResponseHead(status: .ok, headerFields: [.contentType: "text/plain"])
             let stream = Parking.Stream(head: ok, first: Array("open\n".utf8), heartbeatEvery: .seconds(15), heartbeat: Array(":\n".utf8))
             return .park(Parking(keys: ["s"], deadline: .now + .seconds(30), stream: stream, whenFull: Self.full) { reason in
                 guard reason == .notified else { return .finish(nil, []) }

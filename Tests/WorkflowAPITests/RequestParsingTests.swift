@@ -24,7 +24,7 @@ import Testing
         func isJSON(_ value: String) -> Bool {
             var head = HTTPRequest(method: .post, scheme: "http", authority: nil, path: "/")
             head.headerFields[.contentType] = value
-            return APIRequest(head: RequestHead(head), body: [], requestIdField: HTTPField(name: .requestID, value: "r")).hasJSONContentType
+            return APIRequest(head: RequestHead(head), body: [], requestId: "r").hasJSONContentType
         }
         #expect(isJSON("application/json"))
         #expect(isJSON(" Application/JSON ; charset=utf-8"))
