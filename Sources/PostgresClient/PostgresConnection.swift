@@ -12,6 +12,8 @@ public final class PostgresConnection {
     var conn: OpaquePointer?
     private let pooling: ConnectionPooling
     private var preparedNames: [SQLText: String] = [:]
+    /// `PostgresStatement`s prepared on this connection, by number.
+    private var preparedStatements: [Bool] = []
     /// Set when a failure may have left the connection unusable; the pool then discards it.
     public private(set) var isBroken = false
 
@@ -138,16 +140,25 @@ public final class PostgresConnection {
         let count = Int32(query.binds.count)
         let result: OpaquePointer?
         if named && !query.plansEachExecution {
-            let name = try preparedName(for: query.text, binds: query.binds.count, conn: conn)
+            let name = if let statement = query.statement {
+                try preparedName(for: statement, conn: conn)
+            } else {
+                try preparedName(for: query.text, binds: query.binds.count, conn: conn)
+            }
             result = withOptionalCStringArray(query.binds) { PQexecPrepared(conn, name, count, $0, nil, nil, 0) }
         } else {
             result = query.text.withCString { sql in
                 withOptionalCStringArray(query.binds) { PQexecParams(conn, sql, count, nil, $0, nil, nil, 0) }
             }
         }
-        defer { PQclear(result) }
-        try check(result)
-        return Self.rows(of: result)
+        do {
+            try check(result)  // throws for a nil result
+        } catch {
+            PQclear(result)
+            throw error
+        }
+        // Freed with the last row that refers to it.
+        return PostgresRows(PostgresResult(result!))
     }
 
     /// BEGIN, run `body`, COMMIT; ROLLBACK if anything throws, so no caller can leave a transaction open.
@@ -170,6 +181,18 @@ public final class PostgresConnection {
     private func liveConnection() throws(PostgresError) -> OpaquePointer {
         guard let conn, !isBroken else { throw PostgresError(kind: .connectionFailed, message: "connection is closed") }
         return conn
+    }
+
+    private func preparedName(for statement: PostgresStatement, conn: OpaquePointer) throws(PostgresError) -> String {
+        if statement.number < preparedStatements.count, preparedStatements[statement.number] { return statement.name }
+        let result = statement.sql.withCString { PQprepare(conn, statement.name, $0, 0, nil) }
+        defer { PQclear(result) }
+        try check(result)
+        if statement.number >= preparedStatements.count {
+            preparedStatements.append(contentsOf: repeatElement(false, count: statement.number + 1 - preparedStatements.count))
+        }
+        preparedStatements[statement.number] = true
+        return statement.name
     }
 
     private func preparedName(for sql: SQLText, binds: Int, conn: OpaquePointer) throws(PostgresError) -> String {
@@ -210,35 +233,6 @@ public final class PostgresConnection {
 
     private static func errorMessage(_ conn: OpaquePointer) -> String {
         String(cString: PQerrorMessage(conn)).trimmingCharacters(in: .whitespacesAndNewlines)
-    }
-
-    private static func rows(of result: OpaquePointer?) -> PostgresRows {
-        let rowCount = Int32(PQntuples(result))
-        let columnCount = Int32(PQnfields(result))
-        var total = 0
-        for r in 0..<rowCount { for c in 0..<columnCount { total += Int(PQgetlength(result, r, c)) } }
-        var spans: [(start: Int32, length: Int32)] = []
-        spans.reserveCapacity(Int(rowCount * columnCount))
-        // Filled with memcpy into the array's uninitialized storage: `append(contentsOf:)` of a raw buffer
-        // is a generic path, ~100 instructions per value (a listing page has ~400 values).
-        let bytes = [UInt8](unsafeUninitializedCapacity: max(total, 1)) { buffer, initialized in
-            var offset = 0
-            for r in 0..<rowCount {
-                for c in 0..<columnCount {
-                    if PQgetisnull(result, r, c) == 1 {
-                        spans.append((Int32(offset), -1))
-                        continue
-                    }
-                    let length = PQgetlength(result, r, c)
-                    spans.append((Int32(offset), length))
-                    if length > 0 { memcpy(buffer.baseAddress! + offset, PQgetvalue(result, r, c), Int(length)) }
-                    offset += Int(length)
-                }
-            }
-            initialized = offset
-        }
-        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
-        return PostgresRows(values: ResultValues(bytes: bytes, spans: spans, columns: Int(columnCount)), affectedRows: affected)
     }
 }
 

@@ -1,3 +1,7 @@
+import CLibPQ
+#if canImport(Glibc)
+import Glibc
+#endif
 #if canImport(FoundationEssentials)
 public import FoundationEssentials
 #else
@@ -5,71 +9,102 @@ public import Foundation
 #endif
 import TextCoding
 
-/// The result of a statement, read in text format and copied out of libpq at once: every value of every
-/// row into one byte buffer. Numbers, booleans and UUIDs are parsed from those bytes; only text columns
-/// become strings, when asked for (a String per value cost an allocation each: 21 per instance row).
-public struct PostgresRows: Sendable {
-    public let rows: [PostgresRow]
-    /// Rows affected, for INSERT/UPDATE/DELETE without RETURNING.
-    public let affectedRows: Int
+/// The rows of a statement's result, read in text format where libpq keeps them: the result is held
+/// (and freed with the last row that refers to it), not copied. Numbers, booleans and UUIDs are parsed
+/// from the value's bytes; only text columns become strings, when asked for.
+///
+/// Copying every value into a Swift buffer first cost a get ~4.7 k instructions, most of them an
+/// unspecialized array allocation and its bookkeeping (bench/README.md); the C responder reads in place too.
+public struct PostgresRows: Sendable, RandomAccessCollection {
+    let result: PostgresResult
 
-    public var first: PostgresRow? { rows.first }
-    public var count: Int { rows.count }
+    init(_ result: PostgresResult) {
+        self.result = result
+    }
 
-    init(values: ResultValues, affectedRows: Int) {
-        rows = (0..<values.rowCount).map { PostgresRow(values: values, row: $0) }
-        self.affectedRows = affectedRows
+    public var startIndex: Int { 0 }
+    public var endIndex: Int { Int(result.rowCount) }
+    public subscript(position: Int) -> PostgresRow {
+        precondition(position >= 0 && position < endIndex, "row \(position) of \(endIndex)")
+        return PostgresRow(result: result, row: Int32(position), firstColumn: 0)
+    }
+
+    /// Rows affected, for INSERT/UPDATE/DELETE without RETURNING (0 for anything else).
+    public var affectedRows: Int {
+        guard let text = PQcmdTuples(result.pointer) else { return 0 }
+        return PostgresRow.integer(UnsafeRawBufferPointer(start: text, count: strlen(text))) ?? 0
     }
 }
 
-/// Every value of a result, row by row: `bytes` holds them back to back; `spans[row * columns + column]`
-/// says where each is (`length` -1: NULL).
-final class ResultValues: Sendable {
-    let bytes: [UInt8]
-    let spans: [(start: Int32, length: Int32)]
-    let columns: Int
-    var rowCount: Int { columns == 0 ? 0 : spans.count / columns }
+/// A libpq result, freed when the last value that refers to it goes. `@unchecked Sendable`: libpq never
+/// changes a result once it is returned, and reading one from any thread is safe (libpq's documentation:
+/// a PGresult is read-only and independent of its connection).
+final class PostgresResult: @unchecked Sendable {
+    let pointer: OpaquePointer
+    let rowCount: Int32
+    let columnCount: Int32
 
-    init(bytes: [UInt8], spans: [(start: Int32, length: Int32)], columns: Int) {
-        self.bytes = bytes
-        self.spans = spans
-        self.columns = columns
+    init(_ pointer: OpaquePointer) {
+        self.pointer = pointer
+        rowCount = PQntuples(pointer)
+        columnCount = PQnfields(pointer)
     }
 
-    /// One row from strings (nil: NULL).
-    convenience init(row: [String?]) {
-        var bytes: [UInt8] = []
-        var spans: [(start: Int32, length: Int32)] = []
-        for value in row {
-            guard let value else {
-                spans.append((Int32(bytes.count), -1))
-                continue
-            }
-            spans.append((Int32(bytes.count), Int32(value.utf8.count)))
-            bytes.append(contentsOf: value.utf8)
+    deinit { PQclear(pointer) }
+
+    /// A one-row result holding `values` as text (nil: NULL), built with libpq's own result API.
+    convenience init(row values: [String?]) {
+        guard let made = PQmakeEmptyPGresult(nil, PGRES_TUPLES_OK) else { fatalError("libpq could not allocate a result") }
+        var name: [CChar] = [0]
+        let described = name.withUnsafeMutableBufferPointer { name in
+            var columns = [PGresAttDesc](
+                repeating: PGresAttDesc(name: name.baseAddress, tableid: 0, columnid: 0, format: 0, typid: 25, typlen: -1, atttypmod: -1),
+                count: values.count)
+            return PQsetResultAttrs(made, Int32(values.count), &columns)
         }
-        self.init(bytes: bytes, spans: spans, columns: row.count)
+        precondition(described == 1, "libpq could not describe a result's columns")
+        for (column, value) in values.enumerated() {
+            // PQsetvalue copies the value; a NULL is a length of -1.
+            let stored = if let value {
+                value.withCString { PQsetvalue(made, 0, Int32(column), UnsafeMutablePointer(mutating: $0), Int32(value.utf8.count)) }
+            } else {
+                PQsetvalue(made, 0, Int32(column), nil, -1)
+            }
+            precondition(stored == 1, "libpq could not store a result's value")
+        }
+        self.init(made)
     }
 }
 
-/// One row; values are addressed by column index, as in the SELECT list.
+/// One row; values are addressed by column index, as in the SELECT list. Its values are read from the
+/// result, which it keeps alive.
 public struct PostgresRow: Sendable {
-    let values: ResultValues
-    let row: Int
+    let result: PostgresResult
+    let row: Int32
+    /// The result's column that is this row's column 0 (`columns(from:)`).
+    let firstColumn: Int32
 
-    init(values: ResultValues, row: Int) {
-        self.values = values
-        self.row = row
-    }
-
-    /// A row of these values (nil: NULL), e.g. columns of a wider row handed to a reader of fewer.
+    /// A row of these values (nil: NULL).
     public init(values: [String?]) {
-        self.init(values: ResultValues(row: values), row: 0)
+        self.init(result: PostgresResult(row: values), row: 0, firstColumn: 0)
     }
 
-    public var count: Int { values.columns }
+    init(result: PostgresResult, row: Int32, firstColumn: Int32) {
+        self.result = result
+        self.row = row
+        self.firstColumn = firstColumn
+    }
 
-    public func isNull(_ column: Int) -> Bool { span(column).length < 0 }
+    public var count: Int { Int(result.columnCount - firstColumn) }
+
+    /// This row's columns from `first` on, numbered from 0: the columns of a wider row handed to a reader
+    /// of fewer (e.g. an event's columns after an instance's), without copying them.
+    public func columns(from first: Int) -> PostgresRow {
+        precondition(first >= 0 && first <= count, "columns from \(first) of \(count)")
+        return PostgresRow(result: result, row: row, firstColumn: firstColumn + Int32(first))
+    }
+
+    public func isNull(_ column: Int) -> Bool { PQgetisnull(result.pointer, row, index(column)) == 1 }
 
     public func string(_ column: Int) throws(PostgresError) -> String {
         guard let value = optionalString(column) else { throw decodingError(column, "text") }
@@ -103,16 +138,16 @@ public struct PostgresRow: Sendable {
         return value
     }
 
-    private func span(_ column: Int) -> (start: Int32, length: Int32) {
-        precondition(column >= 0 && column < values.columns, "column \(column) of \(values.columns)")
-        return values.spans[row * values.columns + column]
+    /// The value's bytes in the result (nil: NULL), valid only inside `body`.
+    public func withBytes<T, E: Error>(_ column: Int, _ body: (UnsafeRawBufferPointer?) throws(E) -> T) throws(E) -> T {
+        let field = index(column)
+        guard PQgetisnull(result.pointer, row, field) == 0 else { return try body(nil) }
+        return try body(UnsafeRawBufferPointer(start: PQgetvalue(result.pointer, row, field), count: Int(PQgetlength(result.pointer, row, field))))
     }
 
-    /// The value's bytes (nil: NULL), valid only inside `body`.
-    private func withBytes<T>(_ column: Int, _ body: (UnsafeRawBufferPointer?) -> T) -> T {
-        let (start, length) = span(column)
-        guard length >= 0 else { return body(nil) }
-        return values.bytes.withUnsafeBytes { all in body(UnsafeRawBufferPointer(rebasing: all[Int(start)..<Int(start + length)])) }
+    private func index(_ column: Int) -> Int32 {
+        precondition(column >= 0 && column < count, "column \(column) of \(count)")
+        return firstColumn + Int32(column)
     }
 
     /// A decimal integer as PostgreSQL writes it (optional minus, digits); nil for anything else or on overflow.

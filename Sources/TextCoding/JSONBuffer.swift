@@ -120,16 +120,8 @@ public struct JSONBuffer {
             append(UInt8(ascii: "0") + UInt8(value))
             return
         }
-        if value < 0 { append(UInt8(ascii: "-")) }
-        // Digits from the last, at the end of a scratch buffer wide enough for any Int (20 digits).
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { scratch in
-            var rest = value.magnitude
-            var first = scratch.count
-            repeat {
-                first -= 1
-                scratch[first] = UInt8(ascii: "0") + UInt8(rest % 10)
-                rest /= 10
-            } while rest > 0
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: DecimalText.maxLength) { scratch in
+            let first = DecimalText.write(value, endingAt: scratch.count, in: scratch)
             append(UnsafeBufferPointer(rebasing: scratch[first...]))
         }
     }

@@ -131,21 +131,31 @@ struct RouteContext {
 /// Finds the route for a request.
 struct Router: Sendable {
     let routes: [Route]
-    /// `routes` by the number of segments in their template (table order kept): a request is compared only
-    /// with the routes its path could match, not with all of them.
-    private let routesByLength: [[Route]]
+    /// The metric label of each path template, in table order, then "unmatched": a match names its label by
+    /// position, so the request metrics find their handles by index instead of hashing the text.
+    let labels: [String]
+    var unmatchedLabel: Int { labels.count - 1 }
+    /// `routes` by the number of segments in their template (table order kept), each with its label: a
+    /// request is compared only with the routes its path could match, not with all of them.
+    private let routesByLength: [[(route: Route, label: Int)]]
 
     init(routes: [Route]) {
         self.routes = routes
-        var byLength = Array(repeating: [Route](), count: (routes.map(\.segments.count).max() ?? 0) + 1)
-        for route in routes { byLength[route.segments.count].append(route) }
+        var labels: [String] = []
+        var byLength = Array(repeating: [(route: Route, label: Int)](), count: (routes.map(\.segments.count).max() ?? 0) + 1)
+        for route in routes {
+            let label = labels.firstIndex(of: route.template) ?? labels.count
+            if label == labels.count { labels.append(route.template) }
+            byLength[route.segments.count].append((route, label))
+        }
+        self.labels = labels + ["unmatched"]
         routesByLength = byLength
     }
 
     enum Match {
-        case route(Route, parameters: PathParameters)
-        /// The path exists but not with this method: the methods it has, for `Allow`.
-        case methodNotAllowed(template: String, allow: [HTTPRequest.Method])
+        case route(Route, label: Int, parameters: PathParameters)
+        /// The path exists but not with this method: its label and the methods it has, for `Allow`.
+        case methodNotAllowed(label: Int, allow: [HTTPRequest.Method])
         case notFound
     }
 
@@ -156,17 +166,17 @@ struct Router: Sendable {
         guard path.count < routesByLength.count else { return .notFound }
         let candidates = routesByLength[path.count]
         let routeMethod = method == .head ? .get : method
-        for route in candidates where route.method == routeMethod {
-            if let parameters = route.parameters(matching: path) { return .route(route, parameters: parameters) }
+        for (route, label) in candidates where route.method == routeMethod {
+            if let parameters = route.parameters(matching: path) { return .route(route, label: label, parameters: parameters) }
         }
-        var template: String?
+        var found: Int?
         var methods: [HTTPRequest.Method] = []
-        for route in candidates where route.method != routeMethod && route.parameters(matching: path) != nil {
-            template = template ?? route.template
+        for (route, label) in candidates where route.method != routeMethod && route.parameters(matching: path) != nil {
+            found = found ?? label
             methods.append(route.method)
         }
-        guard let template else { return .notFound }
-        return .methodNotAllowed(template: template, allow: Self.allow(methods))
+        guard let found else { return .notFound }
+        return .methodNotAllowed(label: found, allow: Self.allow(methods))
     }
 
     /// The methods of one path as `Allow` lists them: each `GET` followed by `HEAD`.

@@ -106,7 +106,7 @@ public final class TokenVerifier: Sendable {
         var keys: KeySet
         /// The `reload` call these keys came from; a slower earlier call must not overwrite a later one.
         var ticket: UInt64 = 0
-        var cache: [CacheKey: VerifiedToken] = [:]
+        var cache = TokenCache()
     }
 
     let configuration: TokenVerifierConfiguration
@@ -139,7 +139,7 @@ public final class TokenVerifier: Sendable {
             if ticket > state.ticket {
                 state.keys = keys
                 state.ticket = ticket
-                state.cache.removeAll()
+                state.cache = TokenCache()
             }
             return state.keys.identifiers
         }
@@ -217,9 +217,9 @@ public final class TokenVerifier: Sendable {
         guard let header, !header.isEmpty else { throw AuthenticationError("Missing bearer token: send Authorization: Bearer <JWT>.") }
         // Looked up as sent: a header is cached only once its token passed every check, so a client's
         // every request after its first needs no parsing (nor a copy of the token).
-        let key = CacheKey(header)
+        let slot = TokenCache.slot(of: header)
         let lookup = state.withLock { state -> Lookup in
-            if let hit = state.cache[key] { return .hit(hit) }
+            if let hit = state.cache.token(at: slot, for: header) { return .hit(hit) }
             return .miss(state.keys)
         }
         let keys: KeySet
@@ -236,8 +236,7 @@ public final class TokenVerifier: Sendable {
         state.withLock { state in
             // Keys replaced while this token was checked: it was verified against the old ones.
             guard state.keys === keys else { return }
-            if state.cache.count >= Self.cacheLimit { state.cache.removeAll(keepingCapacity: true) }
-            state.cache[key] = found
+            state.cache.store(found, at: slot, for: header)
         }
         return found
     }
@@ -255,29 +254,43 @@ public final class TokenVerifier: Sendable {
         return String(credentials.trimmingHTTPWhitespace())
     }
 
-    /// Tokens verified before (in `State.cache`), with their time window: a client sends the same token
-    /// with every request, and verifying it (two JSON decodes and an HMAC or signature check) is a fifth of
-    /// a read's CPU. Kept under the exact `Authorization` value whose token passed every check; the time
-    /// checks are redone on each hit.
-    static let cacheLimit = 10_000
+    /// Tokens verified before, with their time window: a client sends the same token with every request,
+    /// and verifying it (two JSON decodes and an HMAC or signature check) is a fifth of a read's CPU. Kept
+    /// under the exact `Authorization` value whose token passed every check; the time checks are redone on
+    /// each hit.
+    ///
+    /// Direct-mapped: a value has one slot, chosen from the last 8 bytes of its text, which end the token's
+    /// signature (HS256's whole, part of a longer one) and so differ between any two tokens (a forged one
+    /// that does not is never cached: it fails verification). A value whose slot another holds takes it
+    /// over, and the other is verified again when it comes back. A dictionary hashed each value with
+    /// SipHash and went through generic lookup code: ~750 instructions and ~40 instruction-cache misses
+    /// of a get (bench/README.md); this is a multiply, an index and one comparison of the whole text.
+    struct TokenCache {
+        /// 8,192 slots (~0.6 MiB): room for thousands of clients' tokens at once.
+        static let slotBits = 13
+        static let slotCount = 1 << slotBits
+        private var slots: [(header: String, token: VerifiedToken)?] = Array(repeating: nil, count: slotCount)
 
-    /// An `Authorization` value with its hash computed before the lock is taken: the workers share one
-    /// cache, and hashing a few hundred bytes inside the lock made them queue for it. Only the last 43 bytes
-    /// are hashed: they end the token's signature (HS256's whole, part of a longer one), which tokens that
-    /// differ anywhere differ in (a forged one that does not is never cached: it fails verification).
-    /// Equality compares the whole text.
-    struct CacheKey: Hashable {
-        let text: String
-        let hash: Int
-        init(_ text: String) {
-            self.text = text
-            var bytes = text
-            var hasher = Hasher()
-            bytes.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: $0.suffix(43)))) }
-            hash = hasher.finalize()
+        /// `header`'s slot, computed before the lock is taken: the workers share one cache.
+        static func slot(of header: String) -> Int {
+            var text = header
+            let tail = text.withUTF8 { bytes -> UInt64 in
+                var tail: UInt64 = 0
+                for byte in bytes.suffix(8) { tail = tail << 8 | UInt64(byte) }
+                return tail
+            }
+            // Fibonacci hashing: the multiply spreads every byte of the tail over the top bits.
+            return Int((tail &* 0x9E37_79B9_7F4A_7C15) >> UInt64(64 - slotBits))
         }
-        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
-        static func == (a: CacheKey, b: CacheKey) -> Bool { a.hash == b.hash && a.text == b.text }
+
+        func token(at slot: Int, for header: String) -> VerifiedToken? {
+            guard let held = slots[slot], held.header == header else { return nil }
+            return held.token
+        }
+
+        mutating func store(_ token: VerifiedToken, at slot: Int, for header: String) {
+            slots[slot] = (header, token)
+        }
     }
 
     enum Lookup {

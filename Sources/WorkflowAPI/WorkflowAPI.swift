@@ -58,7 +58,7 @@ public final class WorkflowAPI: Sendable {
     let live: LiveSettings
     let tickets: StreamTickets
     let cors: CORSPolicy
-    private let requestMetrics = RequestMetrics()
+    private let requestMetrics = RequestMetrics(labelCount: WorkflowAPI.router.labels.count)
 
     public init(
         service: WorkflowService, verifier: TokenVerifier, maxBodyBytes: Int, logger: Logger,
@@ -149,7 +149,7 @@ public final class WorkflowAPI: Sendable {
         let requestId = request.requestId
         request.responseHeaders = cors.responseHeaders(head)
         var log = RequestLog(base: logger, requestId: requestId)
-        var routeLabel = "unmatched"
+        var routeLabel = Self.router.unmatchedLabel
         var response: Response
         do {
             response = try dispatch(request, routeLabel: &routeLabel, log: &log)
@@ -164,7 +164,7 @@ public final class WorkflowAPI: Sendable {
         let (responseHead, bytes) = response.render(request: request)
         let elapsed = MonotonicClock.nanoseconds() - started
         requestMetrics.record(
-            route: routeLabel, method: Self.methodLabel(head.method), status: response.status.code, nanoseconds: elapsed)
+            label: routeLabel, of: Self.router, method: Self.methodLabel(head.method), status: response.status.code, nanoseconds: elapsed)
         if logger.logLevel <= .info {
             var metadata: Logger.Metadata = [
                 "method": "\(head.method.rawValue)", "path": "\(request.path)", "status": "\(response.status.code)",
@@ -203,15 +203,16 @@ public final class WorkflowAPI: Sendable {
         }
     }
 
-    /// Finds the route, checks who may call it and runs its handler. `routeLabel` becomes the route's
-    /// template (the metric label: ids never explode the label space) once the path is known; `log` gets the
+    /// Finds the route, checks who may call it and runs its handler. `routeLabel` becomes the position of the
+    /// route's template in `router.labels` (the metric label: ids never explode the label space) once the
+    /// path is known; `log` gets the
     /// caller and the instance once they are known.
-    private func dispatch(_ request: APIRequest, routeLabel: inout String, log: inout RequestLog) throws -> Response {
+    private func dispatch(_ request: APIRequest, routeLabel: inout Int, log: inout RequestLog) throws -> Response {
         switch Self.router.match(request.head.method, request.segments) {
         case .notFound:
             throw Problem.notFound
-        case .methodNotAllowed(let template, let allow):
-            routeLabel = template
+        case .methodNotAllowed(let label, let allow):
+            routeLabel = label
             let list = allow.map(\.rawValue).joined(separator: ", ")
             if cors.isAllowedPreflight(request.head) {
                 var preflight = Response(status: .noContent, json: "")
@@ -221,8 +222,8 @@ public final class WorkflowAPI: Sendable {
             var problem = Problem(.methodNotAllowed, nil, detail: "\(request.head.method.rawValue) is not supported here; use \(list).")
             problem.headers[.allow] = list
             throw problem
-        case .route(let route, let parameters):
-            routeLabel = route.template
+        case .route(let route, let label, let parameters):
+            routeLabel = label
             var (principal, expires): (Principal?, Date?)
             switch route.access {
             case .anyone: break
@@ -480,7 +481,7 @@ struct Response {
         var json = JSONBuffer(reservingCapacity: JSONWriter.capacity(for: instance))
         JSONWriter.instance(instance, for: caller, into: &json)
         var response = Response(status: status, json: json)
-        response.headers.append(.eTag, "\"\(instance.version)\"")
+        response.headers.append(.eTag, DecimalText.quoted(instance.version))
         return response
     }
 
@@ -510,7 +511,7 @@ struct Response {
         fields.append(.cacheControl, "no-store")
         if status != .noContent {
             fields.append(.contentType, contentType)
-            fields.append(.contentLength, String(bytes.count))
+            fields.append(.contentLength, DecimalText.string(bytes.count))
         }
         return (ResponseHead(status: status, headerFields: fields), bytes)
     }

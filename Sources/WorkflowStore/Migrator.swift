@@ -134,7 +134,7 @@ public struct Migrator: Sendable {
             "SELECT version, name, checksum, to_char(applied_at, 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM schema_migrations ORDER BY version")
         var applied: [(Int, String, String)] = []
         var appliedVersions = Set<Int>()
-        for row in rows.rows {
+        for row in rows {
             let version = try row.int(0)
             guard let migration = migrations.first(where: { $0.version == version }) else {
                 throw MigrationError.unknownAppliedVersion(version)

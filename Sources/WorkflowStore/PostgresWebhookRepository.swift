@@ -54,14 +54,14 @@ public struct PostgresWebhookRepository: WebhookRepository {
     public func subscriptions() throws -> [WebhookSubscription] {
         try run { connection in
             try connection.query("SELECT \(unescaped: Self.subscriptionColumns) FROM webhook_subscriptions s ORDER BY s.created_at, s.id")
-                .rows.map(Self.subscription(from:))
+                .map(Self.subscription(from:))
         }
     }
 
     public func subscription(id: UUID) throws -> WebhookSubscription? {
         try run { connection in
             try connection.query("SELECT \(unescaped: Self.subscriptionColumns) FROM webhook_subscriptions s WHERE s.id = \(id)")
-                .rows.first.map(Self.subscription(from:))
+                .first.map(Self.subscription(from:))
         }
     }
 
@@ -123,8 +123,8 @@ public struct PostgresWebhookRepository: WebhookRepository {
                 WHERE s.id = \(subscriptionId)
                 ORDER BY d.event_id DESC
                 """)
-            guard !rows.rows.isEmpty else { return nil }
-            return try rows.rows.filter { !$0.isNull(0) }.map(Self.delivery(from:))
+            guard !rows.isEmpty else { return nil }
+            return try rows.filter { !$0.isNull(0) }.map(Self.delivery(from:))
         }
     }
 
@@ -244,7 +244,7 @@ public struct PostgresWebhookRepository: WebhookRepository {
                 ORDER BY d.next_attempt_at
                 """)
         }
-        return try rows.rows.map { row in
+        return try rows.map { row in
             ClaimedDelivery(
                 id: try row.uuid(0), subscriptionId: try row.uuid(1), url: try row.string(2),
                 secrets: [WebhookSecret(text: try row.string(3))] + (row.optionalString(4).map { [WebhookSecret(text: $0)] } ?? []),

@@ -89,7 +89,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // the definition exists and the claim succeeded. A concurrent request with the same key waits on
         // the key's unique index until this one commits, then finds the key taken.
         let rows = try run { connection in
-            try connection.query(PostgresQuery(unsafeSQL: Self.createSQL, binds: [
+            try connection.query(PostgresQuery(Self.createSQL, binds: [
                 new.definitionId, new.userId.postgresText, idempotency?.key, idempotency?.requestHash, new.id.postgresText,
                 new.context.text, event.type.rawValue, event.fromStatus?.rawValue, event.toStatus?.rawValue, event.step.postgresText,
                 event.reason, event.data?.text,
@@ -114,7 +114,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// The create statement, written once (building it by interpolation cost ~5 k instructions per create):
     /// $1 definition, $2 user, $3 idempotency key, $4 request hash, $5 instance id, $6 context, then the
     /// event's $7 type, $8 from, $9 to, $10 step, $11 reason, $12 data.
-    static let createSQL = """
+    static let createSQL = PostgresStatement("""
         WITH def AS (
             SELECT id, jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = $1
         ), k AS (
@@ -141,7 +141,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             FROM i
         )
         SELECT \(instanceColumns) FROM i, def, docs
-        """
+        """)
 
     private func earlierClaim(of key: String, by userId: UUID) throws -> (requestHash: String, instanceId: UUID)? {
         try run { connection in
@@ -201,12 +201,12 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                     // was granted, so it sees the answer of whoever held the key before.
                     let lock = try connection.query(
                         "SELECT pg_try_advisory_xact_lock(hashtextextended(\(userId.lowercaseText) || ' ' || \(claim.key), \(Self.keyLockSeed)::int8))")
-                    guard try lock.rows.first?.bool(0) == true else { return .inFlight }
+                    guard try lock.first?.bool(0) == true else { return .inFlight }
                     let earlier = try connection.query("""
                         SELECT request_hash, response_status, response_headers, response_body FROM idempotency_keys
                         WHERE user_id = \(userId) AND key = \(claim.key) AND created_at >= now() - interval '\(unescaped: Self.idempotencyWindow)'
                         """)
-                    if let row = earlier.rows.first {
+                    if let row = earlier.first {
                         // A create's key holds an instance, not an answer: another kind of request.
                         guard try row.string(0) == claim.requestHash, !row.isNull(1) else { return .keyReused }
                         return .replay(StoredResponse(
@@ -228,7 +228,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                             WHERE idempotency_keys.created_at < now() - interval '\(unescaped: Self.idempotencyWindow)'
                         RETURNING 1
                         """)
-                    guard kept.rows.count == 1 else {
+                    guard kept.count == 1 else {
                         undone = .keyReused
                         throw RollBack()
                     }
@@ -256,7 +256,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// kind, the overdue count the waits past their deadline in `workflow_instances_wait_deadlines`.
     public func openWaits() throws -> [OpenWaits] {
         try run { connection in
-            try connection.query(PostgresQuery(unsafeSQL: Self.openWaitsSQL, binds: [])).rows.map { row in
+            try connection.query(PostgresQuery(unsafeSQL: Self.openWaitsSQL, binds: [])).map { row in
                 guard let kind = Awaiting.Kind(rawValue: try row.string(0)) else {
                     throw PostgresError(kind: .decoding, message: "unknown wait kind")
                 }
@@ -277,20 +277,20 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
 
     public func instance(id: UUID) throws -> WorkflowInstance? {
         try run { connection in
-            let rows = try connection.query(PostgresQuery(unsafeSQL: Self.instanceByIdSQL, binds: [id.postgresText]))
+            let rows = try connection.query(PostgresQuery(Self.instanceByIdSQL, binds: [id.postgresText]))
             return try rows.first.map(Self.instance(from:))
         }
     }
 
     /// The most frequent statement (every get, and the reads before a change), written once rather than
     /// interpolated per request.
-    static let instanceByIdSQL = """
+    static let instanceByIdSQL = PostgresStatement("""
         SELECT \(instanceColumns)
         FROM workflow_instances i
         CROSS JOIN LATERAL (SELECT jsonb_array_length(steps) AS total FROM workflow_definitions WHERE id = i.workflow_definition_id) d
         \(documentsJoin)
         WHERE i.id = $1
-        """
+        """)
 
     public func instances(matching query: InstanceQuery) throws -> [WorkflowInstance] {
         var conditions: [String] = []
@@ -328,7 +328,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // on how many rows the filter matches: only a plan made with its value can tell.
         statement.plansEachExecution = query.context != nil || query.stepData != nil
         return try run { connection in
-            try connection.query(statement).rows.map(Self.instance(from:))
+            try connection.query(statement).map(Self.instance(from:))
         }
     }
 
@@ -341,7 +341,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             query.userId.postgresText, start.createdAt.microsecondsSinceEpoch.postgresText, start.id.postgresText, query.limit.postgresText,
         ]
         return try run { connection in
-            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows.map(Self.instance(from:))
+            try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).map(Self.instance(from:))
         }
     }
 
@@ -395,7 +395,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         // `old` locks the row and reads it as it is now (a concurrent writer is waited for), so the
         // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.
         func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
-        return try conditionalChange(PostgresQuery(unsafeSQL: Self.transitionSQL, binds: [
+        return try conditionalChange(PostgresQuery(Self.transitionSQL, binds: [
             t.ownerId?.postgresText, t.instanceId.postgresText, t.target.rawValue, list(t.firstStepFrom),
             t.awaiting.map { $0.json(counts: false) }, t.awaiting?.dueAt?.microsecondsSinceEpoch.postgresText,
             list(t.allowedFrom), list(t.onlyWithoutSchemaFrom), t.expectedVersion?.postgresText,
@@ -407,7 +407,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// instructions per request): $1 owner scope, $2 instance, $3 target, $4 states that start the first
     /// step, $5 the wait, $6 its due time (µs), $7 allowed states, $8 states allowed only without a schema,
     /// $9 expected version, then the event's $10 type, $11 reason, $12 data, $13 actor.
-    static let transitionSQL = """
+    static let transitionSQL = PostgresStatement("""
         WITH old AS (
             SELECT id, status, version, awaiting, status_changed_at, ($1::uuid IS NULL OR user_id = $1::uuid) AS visible
             FROM workflow_instances WHERE id = $2
@@ -429,10 +429,10 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             FROM i, old
         )
         \(outcomeSelect)
-        """
+        """)
 
     public func advance(_ a: ConditionalAdvance) throws -> ChangeOutcome {
-        try conditionalChange(PostgresQuery(unsafeSQL: Self.advanceSQL, binds: [
+        try conditionalChange(PostgresQuery(Self.advanceSQL, binds: [
             a.ownerId?.postgresText, a.instanceId.postgresText, a.output.text, a.expectedVersion?.postgresText, a.actorId.postgresText,
         ]))
     }
@@ -442,7 +442,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// completion). From a gated step the instance waits for the gate's approval instead, keeping the output
     /// with the wait. Written once, like the others: $1 owner scope, $2 instance, $3 the step's output,
     /// $4 expected version, $5 actor.
-    static let advanceSQL = """
+    static let advanceSQL = PostgresStatement("""
         WITH \(lockedStep(also: "d.steps -> (w.current_step - 1) -> 'approval' AS gate,")), i AS (
             UPDATE workflow_instances w
             SET status = CASE WHEN old.gate IS NOT NULL THEN 'WaitingForApproval'
@@ -474,7 +474,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             ORDER BY e.ord
         )
         \(outcomeSelectAfterStepDataChange)
-        """
+        """)
 
     /// `old` of a step's change: the instance ($2) locked, with its definition's steps, and whether the owner
     /// scope ($1, NULL for none) lets the caller see it; `columns` adds to the selected ones.
@@ -491,7 +491,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     }
 
     public func provideInput(_ input: ConditionalInput) throws -> ChangeOutcome {
-        try conditionalChange(PostgresQuery(unsafeSQL: Self.provideInputSQL, binds: [
+        try conditionalChange(PostgresQuery(Self.provideInputSQL, binds: [
             input.ownerId?.postgresText, input.instanceId.postgresText, input.data.text, input.expectedVersion.postgresText,
             input.actorId.postgresText,
         ]))
@@ -499,7 +499,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
 
     /// Like `advanceSQL`: the step id comes from the definition; the input ends the wait. $1 owner scope,
     /// $2 instance, $3 the input, $4 expected version, $5 actor.
-    static let provideInputSQL = """
+    static let provideInputSQL = PostgresStatement("""
         WITH \(lockedStep(also: "")), i AS (
             UPDATE workflow_instances w
             SET status = 'Running', awaiting = NULL, due_at = NULL, status_changed_at = now(),
@@ -518,11 +518,11 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             ORDER BY e.ord
         )
         \(outcomeSelectAfterStepDataChange)
-        """
+        """)
 
     public func decide(_ d: ConditionalDecision) throws -> ChangeOutcome {
         let decision: String? = if case .decision(let value) = d.kind { value.rawValue } else { nil }
-        return try conditionalChange(PostgresQuery(unsafeSQL: Self.decideSQL, binds: [
+        return try conditionalChange(PostgresQuery(Self.decideSQL, binds: [
             d.instanceId.postgresText, (d.kind == .override).postgresText, decision,
             d.waitStartedAt.microsecondsSinceEpoch.postgresText, d.approverId.postgresText, d.comment,
         ]))
@@ -533,7 +533,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     /// completes a gate's step, a rejection applies onReject, any other approval is recorded. Concurrent
     /// decisions queue on the lock, so each sees the ones before it. $1 instance, $2 override, $3 the
     /// decision (approve, reject; NULL for an override), $4 when the wait began (µs), $5 approver, $6 comment.
-    static let decideSQL = """
+    static let decideSQL = PostgresStatement("""
         WITH old AS (
             SELECT w.id, w.status, w.version, w.current_step, w.awaiting, w.status_changed_at, d.steps,
                    jsonb_array_length(d.steps) AS step_count, true AS visible
@@ -588,7 +588,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             ORDER BY e.ord
         )
         \(outcomeSelectAfterStepDataChange)
-        """
+        """)
 
     public func applyDeadlines(passedBy now: Timestamp, limit: Int) throws -> [WorkflowInstance] {
         // `old` takes the expired waits it can lock at once and skips those another process (or an answer)
@@ -633,7 +633,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 \(unescaped: Self.documentsJoin)
                 """)
         }
-        return try rows.rows.map { row in
+        return try rows.map { row in
             let instance = try Self.instance(from: row)
             let found = Self.instanceColumnCount
             changed(instance, from: try row.string(found), since: Timestamp(microsecondsSinceEpoch: try row.int64(found + 1)))
@@ -792,7 +792,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
                 ORDER BY id
                 LIMIT \(limit)::int
                 """)
-            return try rows.rows.map(Self.event(from:))
+            return try rows.map(Self.event(from:))
         }
     }
 
@@ -843,7 +843,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             String(query.after.txid), query.after.eventId.postgresText, query.scanLimit.postgresText, query.ownerId?.postgresText,
             query.approverId?.postgresText,
         ]
-        let rows = try run { connection in try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)).rows }
+        let rows = try run { connection in try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds)) }
         let base = Self.instanceColumnCount
         var items: [(event: WorkflowEvent, position: FeedPosition, instance: WorkflowInstance)] = []
         var scanned = 0
@@ -856,7 +856,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             let position = FeedPosition(txid: txid, eventId: try row.int64(base))
             last = position
             guard !row.isNull(0) else { continue }
-            let event = try Self.event(from: PostgresRow(values: (base..<(base + 10)).map(row.optionalString)))
+            let event = try Self.event(from: row.columns(from: base))
             items.append((event, position, try Self.instance(from: row)))
         }
         let heldBack = try rows.first.map { try $0.bool(base + 11) } ?? false
@@ -907,7 +907,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         var result: [WorkflowDefinition] = []
         var steps: [WorkflowStep] = []
         var head: (id: String, name: String, description: String)?
-        for row in rows.rows {
+        for row in rows {
             let id = try row.string(0)
             if let current = head, current.id != id {
                 result.append(WorkflowDefinition(id: current.id, name: current.name, description: current.description, steps: steps))
@@ -924,7 +924,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     }
 
     static func instance(from row: PostgresRow) throws -> WorkflowInstance {
-        guard let status = WorkflowStatus(rawValue: try row.string(3)) else {
+        guard let status = row.withBytes(3, { $0.flatMap(WorkflowStatus.init(utf8:)) }) else {
             throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
         }
         return WorkflowInstance(

@@ -16,7 +16,7 @@ struct ReadinessCheck: Sendable {
     func report() -> HealthReport {
         do {
             let applied = try pool.withConnection { connection in
-                try connection.query("SELECT version, checksum FROM schema_migrations").rows.map { row in
+                try connection.query("SELECT version, checksum FROM schema_migrations").map { row in
                     (version: try row.int(0), checksum: try row.string(1))
                 }
             }

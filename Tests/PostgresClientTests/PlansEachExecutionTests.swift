@@ -15,7 +15,7 @@ struct PlansEachExecutionTests {
         containment.plansEachExecution = true
         for _ in 1...7 { #expect(try connection.query(containment).first?.bool(0) == true) }
         let prepared = "SELECT statement FROM pg_prepared_statements ORDER BY name"
-        #expect(try connection.query(PostgresQuery(stringLiteral: prepared)).rows.map { try $0.string(0) } == [prepared])
+        #expect(try connection.query(PostgresQuery(stringLiteral: prepared)).map { try $0.string(0) } == [prepared])
         #expect(try connection.query(containment).first?.bool(0) == true)
     }
 }

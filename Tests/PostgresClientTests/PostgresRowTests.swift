@@ -19,4 +19,22 @@ import Testing
         #expect(throws: PostgresError.self) { try PostgresRow(values: [nil]).int(0) }
         #expect(try PostgresRow(values: ["-42"]).int(0) == -42)
     }
+
+    /// A row made in Swift holds its values as a result from PostgreSQL does: text, empty text and NULL
+    /// apart, UTF-8 intact; a reader of fewer columns sees the columns from where it starts, numbered from 0.
+    @Test func aRowsValuesAndTheColumnsFromAnyPointAreReadInPlace() throws {
+        let row = PostgresRow(values: ["a1", "", nil, "t", "zoë"])
+        #expect(row.count == 5)
+        #expect(try row.string(0) == "a1")
+        #expect(try row.string(1) == "")
+        #expect(row.optionalString(2) == nil && row.isNull(2))
+        #expect(try row.bool(3))
+        #expect(try row.string(4) == "zoë")
+        let tail = row.columns(from: 2)
+        #expect(tail.count == 3 && tail.isNull(0))
+        #expect(try tail.bool(1))
+        #expect(try tail.string(2) == "zoë")
+        #expect(row.columns(from: 5).count == 0)
+        #expect(throws: PostgresError.self) { try row.string(2) }
+    }
 }

@@ -180,8 +180,10 @@ import Workflows
         func label(_ path: String) -> String {
             let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
             switch router.match(.get, segments) {
-            case .route(let route, _): return route.template
-            case .methodNotAllowed(let template, _): return template
+            case .route(let route, let label, _):
+                #expect(router.labels[label] == route.template)
+                return route.template
+            case .methodNotAllowed(let label, _): return router.labels[label]
             case .notFound: return "unmatched"
             }
         }
@@ -201,7 +203,7 @@ import Workflows
         let id = UUID()
         func parameters(_ path: String) -> PathParameters? {
             let segments = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst().map { $0 }
-            if case .route(_, let parameters) = WorkflowAPI.router.match(.post, segments) { return parameters }
+            if case .route(_, _, let parameters) = WorkflowAPI.router.match(.post, segments) { return parameters }
             return nil
         }
         let found = try #require(parameters("/api/v1/workflows/\(id.uuidString)/transitions"))

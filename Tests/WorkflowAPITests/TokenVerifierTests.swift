@@ -172,6 +172,23 @@ import Workflows
         #expect(throws: AuthenticationError.self) { try v.principal(fromAuthorization: token, now: now) }
         #expect(throws: AuthenticationError.self) { try v.principal(fromAuthorization: "Bearer \(token)x", now: now) }
     }
+
+    /// Each header has one slot, from its last bytes; a header whose slot another holds takes it over, and
+    /// the one it displaced is a miss (verified again) until it is stored back.
+    @Test func aTokenCacheSlotHoldsOneHeaderAndOnlyItsExactText() {
+        var cache = TokenVerifier.TokenCache()
+        let token = TokenVerifier.VerifiedToken(principal: Principal(userId: user, roles: [.viewer]), expires: now, notBefore: nil)
+        let a = "Bearer aaaa.bbbb.signature-one", b = "Bearer aaaa.bbbb.signature-two"
+        #expect((0..<TokenVerifier.TokenCache.slotCount).contains(TokenVerifier.TokenCache.slot(of: a)))
+        #expect(TokenVerifier.TokenCache.slot(of: a) != TokenVerifier.TokenCache.slot(of: b), "the tails differ, so do the slots")
+        #expect(TokenVerifier.TokenCache.slot(of: "Bearer x" + a.dropFirst(8)) == TokenVerifier.TokenCache.slot(of: a), "only the tail counts")
+        let slot = TokenVerifier.TokenCache.slot(of: a)
+        cache.store(token, at: slot, for: a)
+        #expect(cache.token(at: slot, for: a)?.principal.userId == user)
+        #expect(cache.token(at: slot, for: "Bearer x" + a.dropFirst(8)) == nil, "the same slot, another text: a miss")
+        cache.store(token, at: slot, for: b)
+        #expect(cache.token(at: slot, for: a) == nil && cache.token(at: slot, for: b) != nil)
+    }
 }
 
 /// Key rotation: `reload` swaps the whole key set while requests are verified, or keeps it when the new

@@ -92,8 +92,8 @@ struct MigratorDatabaseTests {
             SELECT relname, array_to_string(reloptions, ',') FROM pg_class c JOIN pg_am a ON a.oid = c.relam
             WHERE a.amname = 'gin' AND relname LIKE 'workflow%' ORDER BY relname
             """)
-        #expect(rows.rows.map { try? $0.string(0) } == ["workflow_instance_documents_context", "workflow_instance_documents_step_data"])
-        #expect(rows.rows.map { $0.optionalString(1) } == ["fastupdate=off", "fastupdate=off"])
+        #expect(rows.map { try? $0.string(0) } == ["workflow_instance_documents_context", "workflow_instance_documents_step_data"])
+        #expect(rows.map { $0.optionalString(1) } == ["fastupdate=off", "fastupdate=off"])
     }
 
     /// Migrations/0015 moves every instance's context and step_data to workflow_instance_documents, and the
@@ -116,7 +116,7 @@ struct MigratorDatabaseTests {
         let rows = try connection.query("""
             SELECT workflow_instance_id::text, context::text, step_data::text FROM workflow_instance_documents ORDER BY 1
             """)
-        #expect(rows.rows.map { [try? $0.string(0), try? $0.string(1), try? $0.string(2)] } == [
+        #expect(rows.map { [try? $0.string(0), try? $0.string(1), try? $0.string(2)] } == [
             ["00000000-0000-7000-8000-000000000001", #"{"projectName": "Apollo"}"#, #"{"step-1": {"done": true}}"#],
             ["00000000-0000-7000-8000-000000000002", "{}", "{}"],
         ])

@@ -85,7 +85,7 @@ struct PostgresWebhookRepositoryTests {
         let connection = try database.connect()
         defer { connection.close() }
         func outbox() throws -> [String] {
-            try connection.query("SELECT cardinality(subscription_ids)::int8 FROM webhook_outbox ORDER BY event_id").rows.map { String(try $0.int(0)) }
+            try connection.query("SELECT cardinality(subscription_ids)::int8 FROM webhook_outbox ORDER BY event_id").map { String(try $0.int(0)) }
         }
         _ = try create()
         #expect(try outbox().isEmpty)

@@ -257,7 +257,7 @@ struct PostgresWorkflowRepositoryTests {
         try connection.execute("VACUUM workflow_instances")
         try connection.execute("SET enable_seqscan = off")
         try connection.execute("SET enable_bitmapscan = off")
-        let plan = try connection.query(PostgresQuery(unsafeSQL: "EXPLAIN " + PostgresWorkflowRepository.openWaitsSQL, binds: [])).rows.map { try $0.string(0) }
+        let plan = try connection.query(PostgresQuery(unsafeSQL: "EXPLAIN " + PostgresWorkflowRepository.openWaitsSQL, binds: [])).map { try $0.string(0) }
         let scans = plan.filter { $0.contains("Scan") }
         #expect(scans.count == 4 && scans.allSatisfy { $0.contains("Index Only Scan") }, "\(plan.joined(separator: "\n"))")
     }

@@ -32,6 +32,16 @@ import TextCoding
         }
     }
 
+    /// A state read from a row's bytes: exactly its name, nothing else.
+    @Test func eachStateIsReadFromTheBytesOfItsNameAndNothingElse() {
+        func read(_ text: String) -> WorkflowStatus? {
+            var text = text
+            return text.withUTF8 { WorkflowStatus(utf8: UnsafeRawBufferPointer($0)) }
+        }
+        for state in WorkflowStatus.allCases { #expect(read(state.rawValue) == state) }
+        for text in ["", "running", "Runnin", "RunningX", "Waiting", "WaitingForApprova", "Cancelled "] { #expect(read(text) == nil, "\(text)") }
+    }
+
     @Test func terminalStatesAreCompletedFailedAndCancelled() {
         #expect(WorkflowStatus.terminalStates == [.completed, .failed, .cancelled])
         #expect(!WorkflowStatus.running.isTerminal)

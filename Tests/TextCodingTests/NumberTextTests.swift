@@ -23,3 +23,19 @@ import TextCoding
         #expect(abs(elapsed - measured) < 5_000_000, "\(elapsed) ns against \(measured) ns")
     }
 }
+
+@Suite struct DecimalTextTests {
+    /// Every width from one digit to Int's limits, signs included, reads as the standard library writes it.
+    @Test func integersReadAsTheStandardLibraryWritesThem() {
+        var values = [0, 7, -5, 10, -10, 42, 99, 100, 1_234_567, .max, .min, .max - 1, .min + 1]
+        var power = 1
+        for _ in 0..<18 {
+            power *= 10
+            values += [power - 1, power, -power]
+        }
+        for value in values {
+            #expect(DecimalText.string(value) == String(value))
+            #expect(DecimalText.quoted(value) == "\"\(value)\"")
+        }
+    }
+}
