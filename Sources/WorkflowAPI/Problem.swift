@@ -94,7 +94,7 @@ struct Problem: Error {
                 .preconditionFailed, "version-mismatch", title: "Precondition Failed",
                 detail: "If-Match names a version that is no longer current; the current version is \(current). Fetch the workflow and retry.")
             problem.extensions = [("currentVersion", String(current))]
-            problem.headers[.eTag] = "\"\(current)\""
+            problem.headers[.eTag] = DecimalText.quoted(current)
             return problem
         case .forbidden(let reason):
             return Problem(.forbidden, "forbidden", title: "Forbidden", detail: reason)

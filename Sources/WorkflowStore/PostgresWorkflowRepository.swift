@@ -699,11 +699,8 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             return .created(created)
         }
         let found = Self.instanceColumnCount
-        guard let status = WorkflowStatus(rawValue: try row.string(found)) else {
-            throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
-        }
         return .refused(FoundRetry(
-            status: status, visible: try row.bool(found + 1), totalSteps: try row.int(found + 2),
+            status: try Self.status(row, found), visible: try row.bool(found + 1), totalSteps: try row.int(found + 2),
             retriedAs: row.isNull(found + 3) ? nil : try row.uuid(found + 3)))
     }
 
@@ -924,11 +921,8 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     }
 
     static func instance(from row: PostgresRow) throws -> WorkflowInstance {
-        guard let status = row.withBytes(3, { $0.flatMap(WorkflowStatus.init(utf8:)) }) else {
-            throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
-        }
-        return WorkflowInstance(
-            id: try row.uuid(0), definitionId: try row.string(1), userId: try row.uuid(2), status: status,
+        WorkflowInstance(
+            id: try row.uuid(0), definitionId: try row.string(1), userId: try row.uuid(2), status: try status(row, 3),
             currentStep: try row.int(4), totalSteps: try row.int(5), context: JSONText(unchecked: try row.string(6)),
             stepData: JSONText(unchecked: try row.string(7)), version: try row.int(8),
             createdAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)),
@@ -941,6 +935,14 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             statusChangedAt: Timestamp(microsecondsSinceEpoch: try row.int64(16)),
             retryOf: row.isNull(17) ? nil : try row.uuid(17), retriedAs: row.isNull(18) ? nil : try row.uuid(18),
             attempt: try row.int(19), startStep: try row.int(20))
+    }
+
+    /// The state in `column`, read from the value's bytes.
+    static func status(_ row: PostgresRow, _ column: Int) throws -> WorkflowStatus {
+        guard let status = row.withBytes(column, { $0.flatMap(WorkflowStatus.init(utf8:)) }) else {
+            throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
+        }
+        return status
     }
 
     /// `{a,b}` (a uuid[] as text) → [a, b].
@@ -958,8 +960,8 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         }
         return WorkflowEvent(
             id: try row.int64(0), instanceId: try row.uuid(1), type: type,
-            fromStatus: row.optionalString(3).flatMap(WorkflowStatus.init(rawValue:)),
-            toStatus: row.optionalString(4).flatMap(WorkflowStatus.init(rawValue:)), step: try row.int(5),
+            fromStatus: row.withBytes(3) { $0.flatMap(WorkflowStatus.init(utf8:)) },
+            toStatus: row.withBytes(4) { $0.flatMap(WorkflowStatus.init(utf8:)) }, step: try row.int(5),
             reason: row.optionalString(6), data: row.optionalString(7).map(JSONText.init(unchecked:)),
             userId: row.isNull(8) ? nil : try row.uuid(8), occurredAt: Timestamp(microsecondsSinceEpoch: try row.int64(9)))
     }
