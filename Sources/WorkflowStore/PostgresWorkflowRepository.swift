@@ -394,11 +394,10 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
     public func transition(_ t: ConditionalTransition) throws -> ChangeOutcome {
         // `old` locks the row and reads it as it is now (a concurrent writer is waited for), so the
         // conditions, the event's fromStatus and a refusal's explanation all see the same, latest state.
-        func list(_ states: [WorkflowStatus]) -> String { "{" + states.map(\.rawValue).joined(separator: ",") + "}" }
         return try conditionalChange(PostgresQuery(Self.transitionSQL, binds: [
-            t.ownerId?.postgresText, t.instanceId.postgresText, t.target.rawValue, list(t.firstStepFrom),
+            t.ownerId?.postgresText, t.instanceId.postgresText, t.target.rawValue, Self.arrayText(t.firstStepFrom),
             t.awaiting.map { $0.json(counts: false) }, t.awaiting?.dueAt?.microsecondsSinceEpoch.postgresText,
-            list(t.allowedFrom), list(t.onlyWithoutSchemaFrom), t.expectedVersion?.postgresText,
+            Self.arrayText(t.allowedFrom), Self.arrayText(t.onlyWithoutSchemaFrom), t.expectedVersion?.postgresText,
             WorkflowEventType.statusChanged.rawValue, t.reason, t.eventData?.text, t.actorId.postgresText,
         ]))
     }
@@ -636,7 +635,7 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         return try rows.map { row in
             let instance = try Self.instance(from: row)
             let found = Self.instanceColumnCount
-            changed(instance, from: try row.string(found), since: Timestamp(microsecondsSinceEpoch: try row.int64(found + 1)))
+            changed(instance, from: try Self.status(row, found), since: Timestamp(microsecondsSinceEpoch: try row.int64(found + 1)))
             return instance
         }
     }
@@ -749,26 +748,23 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
         let rows = try run { connection in try connection.query(query) }
         guard let row = rows.first else { return .refused(nil) }
         let found = Self.instanceColumnCount
-        let from = try row.string(found)
+        let from = try Self.status(row, found)
         if !row.isNull(0) {
             let instance = try Self.instance(from: row)
             changed(instance, from: from, since: Timestamp(microsecondsSinceEpoch: try row.int64(found + 3)))
             return .applied(instance)
         }
-        guard let status = WorkflowStatus(rawValue: from) else {
-            throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
-        }
-        return .refused(FoundInstance(status: status, version: try row.int(found + 1), visible: try row.bool(found + 2)))
+        return .refused(FoundInstance(status: from, version: try row.int(found + 1), visible: try row.bool(found + 2)))
     }
 
     /// Every write that adds events reports its instance here, the one place that, once it is committed,
     /// tells live updates and, when the status changed (`from`, held since `since`), counts the transition
     /// and observes the time spent in the status it left.
-    private func changed(_ instance: WorkflowInstance, from: String? = nil, since: Timestamp? = nil) {
+    private func changed(_ instance: WorkflowInstance, from: WorkflowStatus? = nil, since: Timestamp? = nil) {
         whenCommitted { [committed, statusMetrics] in
             committed?(instance.id, instance.userId)
-            guard let from, from != instance.status.rawValue else { return }
-            statusMetrics.transitioned(from: from, to: instance.status.rawValue)
+            guard let from, from != instance.status else { return }
+            statusMetrics.transitioned(from: from, to: instance.status)
             if let since {
                 statusMetrics.left(from, afterMicroseconds: instance.statusChangedAt.microsecondsSinceEpoch - since.microsecondsSinceEpoch)
             }
@@ -943,6 +939,20 @@ public struct PostgresWorkflowRepository: WorkflowRepository {
             throw PostgresError(kind: .decoding, message: "unknown status in workflow_instances")
         }
         return status
+    }
+
+    /// `{Created,Running}`: a set of states as a text[] literal, in declaration order (statements only ask
+    /// `= ANY(...)` of it). Every such literal is written once: building three per transition with
+    /// `map` and `joined`, or with `String.append`, cost 3-8 k instructions a transition.
+    static func arrayText(_ states: [WorkflowStatus]) -> String {
+        var set = 0
+        for state in states { set |= 1 << state.position }
+        return arrayTexts[set]
+    }
+
+    /// By set of states, as bits by position.
+    private static let arrayTexts: [String] = (0..<(1 << WorkflowStatus.allCases.count)).map { set in
+        "{" + WorkflowStatus.allCases.filter { set & (1 << $0.position) != 0 }.map(\.rawValue).joined(separator: ",") + "}"
     }
 
     /// `{a,b}` (a uuid[] as text) → [a, b].

@@ -121,12 +121,9 @@ public struct WorkflowService: Sendable {
             throw WorkflowError.forbidden("Only an Admin may allow the initiator to approve their own workflow (awaiting.approvers.allowSelfApproval).")
         }
         let wait = Awaiting.Kind(waitingIn: target).map { awaiting ?? .plain($0) }
-        let allowedFrom = WorkflowStatus.allCases.filter {
-            $0.canTransition(to: target) && WorkflowActions.action(from: $0, to: target) != .override
-        }
+        let sources = Self.transitionSources[target.position]
         let outcome = try repository.transition(ConditionalTransition(
-            instanceId: id, target: target, allowedFrom: allowedFrom,
-            firstStepFrom: allowedFrom.filter { Self.startsFirstStep(from: $0, to: target) },
+            instanceId: id, target: target, allowedFrom: sources.allowed, firstStepFrom: sources.firstStep,
             ownerId: principal.ownerScope, expectedVersion: ifMatch, reason: reason, actorId: principal.userId,
             awaiting: wait, onlyWithoutSchemaFrom: target == .running ? [.waitingForInput] : [],
             eventData: wait.map { JSONText(unchecked: $0.json(counts: false)) }))
@@ -222,6 +219,17 @@ public struct WorkflowService: Sendable {
     }
 
     /// Starting a created instance starts its first step.
+    /// Per target (by position): the states a plain transition may leave for it (the table's, without the
+    /// Admin's override), and those of them that start the first step. Derived once from the table, not
+    /// filtered on every transition.
+    private static let transitionSources: [(allowed: [WorkflowStatus], firstStep: [WorkflowStatus])] =
+        WorkflowStatus.allCases.map { target in
+            let allowed = WorkflowStatus.allCases.filter {
+                $0.canTransition(to: target) && WorkflowActions.action(from: $0, to: target) != .override
+            }
+            return (allowed, allowed.filter { startsFirstStep(from: $0, to: target) })
+        }
+
     static func startsFirstStep(from: WorkflowStatus, to target: WorkflowStatus) -> Bool {
         from == .created && target == .running
     }

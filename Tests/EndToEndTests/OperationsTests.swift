@@ -31,6 +31,10 @@ struct MetricsEndToEndTests {
         #expect(sample(text, "http_request_duration_seconds_count", labels: [#"route="/api/v1/workflows""#, #"method="POST""#]) == 4)
         #expect(sample(text, "workflow_transitions_total", labels: [#"from="Created""#, #"to="Running""#]) == 1)
         #expect(sample(text, "workflow_transitions_total", labels: [#"from="Running""#, #"to="Paused""#]) == 1)
+        #expect(sample(text, "workflow_transitions_total", labels: [#"from="Paused""#]) == nil, "a refused transition counts nothing")
+        #expect(sample(text, "workflow_status_duration_seconds_count", labels: [#"status="Created""#]) == 1)
+        #expect(sample(text, "workflow_status_duration_seconds_count", labels: [#"status="Running""#]) == 1)
+        #expect(sample(text, "workflow_status_duration_seconds_count", labels: [#"status="Paused""#]) == nil)
         #expect(sample(text, "db_pool_size") == 8)
         #expect((sample(text, "db_pool_connections_open") ?? 0) >= 1)
         // Background jobs (webhook workers, deadlines, wait gauges) borrow from the same pool, so one may hold a
