@@ -5,6 +5,7 @@
   report.py table RUN_DIR                the results table of the runs listed in RUN_DIR/runs
   report.py gap RUN_DIR                  workflowd against the C libfcgi + libpq responder, run by run:
                                          req/s ratio and machine CPU per request (responder+nginx+pg)
+  report.py pairs RUN_DIR                the same over both orders of each pair (BENCH_PAIRS=2): the ratio that counts
   report.py scale DIR                    bench/scale.sh's sizes side by side (DIR/SIZE/: runs, report.txt, NAME.result)
   report.py soak SAMPLES WARMUP_S TOL    RSS samples "<seconds> <kB>" per line: verdict, exit 1 if not flat
 """
@@ -85,6 +86,8 @@ def table(run_dir):
     for name in names:
         r = runs[name]
         scenario, target, conns = r.get("scenario", name), r.get("target", "?"), r.get("conns", "?")
+        if name.endswith("-2"):
+            scenario += " (2nd)"
         if target == "workflowd":
             if scenario == "create":
                 vs = ", ".join(x for x in (ratio(name, f"pgbench-create-naive-c{conns}", "naive"),
@@ -124,6 +127,20 @@ def table(run_dir):
         print(fmt(row))
 
 
+def print_table(header, rows):
+    """A Markdown table: the first column left-aligned, the others (figures) right-aligned."""
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+
+    def fmt(row):
+        return "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                                 for i, (c, w) in enumerate(zip(row, widths))) + " |"
+
+    print(fmt(header))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in rows:
+        print(fmt(row))
+
+
 def gap(run_dir):
     """workflowd beside the C libfcgi + libpq responder of the run right after it."""
     names = [n.strip() for n in open(os.path.join(run_dir, "runs")) if n.strip()]
@@ -142,7 +159,8 @@ def gap(run_dir):
             continue
         wfd_rps, c_rps = number(r.get("rps"), 0), number(c.get("rps"), 0)
         ours, theirs = machine_us(r, "wfd_us_per_req"), machine_us(c, "ceiling_us_per_req")
-        rows.append([r.get("scenario", name), r.get("conns", "?"), f"{wfd_rps:.0f}", f"{c_rps:.0f}",
+        rows.append([r.get("scenario", name) + (" (2nd)" if name.endswith("-2") else ""), r.get("conns", "?"),
+                     f"{wfd_rps:.0f}", f"{c_rps:.0f}",
                      f"{wfd_rps / c_rps:.2f}" if c_rps else "-", r.get("wfd_us_per_req", "-"),
                      c.get("ceiling_us_per_req", "-"),
                      f"{r.get('responder_user_us_per_req', '-')} / {c.get('responder_user_us_per_req', '-')}",
@@ -152,16 +170,7 @@ def gap(run_dir):
     if not rows:
         print("(no runs of the C libfcgi + libpq responder)")
         return
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-
-    def fmt(row):
-        return "| " + " | ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                                 for i, (c, w) in enumerate(zip(row, widths))) + " |"
-
-    print(fmt(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows:
-        print(fmt(row))
+    print_table(header, rows)
 
 
 def scale(directory):
@@ -267,6 +276,30 @@ def soak(samples_path, warmup, tolerance):
     return 0 if flat else 1
 
 
+def pairs(run_dir):
+    """workflowd against the C libfcgi + libpq responder over both orders of a pair (BENCH_PAIRS=2)."""
+    names = [n.strip() for n in open(os.path.join(run_dir, "runs")) if n.strip()]
+    runs = {name: read_kv(os.path.join(run_dir, "out", name, "result")) for name in names}
+    header = ["scenario", "conns", "wfd req/s (1st, 2nd)", "C req/s (1st, 2nd)", "wfd/C, wfd first",
+              "wfd/C, C first", "wfd/C, both"]
+    rows = []
+    for name in names:
+        first, second = runs[name], runs.get(f"{name}-2")
+        c_first, c_second = runs.get(f"cpg-{name}"), runs.get(f"cpg-{name}-2")
+        if first.get("target") != "workflowd" or not (second and c_first and c_second):
+            continue
+        w = [number(r.get("rps"), 0) for r in (first, second)]
+        c = [number(r.get("rps"), 0) for r in (c_first, c_second)]
+        if not all(c):
+            continue
+        rows.append([first.get("scenario", name), first.get("conns", "?"), f"{w[0]:.0f}, {w[1]:.0f}",
+                     f"{c[0]:.0f}, {c[1]:.0f}", f"{w[0] / c[0]:.2f}", f"{w[1] / c[1]:.2f}", f"{sum(w) / sum(c):.2f}"])
+    if not rows:
+        print("(no pairs run in both orders: BENCH_PAIRS=1)")
+        return
+    print_table(header, rows)
+
+
 def main(argv):
     if len(argv) >= 3 and argv[1] == "pgbench-latency":
         pgbench_latency(argv[2])
@@ -276,6 +309,8 @@ def main(argv):
         scale(argv[2])
     elif len(argv) >= 3 and argv[1] == "gap":
         gap(argv[2])
+    elif len(argv) >= 3 and argv[1] == "pairs":
+        pairs(argv[2])
     elif len(argv) >= 5 and argv[1] == "soak":
         return soak(argv[2], int(argv[3]), float(argv[4]))
     else:

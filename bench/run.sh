@@ -18,7 +18,10 @@
 #   3c. interleaved with 3 (right after each workflowd run, so both see the same machine): the same
 #      create, get, list and transition runs against the C libfcgi + libpq responder
 #      (bench/ceiling/fcgi_pg.c, workflowd's SQL captured from workflowd by bench/ceiling/capture.py),
-#      behind the same nginx site; its answers are first compared with workflowd's (check.py compare)
+#      behind the same nginx site; its answers are first compared with workflowd's (check.py compare).
+#      Each pair runs twice, in both orders (workflowd, C, C, workflowd): the ratio that counts is
+#      that of both runs together (report.py pairs), since the first run of a pair fared differently
+#      from the second by up to ±30 % on this machine (bench/README.md)
 #   4. ceilings: nginx `return 200`, a C libfcgi responder behind the same nginx site,
 #      pgbench (bench/pgbench/*.sql) for workflowd's create statement, the naive 5-round-trip
 #      create and the read by primary key
@@ -31,6 +34,7 @@
 #      transition targets; default 6000), WORKFLOWD_WORKERS (default max(8, 4 x cores)),
 #      BENCH_PGBOUNCER=0 (skip the PgBouncer runs), BENCH_WEBHOOKS=0 (skip create with 1 and 10
 #      webhook subscriptions and the delivery rate, bench/webhooks.sh),
+#      BENCH_PAIRS=1 (one run each of workflowd and the C responder per scenario, not two in both orders),
 #      BENCH_SCENARIOS (default "create get list context transition mixed approval"), BENCH_APPROVERS (10), BENCH_CEILINGS=0 (skip the
 #      ceilings; pg: only the C libfcgi + libpq responder, for quick before/after ratios), BENCH_PERF=1 (perf record -g on workflowd during each of its scenarios; the top
 #      symbols go to .run/bench/out/NAME/perf.txt; BENCH_PERF_CALLGRAPH=dwarf,32768 BENCH_PERF_FREQ=999
@@ -50,6 +54,8 @@ BENCH_CONNS=${BENCH_CONNS:-16 64}
 ALL_SCENARIOS="create get list context transition mixed approval"
 BENCH_SCENARIOS=${BENCH_SCENARIOS:-$ALL_SCENARIOS}
 BENCH_CEILINGS=${BENCH_CEILINGS:-1}
+BENCH_PAIRS=${BENCH_PAIRS:-2}
+[[ $BENCH_PAIRS =~ ^(1|2)$ ]] || die "BENCH_PAIRS must be 1 or 2"
 [[ $BENCH_CEILINGS =~ ^(0|1|pg)$ ]] || die "BENCH_CEILINGS must be 1, 0 or pg"
 for scenario in $BENCH_SCENARIOS; do
   [[ " $ALL_SCENARIOS " == *" $scenario "* ]] || die "unknown scenario '$scenario' in BENCH_SCENARIOS (known: $ALL_SCENARIOS)"
@@ -87,7 +93,9 @@ for c in $BENCH_CONNS; do TRANS_SEGMENTS+=" transition-c$c:$per_run mixed-c$c:$p
 PG_CEILING_SCENARIOS="create get list transition"
 if [[ $BENCH_CEILINGS != 0 ]]; then
   for c in $BENCH_CONNS; do
-    [[ " $BENCH_SCENARIOS " == *" transition "* ]] && TRANS_SEGMENTS+=" cpg-transition-c$c:$per_run"
+    [[ " $BENCH_SCENARIOS " == *" transition "* ]] || continue
+    TRANS_SEGMENTS+=" cpg-transition-c$c:$per_run"
+    ((BENCH_PAIRS == 2)) && TRANS_SEGMENTS+=" transition-c$c-2:$per_run cpg-transition-c$c-2:$per_run"
   done
 fi
 BENCH_PGBOUNCER=${BENCH_PGBOUNCER:-1}
@@ -135,9 +143,17 @@ run_scenario() {
 for scenario in $BENCH_SCENARIOS; do
   for c in $BENCH_CONNS; do
     [[ $scenario == approval ]] && { run_approval "$c"; continue; }
-    run_scenario "$scenario-c$c" "$scenario" workflowd "$c" "$BASE_URL"
     if [[ $BENCH_CEILINGS != 0 && " $PG_CEILING_SCENARIOS " == *" $scenario "* ]]; then
+      # workflowd, then the C responder; with BENCH_PAIRS=2 then again in the other order (names -2), so that
+      # whatever the first run of a pair pays or leaves behind falls on each of them once.
+      run_scenario "$scenario-c$c" "$scenario" workflowd "$c" "$BASE_URL"
       run_scenario "cpg-$scenario-c$c" "$scenario" fcgi-pg "$c" "$PGC_URL"
+      if ((BENCH_PAIRS == 2)); then
+        run_scenario "cpg-$scenario-c$c-2" "$scenario" fcgi-pg "$c" "$PGC_URL"
+        run_scenario "$scenario-c$c-2" "$scenario" workflowd "$c" "$BASE_URL"
+      fi
+    else
+      run_scenario "$scenario-c$c" "$scenario" workflowd "$c" "$BASE_URL"
     fi
   done
 done
@@ -212,11 +228,15 @@ report=$RUN/report.txt
   echo
   python3 "$B/report.py" gap "$RUN"
   echo
+  python3 "$B/report.py" pairs "$RUN"
+  echo
   echo "vs ceiling: req/s of workflowd / req/s of the ceiling at the same connections (create: pgbench naive"
   echo "5-round-trip create and workflowd's single statement; get and the rest: the C libfcgi responder)."
   echo "vs C+pg: req/s of workflowd / req/s of the C libfcgi + libpq responder (workflowd's SQL and JSON, no JWT"
-  echo "verification) in the run right after it. The second table: CPU per request of the whole machine's"
-  echo "share that serves it (responder + nginx + PostgreSQL), workflowd's minus the C responder's."
+  echo "verification) in the run right after it ((2nd): the run right before it). The second table: CPU per"
+  echo "request of the whole machine's share that serves it (responder + nginx + PostgreSQL), workflowd's minus"
+  echo "the C responder's. The third: both orders of each pair together, the ratio that counts (a pair's first"
+  echo "run fares differently from its second on this machine; bench/README.md)."
   echo "CPU us/req: utime+stime from /proc during the run / requests (nginx: its master and workers; pg: the"
   echo "postmaster and all backends). Peak RSS: workflowd's VmHWM after the run (process lifetime)."
   echo
