@@ -17,7 +17,9 @@ command -v swift >/dev/null 2>&1 || PATH=/opt/swift/usr/bin:$PATH
 T=.run/test
 
 scripts/install-deps.sh
+began=$SECONDS
 swift build --build-tests
+echo "== swift build --build-tests: $((SECONDS - began)) s"
 
 # Leftovers of an earlier run: stop what still runs there (by pid files), wipe it.
 scripts/stack.sh sweep "$T"
@@ -35,14 +37,17 @@ export WORKFLOWD_TEST_DATABASE_URL WORKFLOWD_TEST_ROOT WORKFLOWD_TEST_BINARY
 
 eval "args=(${TEST_ARGS:-})"  # word splitting that honours quotes: '--filter "A B"'
 rc=0
+began=$SECONDS
 swift test "${args[@]}" || rc=$?
+echo "== swift test: exit $rc ($((SECONDS - began)) s)"
 
 # The whole suite only (a filtered run is someone looking at a few tests): the checks that are
 # not Swift tests. Each failure fails `make test`.
 if [[ -z ${TEST_ARGS:-} ]]; then
-  step() {  # step NAME COMMAND...: run it, say how it went, remember a failure
+  step() {  # step NAME COMMAND...: run it, say how it went and how long it took, remember a failure
+    local began=$SECONDS
     echo "== $1"
-    if "${@:2}"; then echo "== $1: ok"; else echo "== $1: FAILED"; rc=1; fi
+    if "${@:2}"; then echo "== $1: ok ($((SECONDS - began)) s)"; else echo "== $1: FAILED ($((SECONDS - began)) s)"; rc=1; fi
   }
   step "systemd units (deploy/verify.sh)" deploy/verify.sh "$WORKFLOWD_TEST_BINARY"
   step "Debian package: lintian, dpkg -i, serve through nginx, purge (deploy/deb-test.sh)" deploy/deb-test.sh
