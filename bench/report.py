@@ -67,6 +67,11 @@ def ms(us):
 TARGETS = {"fcgi-c": "C libfcgi", "fcgi-pg": "C libfcgi+libpq"}
 
 
+def scenario_label(name, result):
+    """A run's scenario, marked "(2nd)" for the second run of a pair in both orders (names ending in -2)."""
+    return result.get("scenario", name) + (" (2nd)" if name.endswith("-2") else "")
+
+
 def table(run_dir):
     names = [n.strip() for n in open(os.path.join(run_dir, "runs")) if n.strip()]
     runs = {name: read_kv(os.path.join(run_dir, "out", name, "result")) for name in names}
@@ -85,9 +90,7 @@ def table(run_dir):
     rows = []
     for name in names:
         r = runs[name]
-        scenario, target, conns = r.get("scenario", name), r.get("target", "?"), r.get("conns", "?")
-        if name.endswith("-2"):
-            scenario += " (2nd)"
+        scenario, target, conns = scenario_label(name, r), r.get("target", "?"), r.get("conns", "?")
         if target == "workflowd":
             if scenario == "create":
                 vs = ", ".join(x for x in (ratio(name, f"pgbench-create-naive-c{conns}", "naive"),
@@ -159,7 +162,7 @@ def gap(run_dir):
             continue
         wfd_rps, c_rps = number(r.get("rps"), 0), number(c.get("rps"), 0)
         ours, theirs = machine_us(r, "wfd_us_per_req"), machine_us(c, "ceiling_us_per_req")
-        rows.append([r.get("scenario", name) + (" (2nd)" if name.endswith("-2") else ""), r.get("conns", "?"),
+        rows.append([scenario_label(name, r), r.get("conns", "?"),
                      f"{wfd_rps:.0f}", f"{c_rps:.0f}",
                      f"{wfd_rps / c_rps:.2f}" if c_rps else "-", r.get("wfd_us_per_req", "-"),
                      c.get("ceiling_us_per_req", "-"),

@@ -21,7 +21,7 @@
 #      behind the same nginx site; its answers are first compared with workflowd's (check.py compare).
 #      Each pair runs twice, in both orders (workflowd, C, C, workflowd): the ratio that counts is
 #      that of both runs together (report.py pairs), since the first run of a pair fared differently
-#      from the second by up to ±30 % on this machine (bench/README.md)
+#      from the second by tens of percent on this machine (bench/README.md)
 #   4. ceilings: nginx `return 200`, a C libfcgi responder behind the same nginx site,
 #      pgbench (bench/pgbench/*.sql) for workflowd's create statement, the naive 5-round-trip
 #      create and the read by primary key

@@ -218,7 +218,6 @@ public struct WorkflowService: Sendable {
         try repository.keyed(claim, userId: principal.userId, command)
     }
 
-    /// Starting a created instance starts its first step.
     /// Per target (by position): the states a plain transition may leave for it (the table's, without the
     /// Admin's override), and those of them that start the first step. Derived once from the table, not
     /// filtered on every transition.
@@ -230,6 +229,7 @@ public struct WorkflowService: Sendable {
             return (allowed, allowed.filter { startsFirstStep(from: $0, to: target) })
         }
 
+    /// Starting a created instance starts its first step.
     static func startsFirstStep(from: WorkflowStatus, to target: WorkflowStatus) -> Bool {
         from == .created && target == .running
     }
