@@ -66,6 +66,19 @@ public struct HeaderFields: Sendable, Equatable, RandomAccessCollection, Express
     /// `text` as a field may carry it: a byte no field value may hold (a control character, a line break)
     /// becomes a space, and surrounding whitespace goes, as `HTTPField` does it.
     public static func legal(_ text: String) -> String {
-        HTTPField(name: .contentType, value: text).value
+        var text = text
+        // Checked here first: `HTTPField`'s check of a value walks it through a generic path (~500
+        // instructions for a request id, which every response echoes).
+        if text.withUTF8({ isLegalValue($0) }) { return text }
+        return HTTPField(name: .contentType, value: text).value
+    }
+
+    /// RFC 9110's field-value: visible characters, spaces and tabs, and bytes of 0x80 and above, with no
+    /// space or tab at either end.
+    static func isLegalValue(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard let first = bytes.first, let last = bytes.last else { return true }
+        if first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09 { return false }
+        for byte in bytes where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return false }
+        return true
     }
 }

@@ -85,14 +85,21 @@ public struct JSONBuffer {
     /// `s` as a JSON string literal, quotes included (RFC 8259 escaping: `"`, `\` and control characters;
     /// everything else is copied as it is, which is valid because a `String` is valid UTF-8).
     public mutating func quoted(_ s: String) {
+        var s = s
+        s.withUTF8 { quoted(utf8: $0) }
+    }
+
+    /// `quoted(_:)` of text known to be valid UTF-8.
+    mutating func quoted(utf8 text: UnsafeBufferPointer<UInt8>) {
         append(UInt8(ascii: "\""))
-        // Most strings (ids, names, statuses) need no escape: one scan, then one copy.
-        guard Self.needsEscaping(s) else {
-            raw(s)
+        // Most strings (ids, names, statuses) need no escape: one scan over the bytes, then one copy (a scan
+        // through `String.UTF8View` cost ~340 instructions for a short string).
+        guard Self.needsEscaping(text) else {
+            append(text)
             append(UInt8(ascii: "\""))
             return
         }
-        for byte in s.utf8 {
+        for byte in text {
             switch byte {
             case UInt8(ascii: "\""): raw("\\\"")
             case UInt8(ascii: "\\"): raw("\\\\")
@@ -109,9 +116,10 @@ public struct JSONBuffer {
         append(UInt8(ascii: "\""))
     }
 
-    /// Whether `s` holds a byte that a JSON string literal must escape (`"`, `\`, a control character).
-    static func needsEscaping(_ s: String) -> Bool {
-        s.utf8.contains { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }
+    /// Whether `text` holds a byte that a JSON string literal must escape (`"`, `\`, a control character).
+    static func needsEscaping(_ text: UnsafeBufferPointer<UInt8>) -> Bool {
+        for byte in text where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { return true }
+        return false
     }
 
     /// A decimal integer.

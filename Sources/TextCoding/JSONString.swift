@@ -4,7 +4,8 @@ public enum JSONString {
     /// `s` as a JSON string literal, quotes included (RFC 8259 escaping).
     public static func quoted(_ s: String) -> String {
         // Most strings (ids, names, statuses) need no escape: one scan of the bytes, one concatenation.
-        if !JSONBuffer.needsEscaping(s) {
+        var s = s
+        if !s.withUTF8({ JSONBuffer.needsEscaping($0) }) {
             return "\"" + s + "\""
         }
         var out = JSONBuffer(reservingCapacity: s.utf8.count + 8)

@@ -130,7 +130,7 @@ extension WorkflowAPI {
     /// `POST /api/v1/workflows/{id}/input {"data": {...}}`.
     func provideInput(_ c: RouteContext) throws -> Response {
         let (request, id, principal) = (c.request, c.instanceId, c.principal!)
-        let body = try jsonBody(request, required: true)
+        let body = try jsonDocument(request, required: true)
         let ifMatch = try version(fromIfMatch: request)
         let data: JSONValue
         switch body?["data"] {
@@ -138,7 +138,7 @@ extension WorkflowAPI {
         case nil, .null?: throw Problem.validation([("data", "is required")])
         case let other?: throw Problem.validation([("data", "must be an object, not \(other.typeName)")])
         }
-        let changed = try service.provideInput(id: id, data: JSONText(unchecked: data.serialized), ifMatch: ifMatch, by: principal) { schemaText in
+        let changed = try service.provideInput(id: id, data: JSONText(unchecked: body!.text(ofMember: "data")!), ifMatch: ifMatch, by: principal) { schemaText in
             // The stored schema passed `InputSchema.problems` when the wait was set.
             let schema = try JSONParser.parse(Array(schemaText.text.utf8))
             let violations = InputSchema.violations(of: data, against: schema)
@@ -173,12 +173,12 @@ extension WorkflowAPI {
     /// the new instance and its `Location`.
     func retry(_ c: RouteContext) throws -> Response {
         let (request, id, principal) = (c.request, c.instanceId, c.principal!)
-        let body = try jsonBody(request, required: false)
+        let body = try jsonDocument(request, required: false)
         var errors: [(String, String)] = []
         var patch: JSONText?
         switch body?["contextPatch"] {
         case nil, .null?: break
-        case let value? where { if case .object = value { true } else { false } }(): patch = JSONText(unchecked: value.serialized)
+        case .object?: patch = JSONText(unchecked: body!.text(ofMember: "contextPatch")!)
         case let other?: errors.append(("contextPatch", "must be a JSON merge patch object (RFC 7386), not \(other.typeName)"))
         }
         var reason: String?
@@ -195,7 +195,7 @@ extension WorkflowAPI {
         case .number(let text)? where Int(text).map { (1...10_000).contains($0) } == true: fromStep = Int(text)
         case _?: errors.append(("fromStep", "must be a step number, an integer from 1 to 10000"))
         }
-        let members: [(key: String, value: JSONValue)] = if case .object(let members)? = body { members } else { [] }
+        let members: [(key: String, value: JSONValue)] = if case .object(let members)? = body?.value { members } else { [] }
         for (key, _) in members where !["contextPatch", "reason", "fromStep"].contains(key) {
             errors.append((String(key.prefix(64)), "is not a member; use contextPatch, reason, fromStep"))
         }

@@ -310,7 +310,7 @@ public final class WorkflowAPI: Sendable {
 
     private func create(_ c: RouteContext) throws -> Response {
         let (request, principal) = (c.request, c.principal!)
-        let body = try jsonBody(request, required: true)
+        let body = try jsonDocument(request, required: true)
         var errors: [(String, String)] = []
         var definitionId = ""
         switch body?["workflowId"] {
@@ -322,8 +322,8 @@ public final class WorkflowAPI: Sendable {
         var parameters = JSONText.emptyObject
         switch body?["parameters"] {
         case nil, .null?: break
-        case let value? where { if case .object = value { true } else { false } }():
-            parameters = JSONText(unchecked: value.serialized)
+        case .object?:
+            parameters = JSONText(unchecked: body!.text(ofMember: "parameters")!)
         case let other?: errors.append(("parameters", "must be an object, not \(other.typeName)"))
         }
         let key = request.head.headerFields.first(.idempotencyKey)
@@ -378,13 +378,13 @@ public final class WorkflowAPI: Sendable {
 
     private func advance(_ c: RouteContext) throws -> Response {
         let (request, id, principal) = (c.request, c.instanceId, c.principal!)
-        let body = try jsonBody(request, required: false)
+        let body = try jsonDocument(request, required: false)
         let ifMatch = try version(fromIfMatch: request)
         var output: JSONText?
         switch body?["output"] {
         case nil, .null?: break
-        case let value? where { if case .object = value { true } else { false } }():
-            output = JSONText(unchecked: value.serialized)
+        case .object?:
+            output = JSONText(unchecked: body!.text(ofMember: "output")!)
         case let other?: throw Problem.validation([("output", "must be an object, not \(other.typeName)")])
         }
         return .instance(try service.advance(id: id, output: output, ifMatch: ifMatch, by: principal), status: .ok, for: principal)
@@ -423,6 +423,11 @@ public final class WorkflowAPI: Sendable {
     /// The body as a JSON object. 413 when too large, 415 when not declared as JSON, 400 when malformed
     /// or not an object; nil for an empty optional body.
     func jsonBody(_ request: APIRequest, required: Bool) throws -> JSONValue? {
+        try jsonDocument(request, required: required)?.value
+    }
+
+    /// `jsonBody`, with the body's text of each member (`JSONDocument.text(ofMember:)`).
+    func jsonDocument(_ request: APIRequest, required: Bool) throws -> JSONDocument? {
         let declared = request.head.headerFields.first(.contentLength).flatMap { Int($0) } ?? 0
         if request.body.count > maxBodyBytes || declared > maxBodyBytes {
             throw Problem(.contentTooLarge, "payload-too-large", title: "Content Too Large", detail: "The body is larger than \(maxBodyBytes) bytes.")
@@ -435,12 +440,12 @@ public final class WorkflowAPI: Sendable {
         if request.body.isEmpty {
             throw Problem(.badRequest, "malformed-json", title: "Malformed JSON", detail: "A JSON object body is required.")
         }
-        let value: JSONValue
-        do { value = try JSONParser.parse(request.body) } catch { throw Problem.malformedJSON(error) }
-        guard case .object = value else {
-            throw Problem(.badRequest, "malformed-json", title: "Malformed JSON", detail: "The body must be a JSON object, not \(value.typeName).")
+        let document: JSONDocument
+        do { document = try JSONParser.parseDocument(request.body) } catch { throw Problem.malformedJSON(error) }
+        guard case .object = document.value else {
+            throw Problem(.badRequest, "malformed-json", title: "Malformed JSON", detail: "The body must be a JSON object, not \(document.value.typeName).")
         }
-        return value
+        return document
     }
 
     /// `If-Match: "3"` → 3; `*` or absent → nil.

@@ -136,6 +136,18 @@ import Testing
         #expect(HeaderFields.legal("Bearer error=\"invalid_token\"") == "Bearer error=\"invalid_token\"")
     }
 
+    /// What is legal already comes back as it is: tabs and spaces inside, bytes of 0x80 and above (a
+    /// UTF-8 letter); whitespace at an end, a delete or a control byte anywhere is not legal.
+    @Test(arguments: ["", "req-1", "a\tb c", "café", "\u{7E}~"])
+    func legalTextComesBackUnchanged(_ text: String) {
+        #expect(HeaderFields.legal(text) == text)
+    }
+
+    @Test(arguments: [(" a", "a"), ("a\t", "a"), ("a\u{7F}b", "a b"), ("a\u{1}b", "a b"), ("\tx y ", "x y")])
+    func illegalTextIsMadeLegal(_ text: String, _ expected: String) {
+        #expect(HeaderFields.legal(text) == expected)
+    }
+
     @Test func aResponseHeadAndAnHTTPResponseCarryTheSameStatusAndFields() {
         let http = HTTPResponse(status: .created, headerFields: [.location: "/x", .eTag: "\"1\"", .vary: "Origin"])
         let head = ResponseHead(http)

@@ -15,12 +15,15 @@ import TextCoding
         let path = "/api/v1/workflows/00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0/events"
         #expect(UUID(text: path.split(separator: "/")[3]) == fixed, "a Substring, parsed in place")
         #expect(UUID(text: path.split(separator: "/")[2]) == nil)
+        #expect(UUID(text: "00Ff10e2-9A0b-4C3d-8E4f-A5b6C7d8E9f0") == fixed, "either case, mixed")
     }
 
     @Test(arguments: [
         "", "not-a-uuid", "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f", "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f00",
         "00ff10e2x9a0b-4c3d-8e4f-a5b6c7d8e9f0", "00ff10e29a0b-4c3d-8e4f-a5b6c7d8e9f0-", "g0ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0",
         "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f\u{e9}", "{0ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0}",
+        "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9fG", "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f:", "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f@",
+        "/0ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f0", "00ff10e2-9a0b-4c3d-8e4f-a5b6c7d8e9f`", "00ff10e2-9a0b+4c3d-8e4f-a5b6c7d8e9f0",
     ])
     func rejectsWhatFoundationRejects(_ text: String) {
         #expect(UUID(text: text) == nil)
@@ -73,6 +76,21 @@ import TextCoding
         #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: 1_795_780_800_123_999) == "2026-11-27T12:00:00.123Z")
         #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: 951_782_400_000_000) == "2000-02-29T00:00:00.000Z")
         #expect(RFC3339.utcMilliseconds(microsecondsSinceEpoch: -1) == "1969-12-31T23:59:59.999Z")
+    }
+
+    /// Every field at its offset, across years 1583–9999 and every millisecond digit: the same text as
+    /// Foundation's ISO 8601 formatter writes (which turns Julian before the Gregorian calendar began,
+    /// where RFC 3339's proleptic Gregorian dates go on).
+    @Test func writesWhatFoundationWrites() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let millis = Int64.random(in: -12_212_553_600_000...253_402_300_799_999, using: &generator)  // 1583…9999
+            let written = RFC3339.utcMilliseconds(microsecondsSinceEpoch: millis * 1000)
+            #expect(written == formatter.string(from: Date(timeIntervalSince1970: Double(millis) / 1000)), "\(millis)")
+        }
     }
 
     @Test func parsesWhatItWritesAndOffsets() {

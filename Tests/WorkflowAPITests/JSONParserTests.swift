@@ -61,8 +61,47 @@ import Testing
         #expect(throws: Never.self) { try parse("1e300") }
     }
 
+    /// A member's text is what `serialized` writes for its value, whether the body was compact (its own
+    /// bytes are taken) or not (written out).
+    @Test(arguments: [
+        #"{"workflowId":"create-prd","parameters":{"projectName":"Apollo","priority":3,"tags":["a","b"],"x":null}}"#,
+        #"{"parameters": {"projectName": "Apollo", "nested": {"list": [1, 2.5e3, -0, true, false]}}}"#,
+        #"{"parameters":{"a":"tab\there"}}"#,
+        #"{"parameters":{"slash":"a\/b","unicode":"\u00e9\ud83c\udf89","quote":"say \"hi\""}}"#,
+        "{\"parameters\":{\"text\":\"Ärger über Öl 🎉 / ~ \u{7F}\",\"empty\":{},\"none\":[]}}",
+        "{\"parameters\":{\"a\":1}\n}",
+        "{\"parameters\":\n{\"a\":1}}",
+        #"{"a":"x","parameters":{}}"#,
+    ])
+    func aMembersTextIsWhatSerializingItsValueWrites(_ body: String) throws {
+        let document = try JSONParser.parseDocument(Array(body.utf8))
+        let value = try #require(document["parameters"])
+        #expect(document.text(ofMember: "parameters") == value.serialized)
+        #expect(try JSONParser.parse(Array(value.serialized.utf8)) == value)
+        #expect(document.text(ofMember: "missing") == nil)
+    }
+
     @Test func invalidUTF8IsRejected() {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xC3, 0x28, 0x22]) }
+    }
+
+    /// ASCII is taken eight bytes at a time: a byte of 0x80 or above anywhere (in a whole word or in the
+    /// tail) sends the body through full validation, which takes what is UTF-8 and refuses the rest.
+    @Test func utf8IsTakenAndRefusedAtEveryOffset() throws {
+        for length in 0...20 {
+            let ascii = Array(repeating: UInt8(ascii: "a"), count: length)
+            #expect(ascii.withUnsafeBufferPointer { JSONParser.isUTF8($0) })
+            for position in 0..<length {
+                var text = ascii
+                text[position] = 0xFF
+                #expect(!text.withUnsafeBufferPointer { JSONParser.isUTF8($0) }, "0xFF at \(position) of \(length)")
+                text = Array(ascii[..<position]) + Array("é".utf8) + Array(ascii[position...])
+                #expect(text.withUnsafeBufferPointer { JSONParser.isUTF8($0) }, "é at \(position) of \(length)")
+                text = Array(ascii[..<position]) + [0xC3] + Array(ascii[position...])
+                #expect(!text.withUnsafeBufferPointer { JSONParser.isUTF8($0) }, "a lone lead byte at \(position) of \(length)")
+            }
+        }
+        #expect(try parse(#"{"name":"Ärger über Öl – 漢字 🎉"}"#) == .object([("name", .string("Ärger über Öl – 漢字 🎉"))]))
     }
 }
 
